@@ -1,0 +1,48 @@
+"""The one place that wires the core to its store, index and clock; nothing happens at import time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.settings import Settings
+from bot.app import Paperboy
+from storage.search_index import open_index
+from storage.sql import open_store, sqlite_path
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        return datetime.now(UTC)
+
+
+def index_dir_for(settings: Settings) -> Path:
+    """Where this replica keeps its search index: beside a SQLite file, or a per-database folder."""
+    if settings.index_dir is not None:
+        return settings.index_dir
+    db_file = sqlite_path(settings.database_url)
+    if db_file is not None:
+        return db_file.with_name(db_file.name + ".index")
+    digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+    return Path(".paperboy-index") / digest
+
+
+@asynccontextmanager
+async def paperboy_app(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Paperboy]:
+    """Open the store (migrated) and the index (caught up), and yield the wired core."""
+    store = await open_store(settings.database_url, migrate=migrate)
+    try:
+        index = await open_index(index_dir_for(settings))
+        try:
+            await index.catch_up(store)
+            yield Paperboy(store=store, index=index, clock=SystemClock())
+        finally:
+            await index.close()
+    finally:
+        await store.close()

@@ -1,0 +1,285 @@
+"""The `paperboy` command line (typer): run the bot, query the store, ingest papers, run benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from adapters.bootstrap import paperboy_app
+from adapters.settings import Settings
+from bot.app import PaperNotFound
+from bot.domain import ChannelRef, InvalidChannelRef, Paper, ScoredPaper
+from bot.ids import InvalidPaperId
+from bot.query import QueryError
+from bot.render_text import render_text
+from bot.replies import PaperCard, PaperList
+
+app = typer.Typer(help="Paperboy: the day's trending research papers in Slack, Discord and your terminal.",
+                  no_args_is_help=True, add_completion=False)
+ingest_app = typer.Typer(help="Load papers into the store.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+
+T = TypeVar("T")
+USER_ERRORS = (QueryError, InvalidPaperId, PaperNotFound, InvalidChannelRef, ValueError, LookupError, OSError)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one sentence on stderr and return the exit to raise."""
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; user-facing errors (a bad id, an unreachable database) become one sentence and exit 1."""
+    from storage.sql import StoreError
+
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except StoreError as error:
+        raise fail(str(error)) from None
+    except USER_ERRORS as error:
+        raise fail(str(error)) from None
+
+
+def paper_json(item: ScoredPaper) -> dict[str, Any]:
+    """The stable JSON of one paper (`paperboy paper --json`)."""
+    paper: Paper = item.paper
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "authors": paper.authors,
+        "abstract": paper.abstract,
+        "published": paper.published.isoformat() if paper.published else None,
+        "featured_on": paper.featured_on.isoformat() if paper.featured_on else None,
+        "hf_upvotes": paper.hf_upvotes,
+        "chat_votes": item.chat_votes,
+        "num_comments": paper.num_comments,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": paper.ai_keywords,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "organization": paper.organization,
+        "thumbnail": paper.thumbnail,
+        "categories": paper.categories,
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "withdrawn": paper.withdrawn,
+        "url": paper.abs_url,
+    }
+
+
+def list_json(items: list[ScoredPaper]) -> str:
+    """The stable JSON of a result list (`search --json`, `trending --json`): best first."""
+    return json.dumps(
+        [
+            {
+                "arxiv_id": i.paper.arxiv_id,
+                "title": i.paper.title,
+                "authors": i.paper.authors,
+                "score": round(i.score, 6),
+                "hf_upvotes": i.paper.hf_upvotes,
+                "chat_votes": i.chat_votes,
+                "featured_on": i.paper.featured_on.isoformat() if i.paper.featured_on else None,
+                "url": i.paper.abs_url,
+            }
+            for i in items
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+@app.command()
+def run(console: Annotated[bool, typer.Option("--console", help="Serve the console even when chat platforms are configured.")] = False) -> None:
+    """Serve every configured adapter (the console when no chat platform is configured)."""
+    settings = Settings()
+
+    async def main() -> int:
+        from adapters.console.app import run_console
+
+        async with paperboy_app(settings) as paperboy:
+            channel = ChannelRef.parse(settings.console_channel)
+            return await run_console(paperboy, channel, getpass.getuser())
+
+    raise typer.Exit(run_async(main))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", -excluded, author:, cat:, org:, since:')],
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
+) -> None:
+    """Search the stored papers."""
+
+    async def main() -> list[ScoredPaper]:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.search(query, limit)
+
+    items = run_async(main)
+    if as_json:
+        typer.echo(list_json(items))
+    else:
+        typer.echo(render_text(PaperList(f"Papers for “{query}”", tuple(items), "No paper matches that query.")))
+
+
+@app.command()
+def trending(
+    window: Annotated[str, typer.Option(help="day, week or month")] = "day",
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
+) -> None:
+    """The trending papers of a window."""
+    if window not in ("day", "week", "month"):
+        raise fail(f"--window takes day, week or month, not {window!r}.")
+
+    async def main() -> list[ScoredPaper]:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.trending(window, limit=limit)
+
+    items = run_async(main)
+    if as_json:
+        typer.echo(list_json(items))
+    else:
+        typer.echo(render_text(PaperList(f"Trending papers of the {window}", tuple(items), f"No papers featured in the last {window}.")))
+
+
+@app.command()
+def paper(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show one paper."""
+
+    async def main() -> ScoredPaper:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.paper(paper_id)
+
+    item = run_async(main)
+    typer.echo(json.dumps(paper_json(item), ensure_ascii=False, indent=2) if as_json else render_text(PaperCard(item)))
+
+
+@app.command()
+def cite(paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL")]) -> None:
+    """Print a BibTeX entry."""
+
+    async def main() -> str:
+        async with paperboy_app(Settings()) as paperboy:
+            return (await paperboy.cite(paper_id)).bibtex
+
+    typer.echo(run_async(main))
+
+
+@app.command()
+def digest(
+    channel: Annotated[str, typer.Option(help="platform:workspace:channel, e.g. console:local:general")],
+    on_date: Annotated[str | None, typer.Option("--date", help="local date YYYY-MM-DD (default: today there)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; post and record nothing.")] = False,
+) -> None:
+    """Plan one channel's digest, and post it unless --dry-run."""
+    ref = ChannelRef.parse(channel)
+    try:
+        day = date.fromisoformat(on_date) if on_date else None
+    except ValueError:
+        raise fail(f"--date takes a date like 2025-09-01, not {on_date!r}.") from None
+
+    async def main() -> str:
+        from adapters.console.app import ConsolePublisher
+
+        async with paperboy_app(Settings()) as paperboy:
+            paperboy.publishers.setdefault("console", ConsolePublisher(sys.stdout))
+            return render_text(await paperboy.post_digest(ref, day, dry_run=dry_run))
+
+    typer.echo(run_async(main))
+
+
+@ingest_app.command("demo")
+def ingest_demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when the store holds no paper.")] = False,
+) -> None:
+    """Load the bundled demo papers (featured today, so that trending shows them)."""
+
+    async def main() -> str:
+        from adapters.sources.demo import load_demo_papers
+
+        async with paperboy_app(Settings()) as paperboy:
+            if if_empty and await paperboy.store.count_papers() > 0:
+                return "The store already holds papers; demo data not loaded."
+            counts = await paperboy.ingest(load_demo_papers(paperboy.clock.now().date()))
+            return f"Demo papers: {counts.new} new, {counts.updated} updated, {counts.skipped} skipped."
+
+    typer.echo(run_async(main))
+
+
+@ingest_app.command("snapshot")
+def ingest_snapshot_command(
+    file: Annotated[Path, typer.Argument(help="arXiv metadata snapshot, one JSON object a line")],
+    batch_size: Annotated[int, typer.Option(min=100, max=100_000)] = 5000,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Stream the arXiv metadata snapshot into the store and index."""
+    if not file.is_file():
+        raise fail(f"No snapshot file at {file}.")
+
+    async def main() -> str:
+        from adapters.sources.snapshot import ingest_snapshot
+
+        async with paperboy_app(Settings()) as paperboy:
+            counts = await ingest_snapshot(file, paperboy.store, paperboy.index, batch_size=batch_size, progress=progress)
+            return f"Snapshot: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged, {counts.skipped} skipped."
+
+    typer.echo(run_async(main))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations."""
+    from storage.sql import upgrade_database
+
+    settings = Settings()
+    run_async(lambda: upgrade_database(settings.database_url))
+    typer.echo("Database is up to date.")
+
+
+@bench_app.command("search")
+def bench_search_command(
+    papers: Annotated[int, typer.Option(min=100)] = 100_000,
+    snapshot: Annotated[Path | None, typer.Option(help="Use a snapshot file instead of synthetic papers.")] = None,
+    queries: Annotated[int, typer.Option(min=10)] = 1000,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path("bench-data"),
+) -> None:
+    """Fill a store with N papers and print search latency (service and raw index) and ingest rate."""
+    from adapters.bench import bench_search
+
+    typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
+
+
+def _mount_optional_commands() -> None:
+    # Sources add `ingest hf` and `ingest arxiv` to the same group.
+    try:
+        from adapters.sources.cli import register_ingest_commands
+    except ImportError:
+        return
+    register_ingest_commands(ingest_app)
+
+
+_mount_optional_commands()
+
+
+def main() -> None:
+    """Entry point of the `paperboy` console script."""
+    app()

@@ -1,0 +1,252 @@
+"""Paperboy's core: every capability behind one object, and the `/papers` dispatcher every adapter calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.citation import bibtex_entry
+from bot.commands import (
+    HELP_TEXT,
+    MAX_SEARCH_LIMIT,
+    CastVote,
+    Cite,
+    Command,
+    CommandContext,
+    CommandError,
+    ListTopics,
+    PostDigest,
+    RetractVote,
+    Schedule,
+    Search,
+    ShowHelp,
+    ShowPaper,
+    Subscribe,
+    Trending,
+    Unsubscribe,
+    parse_command,
+)
+from bot.domain import ChannelRef, Paper, ScoredPaper, UpsertCounts, Vote, Workspace
+from bot.ids import InvalidPaperId, normalize_arxiv_id
+from bot.ports import Clock, SearchIndex, Store
+from bot.query import QueryError
+from bot.replies import (
+    Citation,
+    DigestReply,
+    ErrorReply,
+    HelpReply,
+    Notice,
+    PaperCard,
+    PaperList,
+    Reply,
+    ScheduleStatus,
+    TopicList,
+    VoteReply,
+)
+from bot.schedule import ScheduleError, next_run, parse_schedule_args
+from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError
+from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
+from bot.services.ranking import rank_trending
+from bot.services.search import PaperSearch
+from bot.services.votes import VoteBook
+
+log = logging.getLogger(__name__)
+
+TRENDING_WINDOW_DAYS = {"day": 1, "week": 6, "month": 29}
+TRENDING_LIMIT = 10
+
+
+class PaperNotFound(LookupError):
+    """The store has no paper with that id."""
+
+
+class Paperboy:
+    """The platform-neutral core: papers, search, trending, topics, schedules, votes and digests."""
+
+    def __init__(self, store: Store, index: SearchIndex, clock: Clock) -> None:
+        self.store = store
+        self.index = index
+        self.clock = clock
+        self.searcher = PaperSearch(store, index)
+        self.topics = ChannelTopics(store)
+        self.schedules = ChannelSchedules(store)
+        self.votes = VoteBook(store)
+        self.planner = DigestPlanner(store, index)
+        self.delivery = DigestDelivery(store)
+        self.publishers: dict[str, DigestPublisher] = {}
+
+    # ----- capabilities used by every adapter and the command line -----
+
+    async def ingest(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """Store papers (new or updated) and bring the index up to date with them."""
+        counts = await self.store.upsert_papers(papers)
+        if counts.new or counts.updated:
+            await self.index.add_papers(papers)
+        return counts
+
+    async def search(
+        self, text: str, limit: int = 10, *, workspace: Workspace | None = None
+    ) -> list[ScoredPaper]:
+        """Best papers for a query in the query language; QueryError says what would work."""
+        return await self.searcher.search(text, limit, workspace=workspace)
+
+    async def trending(self, window: str = "day", *, workspace: Workspace | None = None,
+                       limit: int = TRENDING_LIMIT) -> list[ScoredPaper]:
+        """Papers featured in the window, ranked by the trending formula."""
+        today = self.clock.now().date()
+        first = today - timedelta(days=TRENDING_WINDOW_DAYS[window])
+        papers = await self.store.papers_featured_between(first, today)
+        votes = await self.store.vote_counts([p.arxiv_id for p in papers], workspace)
+        return rank_trending(papers, votes, today)[:limit]
+
+    async def paper(self, ref: str, *, workspace: Workspace | None = None) -> ScoredPaper:
+        """One paper by arXiv id or URL; InvalidPaperId or PaperNotFound say what went wrong."""
+        arxiv_id = normalize_arxiv_id(ref)
+        paper = await self.store.get_paper(arxiv_id)
+        if paper is None:
+            raise PaperNotFound(
+                f"I don't have {arxiv_id} yet; try /papers search with words from its title."
+            )
+        votes = await self.votes.count(arxiv_id, workspace)
+        return ScoredPaper(paper, 0.0, votes)
+
+    async def cite(self, ref: str) -> Citation:
+        """A BibTeX entry for a stored paper."""
+        item = await self.paper(ref)
+        return Citation(item.paper.arxiv_id, item.paper.title, bibtex_entry(item.paper))
+
+    def local_today(self, timezone: str) -> date:
+        """Today's date in a time zone."""
+        return self.clock.now().astimezone(ZoneInfo(timezone)).date()
+
+    async def post_digest(
+        self, channel: ChannelRef, local_date: date | None = None, *, dry_run: bool = False
+    ) -> DigestReply:
+        """Plan a channel's digest for a local date and, unless dry, record and post it through its platform."""
+        settings = await self.schedules.get(channel)
+        day = local_date or self.local_today(settings.timezone)
+        plan = await self.planner.plan(channel, day, settings)
+        if dry_run or plan.is_empty:
+            return DigestReply(plan, posted=False)
+        publisher = self.publishers.get(channel.platform)
+        if publisher is None:
+            raise LookupError(f"No {channel.platform} adapter is running to post to {channel}.")
+        digest_id = await self.store.create_digest(plan)
+        if digest_id is None:
+            return DigestReply(plan, posted=False, already_posted_on=day)
+        await self.delivery.deliver(digest_id, plan, publisher)
+        return DigestReply(plan, posted=True)
+
+    # ----- the /papers dispatcher -----
+
+    async def handle_text(self, ctx: CommandContext, text: str) -> Reply:
+        """Parse a `/papers …` line and answer it; never raises."""
+        try:
+            command = parse_command(text)
+        except CommandError as error:
+            return ErrorReply(str(error))
+        return await self.execute(ctx, command)
+
+    async def execute(self, ctx: CommandContext, command: Command) -> Reply:
+        """Answer one command; user mistakes become ErrorReply, unexpected failures a short apology."""
+        try:
+            return await self._execute(ctx, command)
+        except (QueryError, InvalidPaperId, PaperNotFound, TopicError, ScheduleError, CommandError) as error:
+            return ErrorReply(str(error))
+        except Exception:
+            log.exception("command failed", extra={"channel": str(ctx.channel), "command": type(command).__name__})
+            return ErrorReply("Something went wrong on my side; please try again in a minute.")
+
+    async def _execute(self, ctx: CommandContext, command: Command) -> Reply:
+        workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)
+        match command:
+            case Search(query=text, limit=limit):
+                items = await self.search(text, min(limit, MAX_SEARCH_LIMIT), workspace=workspace)
+                return PaperList(
+                    heading=f"Papers for “{text.strip()[:200]}”",
+                    items=tuple(items),
+                    empty_text="No paper matches that query; try fewer or other words.",
+                    query=text,
+                )
+            case Trending(window=window):
+                items = await self.trending(window, workspace=workspace)
+                return PaperList(
+                    heading=f"Trending papers of the {window}",
+                    items=tuple(items),
+                    empty_text=f"No papers were featured in the last {window}; try /papers trending month.",
+                )
+            case ShowPaper(ref=ref):
+                return PaperCard(await self.paper(ref, workspace=workspace))
+            case Cite(ref=ref):
+                return await self.cite(ref)
+            case Subscribe(query=text):
+                self._require_manage(ctx)
+                topic, topics = await self.topics.subscribe(ctx.channel, text)
+                return TopicList(tuple(topics), heading=f"Subscribed to “{topic}”.")
+            case Unsubscribe(query=text):
+                self._require_manage(ctx)
+                topic, topics = await self.topics.unsubscribe(ctx.channel, text)
+                return TopicList(tuple(topics), heading=f"Unsubscribed from “{topic}”.")
+            case ListTopics():
+                return TopicList(tuple(await self.topics.list(ctx.channel)), heading="Topics of this channel")
+            case Schedule(args=args):
+                return await self._schedule(ctx, args)
+            case PostDigest():
+                self._require_manage(ctx)
+                return await self.post_digest(ctx.channel)
+            case CastVote(ref=ref) | RetractVote(ref=ref):
+                return await self._vote(ctx, ref, cast=isinstance(command, CastVote))
+            case ShowHelp(preface=preface):
+                return HelpReply(HELP_TEXT, preface)
+        return HelpReply(HELP_TEXT)
+
+    def _require_manage(self, ctx: CommandContext) -> None:
+        if not ctx.can_manage:
+            raise CommandError(
+                "Only people who may manage this channel can change its topics, schedule or digest."
+            )
+
+    async def _schedule(self, ctx: CommandContext, args: str) -> Reply:
+        change = parse_schedule_args(args)
+        if change.is_empty:
+            settings = await self.schedules.get(ctx.channel)
+            heading = "Digest schedule of this channel"
+        else:
+            self._require_manage(ctx)
+            settings = await self.schedules.change(ctx.channel, change)
+            heading = "Schedule saved."
+        topics = await self.topics.list(ctx.channel)
+        now = self.clock.now()
+        done_today = await self.store.has_digest(ctx.channel, self.local_today(settings.timezone))
+        return ScheduleStatus(
+            settings,
+            next_run(settings, now, done_today=done_today),
+            len(topics),
+            await self.store.last_posted_at(ctx.channel),
+            heading,
+        )
+
+    async def _vote(self, ctx: CommandContext, ref: str, *, cast: bool) -> Reply:
+        item = await self.paper(ref)
+        vote = Vote(ctx.channel.platform, ctx.channel.workspace, ctx.user, item.paper.arxiv_id)
+        changed = await (self.votes.cast(vote) if cast else self.votes.retract(vote))
+        count = await self.votes.count(item.paper.arxiv_id, Workspace(vote.platform, vote.workspace))
+        return VoteReply(item.paper.arxiv_id, item.paper.title, cast, changed, count)
+
+    # ----- events from platforms -----
+
+    async def vote_on_message(
+        self, channel: ChannelRef, message_id: str, user: str, *, cast: bool
+    ) -> bool:
+        """A reaction on a bot message: cast or retract that user's vote for its paper; True when counted."""
+        arxiv_id = await self.store.paper_for_message(channel, message_id)
+        if arxiv_id is None:
+            return False
+        vote = Vote(channel.platform, channel.workspace, user, arxiv_id)
+        return await (self.votes.cast(vote) if cast else self.votes.retract(vote))
+
+    def text_help(self) -> Notice:
+        """The help text as a plain notice."""
+        return Notice(HELP_TEXT)

@@ -1,0 +1,211 @@
+"""Plain domain objects of Paperboy: papers, channels, topics, schedules, votes and digests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+PLATFORMS = ("slack", "discord", "console")
+
+# A channel reference part: anything but the separator and white space, so ids from any platform fit.
+_REF_PART = re.compile(r"^[^:\s]{1,128}$")
+
+
+class InvalidChannelRef(ValueError):
+    """Raised when a text is not a `platform:workspace:channel` reference."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A channel named by platform, workspace and channel id, e.g. `slack:T123:C456`."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace}:{self.channel}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChannelRef:
+        """Parse `platform:workspace:channel`; raise InvalidChannelRef with a sentence when malformed."""
+        parts = text.strip().split(":")
+        if len(parts) != 3 or not all(_REF_PART.match(p) for p in parts):
+            raise InvalidChannelRef(
+                f"{text!r} is not a channel reference; write platform:workspace:channel, "
+                "e.g. slack:T123:C456, discord:G1:C2 or console:local:general."
+            )
+        platform = parts[0].lower()
+        if platform not in PLATFORMS:
+            raise InvalidChannelRef(
+                f"Unknown platform {parts[0]!r}; use one of {', '.join(PLATFORMS)} (e.g. console:local:general)."
+            )
+        return cls(platform, parts[1], parts[2])
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A workspace (Slack team, Discord guild, the local console) on one platform."""
+
+    platform: str
+    workspace: str
+
+
+@dataclass(slots=True)
+class Paper:
+    """One research paper as the bot knows it, whatever the source."""
+
+    arxiv_id: str
+    title: str
+    authors: list[str] = field(default_factory=list)
+    abstract: str = ""
+    published: date | None = None
+    featured_on: date | None = None
+    hf_upvotes: int = 0
+    num_comments: int = 0
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    organization: str | None = None
+    thumbnail: str | None = None
+    categories: list[str] = field(default_factory=list)
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    withdrawn: bool = False
+    updated_at: datetime | None = None
+
+    @property
+    def primary_category(self) -> str | None:
+        """The first (primary) arXiv category, when known."""
+        return self.categories[0] if self.categories else None
+
+    @property
+    def abs_url(self) -> str:
+        """The paper's arXiv abstract page."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}"
+
+    @property
+    def pdf_url(self) -> str:
+        """The paper's PDF on arXiv."""
+        return f"https://arxiv.org/pdf/{self.arxiv_id}"
+
+    @property
+    def hf_url(self) -> str:
+        """The paper's Hugging Face page."""
+        return f"https://huggingface.co/papers/{self.arxiv_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPaper:
+    """A paper with the score that ranked it and the votes cast in the asking workspace."""
+
+    paper: Paper
+    score: float
+    chat_votes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One topic a channel subscribed to: a query in the search language."""
+
+    channel: ChannelRef
+    query: str
+    position: int
+
+
+DEFAULT_HOUR = 9
+DEFAULT_MINUTE = 0
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DIGEST_SIZE = 10
+MAX_DIGEST_SIZE = 25
+DEFAULT_LOOKBACK_DAYS = 3
+MAX_TOPICS = 25
+
+
+@dataclass(slots=True)
+class ChannelSettings:
+    """A channel's digest schedule and state."""
+
+    channel: ChannelRef
+    hour: int = DEFAULT_HOUR
+    minute: int = DEFAULT_MINUTE
+    timezone: str = DEFAULT_TIMEZONE
+    weekdays_only: bool = True
+    digest_size: int = DEFAULT_DIGEST_SIZE
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    paused: bool = False
+    pause_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One person's vote for one paper, on one platform and workspace."""
+
+    platform: str
+    workspace: str
+    user: str
+    arxiv_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """The papers one channel's digest for one local date would carry, best first."""
+
+    channel: ChannelRef
+    local_date: date
+    topics: tuple[str, ...]
+    papers: tuple[ScoredPaper, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing new to post."""
+        return not self.papers
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    """How many papers a write added, changed, or left as they were."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.skipped + other.skipped,
+        )
+
+
+DELIVERY_PENDING = "pending"
+DELIVERY_CLAIMED = "claimed"
+DELIVERY_POSTED = "posted"
+DELIVERY_FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message a digest must post: the parent (position 0, no paper) or one paper in its thread."""
+
+    id: int
+    digest_id: int
+    channel: ChannelRef
+    local_date: date
+    position: int
+    arxiv_id: str | None
+    state: str
+    message_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def is_parent(self) -> bool:
+        """True for the digest's parent message."""
+        return self.arxiv_id is None

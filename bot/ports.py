@@ -1,0 +1,183 @@
+"""What the core needs from the outside world, as Protocols that storage and adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from bot.domain import (
+    ChannelRef,
+    ChannelSettings,
+    Delivery,
+    DigestPlan,
+    Paper,
+    Topic,
+    UpsertCounts,
+    Vote,
+    Workspace,
+)
+from bot.query import SearchQuery
+
+
+class Clock(Protocol):
+    """Tells the time; tests pass a clock they control."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class PaperRepository(Protocol):
+    """Stores papers; the database is the only copy of them."""
+
+    async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """Insert new papers and update known ones in one transaction; report what changed."""
+        ...
+
+    async def get_paper(self, arxiv_id: str) -> Paper | None:
+        """One paper by its bare arXiv id (no version), or None."""
+        ...
+
+    async def get_papers(self, arxiv_ids: Collection[str]) -> dict[str, Paper]:
+        """Papers by id; unknown ids are left out."""
+        ...
+
+    async def papers_featured_between(self, first: date, last: date) -> list[Paper]:
+        """Papers featured on Daily Papers from `first` to `last` inclusive, withdrawn ones left out."""
+        ...
+
+    async def count_papers(self) -> int:
+        """How many papers are stored."""
+        ...
+
+    async def papers_changed_since(
+        self, since: datetime | None, after_id: str, limit: int
+    ) -> list[Paper]:
+        """Papers updated at or after `since` (all when None), ordered by id after `after_id`; for index catch-up."""
+        ...
+
+
+class ChannelRepository(Protocol):
+    """Stores per-channel topics and schedules."""
+
+    async def get_settings(self, channel: ChannelRef) -> ChannelSettings | None:
+        """The channel's settings, or None when the channel never set anything."""
+        ...
+
+    async def save_settings(self, settings: ChannelSettings) -> None:
+        """Create or replace the channel's settings."""
+        ...
+
+    async def list_topics(self, channel: ChannelRef) -> list[Topic]:
+        """The channel's topics in the order they were added, numbered from 1."""
+        ...
+
+    async def add_topic(self, channel: ChannelRef, query: str) -> None:
+        """Add a topic (the caller has checked duplicates and the limit)."""
+        ...
+
+    async def remove_topic(self, channel: ChannelRef, query: str) -> bool:
+        """Remove a topic by its exact stored text; True when one was removed."""
+        ...
+
+    async def list_channels(self) -> list[ChannelSettings]:
+        """Every channel with settings, for the scheduler."""
+        ...
+
+    async def delete_workspace(self, workspace: Workspace) -> int:
+        """Delete every channel, topic, vote and delivery of a workspace; return the channels removed."""
+        ...
+
+
+class VoteRepository(Protocol):
+    """Stores chat votes, one per (platform, workspace, user, paper)."""
+
+    async def cast_vote(self, vote: Vote) -> bool:
+        """Record the vote; False when it was already there."""
+        ...
+
+    async def retract_vote(self, vote: Vote) -> bool:
+        """Remove the vote; False when there was none."""
+        ...
+
+    async def has_vote(self, vote: Vote) -> bool:
+        """True when this person has voted for this paper here."""
+        ...
+
+    async def vote_counts(
+        self, arxiv_ids: Collection[str], workspace: Workspace | None
+    ) -> dict[str, int]:
+        """Votes per paper, in one workspace or (None) everywhere; papers without votes are left out."""
+        ...
+
+
+class DigestRepository(Protocol):
+    """Stores digests and their deliveries; the database is the truth of what was posted."""
+
+    async def posted_paper_ids(self, channel: ChannelRef) -> set[str]:
+        """Every paper a digest of this channel has carried or is about to carry."""
+        ...
+
+    async def create_digest(self, plan: DigestPlan) -> int | None:
+        """Record a digest and one pending delivery per message; None when that date already has one."""
+        ...
+
+    async def deliveries_of(self, digest_id: int) -> list[Delivery]:
+        """The deliveries of one digest, parent first."""
+        ...
+
+    async def mark_posted(self, delivery_id: int, message_id: str) -> None:
+        """Record that a delivery was posted as the platform message `message_id`."""
+        ...
+
+    async def has_digest(self, channel: ChannelRef, local_date: date) -> bool:
+        """True when the channel has a digest for that local date."""
+        ...
+
+    async def last_posted_at(self, channel: ChannelRef) -> datetime | None:
+        """When a digest message was last posted to the channel, or None."""
+        ...
+
+    async def remember_message(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> None:
+        """Remember that a bot message in a channel shows a paper, so reactions on it count as votes."""
+        ...
+
+    async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
+        """The paper a bot message shows, or None when the message is not one of ours."""
+        ...
+
+
+class Store(PaperRepository, ChannelRepository, VoteRepository, DigestRepository, Protocol):
+    """Everything the core keeps, in one database."""
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class SearchIndex(Protocol):
+    """A top-k retrieval index over papers; derived data, rebuilt from the store when needed."""
+
+    async def search(
+        self,
+        query: SearchQuery,
+        limit: int,
+        *,
+        restrict_to: Collection[str] | None = None,
+        require_all_words: bool = False,
+    ) -> list[tuple[str, float]]:
+        """Best (arxiv_id, score) pairs for a query, optionally only among `restrict_to` ids."""
+        ...
+
+    async def add_papers(self, papers: Sequence[Paper]) -> None:
+        """Index (or re-index) papers; visible to the next search."""
+        ...
+
+    async def catch_up(self, store: PaperRepository) -> int:
+        """Index what changed in the store since the index last looked; return how many papers."""
+        ...
+
+    async def close(self) -> None:
+        """Release the index."""
+        ...

@@ -1,0 +1,156 @@
+"""Plain-text rendering of every reply: the console adapter's output and the chat platforms' fallback text."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime
+
+from bot.domain import DigestPlan, Paper, ScoredPaper
+from bot.replies import (
+    Citation,
+    DigestReply,
+    ErrorReply,
+    HelpReply,
+    Notice,
+    PaperCard,
+    PaperList,
+    Reply,
+    ScheduleStatus,
+    TopicList,
+    VoteReply,
+)
+
+AUTHORS_SHOWN = 3
+SUMMARY_CHARS = 300
+
+
+def authors_line(authors: list[str], shown: int = AUTHORS_SHOWN) -> str:
+    """The first few authors, then "et al."."""
+    if not authors:
+        return "Unknown authors"
+    if len(authors) <= shown:
+        return ", ".join(authors)
+    return ", ".join(authors[:shown]) + " et al."
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut text at a word boundary so it fits `limit` characters, marking the cut with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return (cut or text[: limit - 1]) + "…"
+
+
+def summary_of(paper: Paper, limit: int = SUMMARY_CHARS) -> str:
+    """The AI summary, or the start of the abstract."""
+    return shorten(paper.ai_summary or paper.abstract or "", limit)
+
+
+def counts_line(item: ScoredPaper) -> str:
+    """Upvotes on Hugging Face and votes cast here."""
+    parts = [f"▲ {item.paper.hf_upvotes} on Hugging Face", f"{item.chat_votes} here"]
+    if item.paper.github_stars is not None and item.paper.github_repo:
+        parts.append(f"★ {item.paper.github_stars} on GitHub")
+    return " · ".join(parts)
+
+
+def paper_lines(item: ScoredPaper, *, number: int | None = None, full: bool = False) -> list[str]:
+    """A paper as a few lines of text."""
+    paper = item.paper
+    prefix = f"{number}. " if number is not None else ""
+    lines = [f"{prefix}{paper.title} [{paper.arxiv_id}]", f"   {authors_line(paper.authors)}", f"   {counts_line(item)}"]
+    if full:
+        text = paper.ai_summary or paper.abstract
+        lines += ["", *textwrap.wrap(" ".join(text.split()), 100, initial_indent="   ", subsequent_indent="   ")]
+        lines.append("")
+        dates = []
+        if paper.published:
+            dates.append(f"published {paper.published.isoformat()}")
+        if paper.featured_on:
+            dates.append(f"featured {paper.featured_on.isoformat()}")
+        if paper.categories:
+            dates.append(" ".join(paper.categories))
+        if dates:
+            lines.append("   " + " · ".join(dates))
+        if paper.ai_keywords:
+            lines.append("   keywords: " + ", ".join(paper.ai_keywords[:10]))
+        lines += [f"   arXiv: {paper.abs_url}", f"   PDF: {paper.pdf_url}", f"   Hugging Face: {paper.hf_url}"]
+        if paper.github_repo:
+            lines.append(f"   Code: {paper.github_repo}")
+        if paper.project_page:
+            lines.append(f"   Project: {paper.project_page}")
+    else:
+        summary = summary_of(paper, 200)
+        if summary:
+            lines.append(f"   {summary}")
+    return lines
+
+
+def digest_heading(plan: DigestPlan) -> str:
+    """The parent message of a digest: date, how many papers, the channel's topics."""
+    count = len(plan.papers)
+    noun = "paper" if count == 1 else "papers"
+    topics = ", ".join(plan.topics) if plan.topics else "all papers"
+    return f"Trending papers for {plan.local_date:%A %d %B %Y}: {count} {noun} ({topics})"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%a %d %b %Y %H:%M %Z") if moment else "not scheduled"
+
+
+def render_text(reply: Reply) -> str:
+    """Render any reply as plain text."""
+    match reply:
+        case Notice(text=text):
+            return text
+        case ErrorReply(text=text):
+            return f"Sorry: {text}"
+        case HelpReply(text=text, preface=preface):
+            return f"{preface}\n{text}" if preface else text
+        case PaperCard(item=item):
+            return "\n".join(paper_lines(item, full=True))
+        case PaperList(heading=heading, items=items, empty_text=empty):
+            if not items:
+                return empty
+            lines = [heading]
+            for number, item in enumerate(items, 1):
+                lines += paper_lines(item, number=number)
+            return "\n".join(lines)
+        case Citation(bibtex=bibtex):
+            return bibtex
+        case TopicList(topics=topics, heading=heading):
+            if not topics:
+                return f"{heading}\nNo topics yet: this channel gets all trending papers. Add one with /papers subscribe <query>."
+            return "\n".join([heading, *(f"{t.position}. {t.query}" for t in topics)])
+        case ScheduleStatus() as status:
+            s = status.settings
+            days = "on weekdays" if s.weekdays_only else "every day"
+            lines = [
+                status.heading,
+                f"Digest at {s.hour:02d}:{s.minute:02d} {s.timezone} {days}, up to {s.digest_size} papers, "
+                f"{status.topic_count} topic(s).",
+                f"Next digest: {_when(status.next_run)}.",
+                f"Last delivery: {_when(status.last_delivery)}.",
+            ]
+            if s.paused:
+                lines.append(f"Paused{': ' + s.pause_reason if s.pause_reason else ''}. Resume with /papers schedule on.")
+            return "\n".join(lines)
+        case VoteReply() as vote:
+            if vote.voted:
+                verb = "Counted your vote for" if vote.changed else "You had already voted for"
+            else:
+                verb = "Took back your vote for" if vote.changed else "You had not voted for"
+            return f"{verb} {vote.title} [{vote.arxiv_id}]; {vote.votes_here} vote(s) here."
+        case DigestReply(plan=plan, posted=posted, already_posted_on=already):
+            if already:
+                return f"This channel's digest for {already.isoformat()} was already posted."
+            if plan.is_empty:
+                return "Nothing new to post: no paper featured lately matches this channel's topics that was not posted here already."
+            if posted:
+                return f"Posted the digest for {plan.local_date.isoformat()}: {len(plan.papers)} paper(s)."
+            lines = [f"(dry run) {digest_heading(plan)}"]
+            for number, item in enumerate(plan.papers, 1):
+                lines += paper_lines(item, number=number)
+            return "\n".join(lines)
+    raise TypeError(f"no text rendering for {type(reply).__name__}")

@@ -1,0 +1,109 @@
+"""Neutral replies of the core; every adapter renders every one of them (Block Kit, embeds, plain text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.domain import ChannelSettings, DigestPlan, ScoredPaper, Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A short informative answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """A request that could not be done, with one sentence that says what would work."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpReply:
+    """The command overview, optionally after a sentence about what was not understood."""
+
+    text: str
+    preface: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaperCard:
+    """One paper shown in full."""
+
+    item: ScoredPaper
+
+
+@dataclass(frozen=True, slots=True)
+class PaperList:
+    """Papers best first, under a heading (search results, trending)."""
+
+    heading: str
+    items: tuple[ScoredPaper, ...]
+    empty_text: str
+    query: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A BibTeX entry for one paper."""
+
+    arxiv_id: str
+    title: str
+    bibtex: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicList:
+    """The topics of a channel, numbered from 1."""
+
+    topics: tuple[Topic, ...]
+    heading: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleStatus:
+    """A channel's digest schedule, when it next runs, and why it is paused if it is."""
+
+    settings: ChannelSettings
+    next_run: datetime | None
+    topic_count: int
+    last_delivery: datetime | None
+    heading: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteReply:
+    """The outcome of a vote or its retraction."""
+
+    arxiv_id: str
+    title: str
+    voted: bool
+    changed: bool
+    votes_here: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReply:
+    """A digest that was planned (and posted, unless it was a dry run)."""
+
+    plan: DigestPlan
+    posted: bool
+    already_posted_on: date | None = None
+
+
+Reply = (
+    Notice
+    | ErrorReply
+    | HelpReply
+    | PaperCard
+    | PaperList
+    | Citation
+    | TopicList
+    | ScheduleStatus
+    | VoteReply
+    | DigestReply
+)
