@@ -1,0 +1,752 @@
+"""The SQL store: every table of Paperboy on SQLite or PostgreSQL, through SQLAlchemy's async Core."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Insert,
+    Table,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.domain import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_POSTED,
+    ChannelRef,
+    ChannelSettings,
+    Delivery,
+    DigestPlan,
+    Paper,
+    Topic,
+    UpsertCounts,
+    Vote,
+    Workspace,
+)
+from bot.ports import Clock
+from storage.tables import (
+    channel_settings,
+    deliveries,
+    digests,
+    paper_messages,
+    papers,
+    topics,
+    votes,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Keys of pg_advisory_xact_lock. One writer of papers at a time keeps `updated_at` in commit order (the
+# search index catches up by it) and makes the read-merge-write of an upsert safe; one migrator at a time
+# lets replicas start together.
+_PAPERS_LOCK = 0x70617065  # "pape"
+_MIGRATION_LOCK = 0x6D696772  # "migr"
+
+# Ids per SELECT … IN (…): far below the bind limits of SQLite (32766) and asyncpg (32767).
+_CHUNK = 2000
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
+
+# Paper fields a later record replaces only when it carries a value: None, "", [] and a count of 0 mean
+# "this source does not know", so an arXiv record never blanks what Hugging Face said, nor the reverse.
+_KEPT_WHEN_FALSY = (
+    "title",
+    "authors",
+    "abstract",
+    "published",
+    "featured_on",
+    "hf_upvotes",
+    "num_comments",
+    "ai_summary",
+    "ai_keywords",
+    "github_repo",
+    "project_page",
+    "organization",
+    "thumbnail",
+    "categories",
+    "comment",
+    "journal_ref",
+    "doi",
+)
+# 0 stars is a real value of a known repository; only None means unknown.
+_KEPT_WHEN_NONE = ("github_stars",)
+_PAPER_FIELDS = (*_KEPT_WHEN_FALSY, *_KEPT_WHEN_NONE, "withdrawn")
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message is one sentence for the person running Paperboy."""
+
+
+def _parse_url(url: str) -> URL:
+    """Parse a database URL, or raise StoreError saying what a valid one looks like."""
+    try:
+        return make_url(url.strip())
+    except ArgumentError as exc:
+        raise StoreError(
+            f"{url!r} is not a database URL; use sqlite:///path/to.db or postgresql://user@host:5432/name."
+        ) from exc
+
+
+def async_url(url: str) -> str:
+    """Turn an ordinary database URL into one naming our async driver (aiosqlite or asyncpg)."""
+    parsed = _parse_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+        # libpq's `sslmode` is what operators write; asyncpg takes the same values as `ssl`.
+        if "sslmode" in parsed.query and "ssl" not in parsed.query:
+            parsed = parsed.update_query_dict({"ssl": parsed.query["sslmode"]}).difference_update_query(
+                ["sslmode"]
+            )
+    else:
+        raise StoreError(
+            f"Unsupported database {backend!r} in DATABASE_URL; use sqlite:///path/to.db or "
+            "postgresql://user@host:5432/name."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL and in-memory SQLite."""
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def _display(url: str) -> str:
+    """Where the database is, for messages: the file of SQLite, or the URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        return str(path)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the configured URL"
+
+
+def _check_sqlite_location(path: Path) -> None:
+    """Raise StoreError when SQLite could not create or write the file, before SQLite says so less clearly."""
+    directory = path.absolute().parent
+    where = f"Cannot open the database at {path}"
+    if not directory.exists():
+        raise StoreError(f"{where}: directory {directory} does not exist.")
+    if not directory.is_dir():
+        raise StoreError(f"{where}: {directory} is not a directory.")
+    if path.exists() and path.is_dir():
+        raise StoreError(f"{where}: it is a directory, not a database file.")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"{where}: the file is not writable.")
+    # WAL keeps two side files beside the database: the directory must be writable even when the file exists.
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StoreError(f"{where}: directory is not writable.")
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own first line of an error, without SQLAlchemy's wrapping."""
+    inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+    return text.rstrip(".")
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Set the pragmas every SQLite connection needs, and let SQLAlchemy rather than sqlite3 emit BEGIN."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    """BEGIN IMMEDIATE for writes, so two writers wait for each other instead of failing as locked."""
+    connection.exec_driver_sql(connection.get_execution_options().get("paperboy_begin", "BEGIN"))
+
+
+def create_engine_for(url: str) -> AsyncEngine:
+    """An async engine for an ordinary database URL, SQLite pragmas set; StoreError on a bad path."""
+    path = sqlite_path(url)
+    if path is not None:
+        _check_sqlite_location(path)
+    driver_url = async_url(url)
+    if make_url(driver_url).get_backend_name() == "sqlite":
+        engine = create_async_engine(driver_url)
+        event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+        return engine
+    # Replicas live for months beside a database that may restart: test a pooled connection before using it.
+    return create_async_engine(driver_url, pool_pre_ping=True)
+
+
+@asynccontextmanager
+async def _transaction(
+    engine: AsyncEngine, *, write: bool = False, lock: int | None = None
+) -> AsyncIterator[AsyncConnection]:
+    """One transaction; writes take SQLite's write lock up front, `lock` a PostgreSQL advisory lock."""
+    async with engine.connect() as conn:
+        if write and engine.dialect.name == "sqlite":
+            await conn.execution_options(paperboy_begin="BEGIN IMMEDIATE")
+        async with conn.begin():
+            if lock is not None and engine.dialect.name == "postgresql":
+                await conn.execute(select(func.pg_advisory_xact_lock(literal(lock))))
+            yield conn
+
+
+def _alembic_config(url: str) -> Config:
+    """An Alembic configuration that needs no alembic.ini: the scripts are found beside this module."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["url"] = url
+    return config
+
+
+async def _run_migration(engine: AsyncEngine, url: str, revision: str, *, downgrade: bool = False) -> None:
+    """Run Alembic on one of our connections, inside one locked transaction."""
+    config = _alembic_config(url)
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        if downgrade:
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
+
+    async with _transaction(engine, write=True, lock=_MIGRATION_LOCK) as conn:
+        await conn.run_sync(run)
+
+
+def _head_revision() -> str | None:
+    """The newest migration this code ships."""
+    return ScriptDirectory.from_config(_alembic_config("")).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The migration the database is at; None when it was never migrated."""
+
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def _ping(engine: AsyncEngine, url: str) -> None:
+    """Open one connection, turning a refusal into StoreError."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(select(literal(1)))
+    except (OSError, SQLAlchemyError, TimeoutError) as exc:
+        raise StoreError(f"Cannot open the database at {_display(url)}: {_reason(exc)}.") from exc
+
+
+async def _migrate(engine: AsyncEngine, url: str, revision: str, *, downgrade: bool = False) -> None:
+    """Ping, then migrate; any failure becomes one StoreError sentence (the cause stays chained)."""
+    await _ping(engine, url)
+    try:
+        await _run_migration(engine, url, revision, downgrade=downgrade)
+    except (OSError, SQLAlchemyError, TimeoutError) as exc:
+        raise StoreError(f"Cannot migrate the database at {_display(url)}: {_reason(exc)}.") from exc
+
+
+async def upgrade_database(url: str, revision: str = "head") -> None:
+    """Apply the migrations up to `revision` (the newest by default); `paperboy db upgrade` calls this."""
+    engine = create_engine_for(url)
+    try:
+        await _migrate(engine, url, revision)
+    finally:
+        await engine.dispose()
+
+
+async def downgrade_database(url: str, revision: str) -> None:
+    """Undo migrations down to `revision` ("base" removes every table)."""
+    engine = create_engine_for(url)
+    try:
+        await _migrate(engine, url, revision, downgrade=True)
+    finally:
+        await engine.dispose()
+
+
+async def open_store(url: str, *, migrate: bool = True, clock: Clock | None = None) -> SqlStore:
+    """Open the store at `url`, migrating it first unless told not to; raise StoreError with a sentence."""
+    engine = create_engine_for(url)
+    try:
+        if migrate:
+            await _migrate(engine, url, "head")
+        else:
+            await _ping(engine, url)
+            at, head = await current_revision(engine), _head_revision()
+            if at != head:
+                raise StoreError(
+                    f"The database at {_display(url)} is at migration {at or 'none'}, not {head}; "
+                    "run `paperboy db upgrade`."
+                )
+    except BaseException:
+        await engine.dispose()
+        raise
+    return SqlStore(engine, clock=clock)
+
+
+class _SystemClock:
+    """UTC now, when no clock is given."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        return datetime.now(UTC)
+
+
+def _chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _paper_values(paper: Paper) -> dict[str, Any]:
+    """The stored fields of a paper, as a row dictionary (without id and updated_at)."""
+    return {name: getattr(paper, name) for name in _PAPER_FIELDS}
+
+
+def _merge(base: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """`base` updated with what `later` actually carries; withdrawn, once true, stays true."""
+    merged = dict(base)
+    for name in _KEPT_WHEN_FALSY:
+        value = later[name]
+        if value:
+            merged[name] = value
+    for name in _KEPT_WHEN_NONE:
+        value = later[name]
+        if value is not None:
+            merged[name] = value
+    merged["withdrawn"] = bool(base["withdrawn"] or later["withdrawn"])
+    return merged
+
+
+def _paper_from_row(row: Any) -> Paper:
+    """A domain Paper from a papers row."""
+    mapping = row._mapping
+    return Paper(
+        arxiv_id=mapping["arxiv_id"],
+        updated_at=mapping["updated_at"],
+        **{name: mapping[name] for name in _PAPER_FIELDS},
+    )
+
+
+def _settings_from_row(row: Any) -> ChannelSettings:
+    """A domain ChannelSettings from a channel_settings row."""
+    return ChannelSettings(
+        channel=ChannelRef(row.platform, row.workspace, row.channel),
+        hour=row.hour,
+        minute=row.minute,
+        timezone=row.timezone,
+        weekdays_only=row.weekdays_only,
+        digest_size=row.digest_size,
+        lookback_days=row.lookback_days,
+        paused=row.paused,
+        pause_reason=row.pause_reason,
+    )
+
+
+def _ref_values(channel: ChannelRef) -> dict[str, str]:
+    """A channel reference as the three columns it is stored in."""
+    return {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.channel}
+
+
+def _of_channel(table: Table, channel: ChannelRef) -> Any:
+    """A WHERE clause naming all three parts of the channel, so workspaces never see each other."""
+    return (
+        (table.c.platform == channel.platform)
+        & (table.c.workspace == channel.workspace)
+        & (table.c.channel == channel.channel)
+    )
+
+
+def _of_workspace(table: Table, workspace: Workspace) -> Any:
+    """A WHERE clause naming platform and workspace."""
+    return (table.c.platform == workspace.platform) & (table.c.workspace == workspace.workspace)
+
+
+def _affected(result: Any) -> int:
+    """Rows an INSERT, UPDATE or DELETE touched."""
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
+class SqlStore:
+    """The `bot.ports.Store` on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self._clock: Clock = clock or _SystemClock()
+        self._dialect = engine.dialect.name
+
+    def _now(self) -> datetime:
+        """The clock's time in UTC."""
+        return self._clock.now().astimezone(UTC)
+
+    def _insert(self, table: Table) -> Any:
+        """An INSERT that knows ON CONFLICT on this store's dialect."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def close(self) -> None:
+        """Release every pooled connection."""
+        await self.engine.dispose()
+
+    # Papers
+
+    async def upsert_papers(self, papers_in: Sequence[Paper]) -> UpsertCounts:
+        """Insert new papers and merge known ones in one transaction; report new, updated and unchanged."""
+        batch: dict[str, dict[str, Any]] = {}
+        for paper in papers_in:
+            values = _paper_values(paper)
+            known = batch.get(paper.arxiv_id)
+            batch[paper.arxiv_id] = values if known is None else _merge(known, values)
+        if not batch:
+            return UpsertCounts()
+
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        unchanged = 0
+        ids = list(batch)
+        columns = [papers.c.arxiv_id, *(papers.c[name] for name in _PAPER_FIELDS)]
+        async with _transaction(self.engine, write=True, lock=_PAPERS_LOCK) as conn:
+            # Taken under the lock, so `updated_at` grows in commit order and index catch-up misses nothing.
+            now = self._now()
+            for chunk in _chunks(ids):
+                result = await conn.execute(select(*columns).where(papers.c.arxiv_id.in_(chunk)))
+                stored = {row[0]: dict(zip(_PAPER_FIELDS, row[1:], strict=True)) for row in result}
+                for arxiv_id in chunk:
+                    incoming = batch[arxiv_id]
+                    before = stored.get(arxiv_id)
+                    if before is None:
+                        new_rows.append({"arxiv_id": arxiv_id, **incoming, "updated_at": now})
+                        continue
+                    after = _merge(before, incoming)
+                    if after == before:
+                        unchanged += 1
+                    else:
+                        changed_rows.append({"b_arxiv_id": arxiv_id, **after, "updated_at": now})
+            if new_rows:
+                await conn.execute(insert(papers), new_rows)
+            if changed_rows:
+                statement = (
+                    update(papers)
+                    .where(papers.c.arxiv_id == bindparam("b_arxiv_id"))
+                    .values(
+                        {
+                            name: bindparam(name, type_=papers.c[name].type)
+                            for name in (*_PAPER_FIELDS, "updated_at")
+                        }
+                    )
+                )
+                await conn.execute(statement, changed_rows)
+        return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
+
+    async def get_paper(self, arxiv_id: str) -> Paper | None:
+        """One paper by its bare arXiv id, or None."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(papers).where(papers.c.arxiv_id == arxiv_id))).first()
+        return _paper_from_row(row) if row is not None else None
+
+    async def get_papers(self, arxiv_ids: Collection[str]) -> dict[str, Paper]:
+        """Papers by id; unknown ids are left out."""
+        found: dict[str, Paper] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(arxiv_ids))):
+                result = await conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk)))
+                for row in result:
+                    found[row.arxiv_id] = _paper_from_row(row)
+        return found
+
+    async def papers_featured_between(self, first: date, last: date) -> list[Paper]:
+        """Papers featured from `first` to `last` inclusive, withdrawn ones left out, oldest day first."""
+        statement = (
+            select(papers)
+            .where(papers.c.featured_on.between(first, last), papers.c.withdrawn.is_(False))
+            .order_by(papers.c.featured_on, papers.c.arxiv_id)
+        )
+        async with self.engine.connect() as conn:
+            return [_paper_from_row(row) for row in await conn.execute(statement)]
+
+    async def count_papers(self) -> int:
+        """How many papers are stored."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(papers))).scalar_one())
+
+    async def papers_changed_since(self, since: datetime | None, after_id: str, limit: int) -> list[Paper]:
+        """Papers updated at or after `since` (all when None), ids after `after_id`, by id, up to `limit`."""
+        statement = select(papers).where(papers.c.arxiv_id > after_id)
+        if since is not None:
+            statement = statement.where(papers.c.updated_at >= since)
+        statement = statement.order_by(papers.c.arxiv_id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_paper_from_row(row) for row in await conn.execute(statement)]
+
+    # Channels and topics
+
+    async def get_settings(self, channel: ChannelRef) -> ChannelSettings | None:
+        """The channel's settings, or None when it never set anything."""
+        statement = select(channel_settings).where(_of_channel(channel_settings, channel))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(statement)).first()
+        return _settings_from_row(row) if row is not None else None
+
+    async def save_settings(self, settings: ChannelSettings) -> None:
+        """Create or replace the channel's settings."""
+        values = {
+            "hour": settings.hour,
+            "minute": settings.minute,
+            "timezone": settings.timezone,
+            "weekdays_only": settings.weekdays_only,
+            "digest_size": settings.digest_size,
+            "lookback_days": settings.lookback_days,
+            "paused": settings.paused,
+            "pause_reason": settings.pause_reason,
+            "updated_at": self._now(),
+        }
+        statement = (
+            self._insert(channel_settings)
+            .values(**_ref_values(settings.channel), **values)
+            .on_conflict_do_update(index_elements=["platform", "workspace", "channel"], set_=values)
+        )
+        async with _transaction(self.engine, write=True) as conn:
+            await conn.execute(statement)
+
+    async def list_topics(self, channel: ChannelRef) -> list[Topic]:
+        """The channel's topics in the order they were added, numbered from 1."""
+        statement = select(topics.c.query).where(_of_channel(topics, channel)).order_by(topics.c.id)
+        async with self.engine.connect() as conn:
+            queries = (await conn.execute(statement)).scalars().all()
+        return [Topic(channel, query, position) for position, query in enumerate(queries, start=1)]
+
+    async def add_topic(self, channel: ChannelRef, query: str) -> None:
+        """Add a topic at the end of the channel's list."""
+        statement = insert(topics).values(**_ref_values(channel), query=query, created_at=self._now())
+        async with _transaction(self.engine, write=True) as conn:
+            await conn.execute(statement)
+
+    async def remove_topic(self, channel: ChannelRef, query: str) -> bool:
+        """Remove a topic by its exact stored text; True when one was removed."""
+        statement = delete(topics).where(_of_channel(topics, channel), topics.c.query == query)
+        async with _transaction(self.engine, write=True) as conn:
+            return _affected(await conn.execute(statement)) > 0
+
+    async def list_channels(self) -> list[ChannelSettings]:
+        """Every channel with settings, in a stable order."""
+        statement = select(channel_settings).order_by(
+            channel_settings.c.platform, channel_settings.c.workspace, channel_settings.c.channel
+        )
+        async with self.engine.connect() as conn:
+            return [_settings_from_row(row) for row in await conn.execute(statement)]
+
+    async def delete_workspace(self, workspace: Workspace) -> int:
+        """Delete everything a workspace left here; return how many channels had settings or topics."""
+        known_channels = union(
+            select(channel_settings.c.channel).where(_of_workspace(channel_settings, workspace)),
+            select(topics.c.channel).where(_of_workspace(topics, workspace)),
+        ).subquery()
+        async with _transaction(self.engine, write=True) as conn:
+            removed = int((await conn.execute(select(func.count()).select_from(known_channels))).scalar_one())
+            # Deliveries first: they point at digests.
+            for table in (deliveries, digests, paper_messages, votes, topics, channel_settings):
+                await conn.execute(delete(table).where(_of_workspace(table, workspace)))
+        return removed
+
+    # Votes
+
+    async def cast_vote(self, vote: Vote) -> bool:
+        """Record the vote; False when it was already there (also when two casts race)."""
+        statement = (
+            self._insert(votes)
+            .values(
+                platform=vote.platform,
+                workspace=vote.workspace,
+                user_id=vote.user,
+                arxiv_id=vote.arxiv_id,
+                created_at=self._now(),
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "user_id", "arxiv_id"])
+        )
+        async with _transaction(self.engine, write=True) as conn:
+            return _affected(await conn.execute(statement)) > 0
+
+    def _vote_key(self, vote: Vote) -> Any:
+        """WHERE clause of one vote's primary key."""
+        return (
+            (votes.c.platform == vote.platform)
+            & (votes.c.workspace == vote.workspace)
+            & (votes.c.user_id == vote.user)
+            & (votes.c.arxiv_id == vote.arxiv_id)
+        )
+
+    async def retract_vote(self, vote: Vote) -> bool:
+        """Remove the vote; False when there was none."""
+        async with _transaction(self.engine, write=True) as conn:
+            return _affected(await conn.execute(delete(votes).where(self._vote_key(vote)))) > 0
+
+    async def has_vote(self, vote: Vote) -> bool:
+        """True when this person has voted for this paper in this workspace."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(literal(1)).where(self._vote_key(vote)))).first()
+        return row is not None
+
+    async def vote_counts(self, arxiv_ids: Collection[str], workspace: Workspace | None) -> dict[str, int]:
+        """Votes per paper in one workspace, or everywhere when `workspace` is None; zero counts left out."""
+        counts: dict[str, int] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(arxiv_ids))):
+                statement = select(votes.c.arxiv_id, func.count()).where(votes.c.arxiv_id.in_(chunk))
+                if workspace is not None:
+                    statement = statement.where(_of_workspace(votes, workspace))
+                for arxiv_id, count in await conn.execute(statement.group_by(votes.c.arxiv_id)):
+                    counts[arxiv_id] = int(count)
+        return counts
+
+    # Digests and deliveries
+
+    async def posted_paper_ids(self, channel: ChannelRef) -> set[str]:
+        """Every paper a digest of this channel carried or is about to carry (failed deliveries aside)."""
+        statement = (
+            select(deliveries.c.arxiv_id)
+            .distinct()
+            .where(
+                _of_channel(deliveries, channel),
+                deliveries.c.arxiv_id.is_not(None),
+                deliveries.c.state != DELIVERY_FAILED,
+            )
+        )
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(statement)).scalars().all())
+
+    async def create_digest(self, plan: DigestPlan) -> int | None:
+        """Record a digest, its parent delivery and one per paper; None when that date has one already."""
+        ref = _ref_values(plan.channel)
+        digest = (
+            self._insert(digests)
+            .values(**ref, local_date=plan.local_date, topics=list(plan.topics), created_at=self._now())
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "local_date"])
+            .returning(digests.c.id)
+        )
+        try:
+            async with _transaction(self.engine, write=True) as conn:
+                digest_id = (await conn.execute(digest)).scalar_one_or_none()
+                if digest_id is None:
+                    return None
+                messages: list[str | None] = [None, *(scored.paper.arxiv_id for scored in plan.papers)]
+                rows = [
+                    {
+                        **ref,
+                        "digest_id": digest_id,
+                        "position": position,
+                        "arxiv_id": arxiv_id,
+                        "state": DELIVERY_PENDING,
+                        "attempts": 0,
+                    }
+                    for position, arxiv_id in enumerate(messages)
+                ]
+                await conn.execute(insert(deliveries), rows)
+        except IntegrityError:
+            # ON CONFLICT covers the race on both databases; this is the last line should another path appear.
+            return None
+        return int(digest_id)
+
+    async def deliveries_of(self, digest_id: int) -> list[Delivery]:
+        """The deliveries of one digest, parent first."""
+        statement = (
+            select(deliveries, digests.c.local_date)
+            .join(digests, digests.c.id == deliveries.c.digest_id)
+            .where(deliveries.c.digest_id == digest_id)
+            .order_by(deliveries.c.position)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [
+            Delivery(
+                id=row.id,
+                digest_id=row.digest_id,
+                channel=ChannelRef(row.platform, row.workspace, row.channel),
+                local_date=row.local_date,
+                position=row.position,
+                arxiv_id=row.arxiv_id,
+                state=row.state,
+                message_id=row.message_id,
+                attempts=row.attempts,
+                last_error=row.last_error,
+            )
+            for row in rows
+        ]
+
+    async def mark_posted(self, delivery_id: int, message_id: str) -> None:
+        """Record the platform message a delivery became, and which paper that message shows."""
+        now = self._now()
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .values(state=DELIVERY_POSTED, message_id=message_id, posted_at=now, claimed_until=None)
+            .returning(
+                deliveries.c.platform, deliveries.c.workspace, deliveries.c.channel, deliveries.c.arxiv_id
+            )
+        )
+        async with _transaction(self.engine, write=True) as conn:
+            row = (await conn.execute(statement)).first()
+            # A workspace deleted mid-delivery leaves nothing to mark; that is not an error.
+            if row is not None and row.arxiv_id is not None:
+                channel = ChannelRef(row.platform, row.workspace, row.channel)
+                await conn.execute(self._remember(channel, message_id, row.arxiv_id))
+
+    def _remember(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> Insert:
+        """INSERT of a message->paper link that keeps the first link when told twice."""
+        statement: Insert = (
+            self._insert(paper_messages)
+            .values(**_ref_values(channel), message_id=message_id, arxiv_id=arxiv_id, created_at=self._now())
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "message_id"])
+        )
+        return statement
+
+    async def remember_message(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> None:
+        """Remember that a bot message shows a paper, so that reactions on it count as votes."""
+        async with _transaction(self.engine, write=True) as conn:
+            await conn.execute(self._remember(channel, message_id, arxiv_id))
+
+    async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
+        """The paper a bot message shows, or None when the message is not one of ours."""
+        statement = select(paper_messages.c.arxiv_id).where(
+            _of_channel(paper_messages, channel), paper_messages.c.message_id == message_id
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement)).scalar_one_or_none()
