@@ -1,0 +1,254 @@
+"""The retry policy every paper source shares: bounded retries with backoff and jitter, and 429s waited out.
+
+Built on tenacity: its wait strategy can read the failed response (for `Retry-After` / `RateLimit-Reset`), its
+sleep function can be injected (tests observe waits instead of sleeping), and it is async-native.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from adapters.sources.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+Pace = Callable[[], AbstractAsyncContextManager[None]]
+
+RETRYABLE_EXCEPTIONS = (httpx.TimeoutException, httpx.TransportError)
+RATE_LIMITED = 429
+_RATELIMIT_T = re.compile(r"(?:^|[;,\s])t=(\d+(?:\.\d+)?)")
+# A reset value this large is an epoch timestamp, not a number of seconds.
+_EPOCH_THRESHOLD = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard a source is tried before its failure is reported."""
+
+    attempts: int = 4
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+    jitter: float = 0.5
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    # A server asking for more than this is reported, never waited short.
+    max_rate_limit_wait: float = 300.0
+
+    def timeout(self) -> httpx.Timeout:
+        """The httpx timeout: connect and read as configured, write and pool like read."""
+        return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
+
+
+def package_version() -> str:
+    """The installed version of paperboy-bot, for User-Agent headers."""
+    try:
+        return version("paperboy-bot")
+    except PackageNotFoundError:
+        return "0"
+
+
+def make_client(
+    base_url: str,
+    *,
+    policy: RetryPolicy,
+    user_agent: str | None = None,
+    max_connections: int | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An AsyncClient with the policy's timeouts, the bot's User-Agent and an optional connection cap."""
+    headers = {"User-Agent": user_agent or f"paperboy-bot/{package_version()}"}
+    limits = httpx.Limits(max_connections=max_connections) if max_connections else httpx.Limits()
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=headers,
+        timeout=policy.timeout(),
+        limits=limits,
+        transport=transport,
+        follow_redirects=True,
+    )
+
+
+def rate_limit_wait(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds a 429 asks to wait (`Retry-After`, `RateLimit-Reset`, `RateLimit: …;t=N`); None if unsaid."""
+    waits: list[float] = []
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        waits.extend(_seconds_from(retry_after, now))
+    reset = response.headers.get("RateLimit-Reset") or response.headers.get("X-RateLimit-Reset")
+    if reset:
+        waits.extend(_seconds_from(reset, now))
+    combined = response.headers.get("RateLimit")
+    if combined:
+        match = _RATELIMIT_T.search(combined)
+        if match:
+            waits.append(float(match.group(1)))
+    # When headers disagree, honour the longest: waiting less than any of them would be refused again.
+    return max(waits) if waits else None
+
+
+def _seconds_from(value: str, now: datetime | None) -> list[float]:
+    value = value.strip()
+    now = now or datetime.now(UTC)
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return []
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return [max(0.0, (moment - now).total_seconds())]
+    if number >= _EPOCH_THRESHOLD:
+        return [max(0.0, number - now.timestamp())]
+    return [max(0.0, number)]
+
+
+def _retryable_response(response: httpx.Response) -> bool:
+    return response.status_code == RATE_LIMITED or response.status_code >= 500
+
+
+class _Wait:
+    """Exponential backoff with jitter, raised to what a 429 asks for."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        # initial·2^(n-1) capped at backoff_max, plus up to `jitter` seconds so clients do not retry in step.
+        self.backoff = wait_exponential(
+            multiplier=policy.backoff_initial, max=policy.backoff_max
+        ) + wait_random(0, policy.jitter)
+
+    def __call__(self, state: RetryCallState) -> float:
+        wait = float(self.backoff(state))
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            response = outcome.result()
+            if isinstance(response, httpx.Response) and response.status_code == RATE_LIMITED:
+                asked = rate_limit_wait(response)
+                if asked is not None:
+                    wait = max(wait, asked)
+        return wait
+
+
+class _Stop:
+    """Stop after the policy's attempts, or at once when a 429 asks for longer than we are willing to wait."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.attempts = stop_after_attempt(policy.attempts)
+
+    def __call__(self, state: RetryCallState) -> bool:
+        if self.attempts(state):
+            return True
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            response = outcome.result()
+            if isinstance(response, httpx.Response) and response.status_code == RATE_LIMITED:
+                asked = rate_limit_wait(response)
+                return asked is not None and asked > self.policy.max_rate_limit_wait
+        return False
+
+
+@asynccontextmanager
+async def _no_pace() -> AsyncIterator[None]:
+    yield
+
+
+async def get_with_retries(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    source: str,
+    policy: RetryPolicy,
+    sleep: Sleep = asyncio.sleep,
+    pace: Pace | None = None,
+) -> httpx.Response:
+    """GET with the shared policy and return a 2xx response; raise SourceError with one sentence otherwise.
+
+    `pace` wraps every single attempt (arXiv's limiter), so retries obey the same spacing as first tries.
+    """
+    pacer = pace or _no_pace
+
+    async def attempt() -> httpx.Response:
+        async with pacer():
+            response = await http.get(url, params=params)
+            # Read the body inside the paced slot, so the connection is released before the next request.
+            await response.aread()
+            return response
+
+    def last_outcome(state: RetryCallState) -> httpx.Response:
+        assert state.outcome is not None
+        return state.outcome.result()  # re-raises the last exception when the last try raised
+
+    def before_sleep(state: RetryCallState) -> None:
+        outcome = state.outcome
+        reason = (
+            repr(outcome.exception())
+            if outcome is not None and outcome.failed
+            else f"HTTP {outcome.result().status_code}"
+            if outcome is not None
+            else "?"
+        )
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning("%s: %s on try %d; retrying in %.1f s", source, reason, state.attempt_number, wait)
+
+    retrying = AsyncRetrying(
+        sleep=sleep,
+        stop=_Stop(policy),
+        wait=_Wait(policy),
+        retry=retry_if_exception_type(RETRYABLE_EXCEPTIONS) | retry_if_result(_retryable_response),
+        retry_error_callback=last_outcome,
+        before_sleep=before_sleep,
+    )
+    full_url = http.base_url.join(url) if http.base_url else httpx.URL(url)
+    try:
+        response: httpx.Response = await retrying(attempt)
+    except httpx.TimeoutException as error:
+        raise SourceError(
+            f"{source} did not answer in time at {full_url} ({type(error).__name__}, "
+            f"tried {policy.attempts} times); try again later."
+        ) from error
+    except httpx.TransportError as error:
+        raise SourceError(
+            f"Could not connect to {source} at {full_url} ({error or type(error).__name__}, "
+            f"tried {policy.attempts} times); check the address and the network."
+        ) from error
+    if response.status_code == RATE_LIMITED:
+        asked = rate_limit_wait(response)
+        if asked is not None:
+            raise SourceError(
+                f"{source} is rate-limiting us (HTTP 429) and asks to wait {asked:.0f} s; "
+                "try again after that."
+            )
+        raise SourceError(f"{source} is rate-limiting us (HTTP 429); try again in a few minutes.")
+    if response.status_code >= 500:
+        raise SourceError(
+            f"{source} answered HTTP {response.status_code} {policy.attempts} times in a row at "
+            f"{full_url}; try again later."
+        )
+    if response.status_code >= 400:
+        raise SourceError(
+            f"{source} refused the request with HTTP {response.status_code} at {response.request.url}."
+        )
+    return response
