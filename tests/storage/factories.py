@@ -1,0 +1,25 @@
+"""Small builders of domain objects for the storage tests."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from bot.domain import ChannelRef, DigestPlan, Paper, ScoredPaper
+
+
+def make_paper(arxiv_id: str, **fields: Any) -> Paper:
+    """A paper with a title derived from its id, and whatever fields the test names."""
+    fields.setdefault("title", f"Paper {arxiv_id}")
+    return Paper(arxiv_id=arxiv_id, **fields)
+
+
+def make_plan(
+    channel: ChannelRef, local_date: date, *arxiv_ids: str, topics: tuple[str, ...] = ()
+) -> DigestPlan:
+    """A digest plan carrying the given papers, best first."""
+    scored = tuple(
+        ScoredPaper(make_paper(arxiv_id), score=float(len(arxiv_ids) - i))
+        for i, arxiv_id in enumerate(arxiv_ids)
+    )
+    return DigestPlan(channel=channel, local_date=local_date, topics=topics, papers=scored)
