@@ -1,0 +1,617 @@
+"""The search index: tantivy beside the database, derived from it, queried without any query-string parser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import tantivy
+from tantivy import FieldType, Occur, Order, Query
+
+from bot.domain import Paper
+from bot.ports import PaperRepository
+from bot.query import SearchQuery
+
+log = logging.getLogger(__name__)
+
+# Bump when the schema or an analyzer changes: an index written by another version is rebuilt from the store.
+SCHEMA_VERSION = 1
+STATE_FILE = "paperboy-index.json"
+# Papers whose `updated_at` lands just before the watermark may commit after we read it (clock skew between
+# replicas, long transactions); re-reading a short window costs little and misses nothing.
+CATCH_UP_MARGIN = timedelta(minutes=2)
+CATCH_UP_PAGE = 5000
+# Catch-up of a large store commits every so often, so that an interrupted rebuild keeps most of its work.
+CATCH_UP_COMMIT_EVERY = 100_000
+WRITER_HEAP_BYTES = 128_000_000
+WRITER_THREADS = 2
+# Hits fetched beyond `limit` at first, and the most ever fetched to settle ties at the cut-off.
+_EXTRA_HITS = 10
+_MAX_TIE_HITS = 10_000
+
+TEXT_ANALYZER = "paper_en"
+NAME_ANALYZER = "paper_names"
+RAW_LOWER_ANALYZER = "paper_raw_lower"
+
+# Weight of a plain word found in each field.
+WORD_FIELDS: tuple[tuple[str, float], ...] = (
+    ("title", 3.0),
+    ("keywords", 2.0),
+    ("ai_summary", 1.5),
+    ("abstract", 1.0),
+)
+AUTHOR_WORD_BOOST = 2.0
+# A quoted phrase must appear in one of these.
+PHRASE_FIELDS: tuple[tuple[str, float], ...] = (
+    ("title", 3.0),
+    ("keywords", 2.0),
+    ("ai_summary", 1.5),
+    ("abstract", 1.0),
+)
+TEXT_FIELDS = tuple(name for name, _ in WORD_FIELDS)
+
+# Files tantivy writes into an index folder; only these are deleted when the index is rebuilt, so that a
+# misconfigured PAPERBOY_INDEX_DIR pointing at a folder with other files never loses them.
+_TANTIVY_FILE = re.compile(
+    r"^(?:meta\.json|\.managed\.json|\.tantivy-(?:meta|writer)\.lock|[0-9a-f]{32}(?:\.\d+)?\.[a-z]+)$"
+)
+
+
+def _text_analyzer() -> tantivy.TextAnalyzer:
+    """Words of titles and abstracts: folded to ASCII, lower case, English stop words out, stemmed."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(64))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        # Stop words before the stemmer: the list holds unstemmed words.
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _name_analyzer() -> tantivy.TextAnalyzer:
+    """Names of people and organizations: folded and lower case, never stemmed, no stop words."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(64))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def _raw_lower_analyzer() -> tantivy.TextAnalyzer:
+    """Whole values compared without case, for arXiv categories."""
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).filter(tantivy.Filter.lowercase()).build()
+
+
+def build_schema() -> tantivy.Schema:
+    """The index schema; only the arXiv id is stored, the database holds the rest."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("arxiv_id", stored=True, fast=True, tokenizer_name="raw")
+    for name in TEXT_FIELDS:
+        builder.add_text_field(name, tokenizer_name=TEXT_ANALYZER)
+    builder.add_text_field("authors", tokenizer_name=NAME_ANALYZER)
+    builder.add_text_field("org", tokenizer_name=NAME_ANALYZER)
+    builder.add_text_field("categories", tokenizer_name=RAW_LOWER_ANALYZER, index_option="basic")
+    builder.add_date_field("date", indexed=True, fast=True)
+    return builder.build()
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
+    position: int
+
+
+class _Analyzers:
+    """The analyzers of the index, also run in Python on query text so that both sides agree."""
+
+    def __init__(self) -> None:
+        self.text = _text_analyzer()
+        self.names = _name_analyzer()
+
+    def register(self, index: tantivy.Index) -> None:
+        index.register_tokenizer(TEXT_ANALYZER, self.text)
+        index.register_tokenizer(NAME_ANALYZER, self.names)
+        index.register_tokenizer(RAW_LOWER_ANALYZER, _raw_lower_analyzer())
+
+    @staticmethod
+    def tokens(analyzer: tantivy.TextAnalyzer, text: str) -> list[_Token]:
+        """Tokens with their positions, so phrases keep the gaps left by removed stop words."""
+        return [_Token(token.text, token.position) for token in analyzer.pre_tokenize(text).tokens]
+
+
+def _paper_date(paper: Paper) -> date | None:
+    return paper.featured_on or paper.published
+
+
+def _document(paper: Paper, schema: tantivy.Schema) -> tantivy.Document:
+    """The index document of a paper."""
+    values: dict[str, Any] = {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "categories": [category.lower() for category in paper.categories],
+        "keywords": list(paper.ai_keywords),
+    }
+    if paper.ai_summary:
+        values["ai_summary"] = paper.ai_summary
+    if paper.organization:
+        values["org"] = paper.organization
+    day = _paper_date(paper)
+    if day is not None:
+        values["date"] = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    # from_dict types every value by the schema; the keyword constructor guesses and can panic the writer.
+    return tantivy.Document.from_dict(values, schema)
+
+
+def _is_tantivy_file(name: str) -> bool:
+    return bool(_TANTIVY_FILE.match(name))
+
+
+def _writer_lock_busy(path: Path) -> bool:
+    """True when another writer (in any process) holds tantivy's writer lock on the folder."""
+    lock_file = path / ".tantivy-writer.lock"
+    if not lock_file.exists():
+        return False
+    # tantivy takes an advisory flock on this file; probing it the same way tells whether someone holds it.
+    with open(lock_file, "rb") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+def _wipe(path: Path) -> None:
+    """Delete tantivy's files and our state file from the folder, and nothing else."""
+    for entry in path.iterdir():
+        if entry.is_file() and (entry.name == STATE_FILE or _is_tantivy_file(entry.name)):
+            entry.unlink(missing_ok=True)
+
+
+class _State:
+    """Schema version and catch-up watermark, kept in a small JSON file beside the index (or in memory)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = path / STATE_FILE if path is not None else None
+        self._memory: dict[str, Any] = {}
+
+    def read(self) -> dict[str, Any]:
+        if self.file is None:
+            return dict(self._memory)
+        try:
+            data = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def schema_version(self) -> int | None:
+        value = self.read().get("schema_version")
+        return value if isinstance(value, int) else None
+
+    def watermark(self) -> datetime | None:
+        value = self.read().get("watermark")
+        if not isinstance(value, str):
+            return None
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+
+    def write(self, watermark: datetime | None) -> None:
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "watermark": watermark.isoformat() if watermark is not None else None,
+        }
+        if self.file is None:
+            self._memory = data
+            return
+        temporary = self.file.with_name(self.file.name + ".tmp")
+        temporary.write_text(json.dumps(data))
+        os.replace(temporary, self.file)
+
+
+class TantivyIndex:
+    """The `bot.ports.SearchIndex` on tantivy: BM25 over weighted fields, filters, deterministic order."""
+
+    def __init__(self, path: Path | None) -> None:
+        # None means an index in memory (used when the folder cannot be rebuilt); it works, but is not kept.
+        self.path = path
+        self._schema = build_schema()
+        self._analyzers = _Analyzers()
+        self._state = _State(path)
+        self._index: tantivy.Index = self._open()
+        self._writer: tantivy.IndexWriter | None = None
+        self._write_lock = threading.Lock()
+        self._closed = False
+        self._take_writer(warn=True)
+
+    # ----- opening -----
+
+    def _open(self) -> tantivy.Index:
+        """Open the folder's index, or rebuild it empty when missing, corrupt or of another schema."""
+        if self.path is None:
+            index = tantivy.Index(self._schema)
+            self._analyzers.register(index)
+            self._state.write(None)
+            return index
+        self.path.mkdir(parents=True, exist_ok=True)
+        reason = self._unusable_reason()
+        if reason is not None:
+            if _writer_lock_busy(self.path):
+                log.warning(
+                    "The search index in %s is %s but another process is writing it; "
+                    "using an index in memory until it can be rebuilt.",
+                    self.path,
+                    reason,
+                )
+                self.path = None
+                self._state = _State(None)
+                return self._open()
+            if reason != "missing":
+                log.warning("The search index in %s is %s; rebuilding it from the store.", self.path, reason)
+            _wipe(self.path)
+        index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+        self._analyzers.register(index)
+        if self._state.schema_version() is None:
+            self._state.write(None)
+        return index
+
+    def _unusable_reason(self) -> str | None:
+        """Why the folder's index cannot be used as it is, or None when it can."""
+        assert self.path is not None
+        if not (self.path / "meta.json").exists():
+            return "missing"
+        if self._state.schema_version() != SCHEMA_VERSION:
+            return "of another version"
+        try:
+            index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            self._analyzers.register(index)
+            index.searcher().num_docs  # noqa: B018 - opening segments is what reveals damage
+        except (ValueError, OSError) as exc:
+            return f"unreadable ({exc})"
+        return None
+
+    def _take_writer(self, *, warn: bool) -> bool:
+        """Become the writer of the folder if nobody else is; False when another writer holds the lock."""
+        if self._writer is not None:
+            return True
+        try:
+            self._writer = self._index.writer(WRITER_HEAP_BYTES, WRITER_THREADS)
+        except ValueError as exc:
+            if "LockBusy" not in str(exc):
+                raise
+            if warn:
+                log.warning(
+                    "Another process is writing the search index in %s; this one searches it read-only.",
+                    self.path,
+                )
+            return False
+        return True
+
+    @property
+    def read_only(self) -> bool:
+        """True while another process holds the writer lock, so this one only searches."""
+        return self._writer is None
+
+    # ----- writing -----
+
+    async def add_papers(self, papers: Sequence[Paper]) -> None:
+        """Index (or re-index) papers and commit, so the next search sees them."""
+        await asyncio.to_thread(self._write_sync, papers, True)
+
+    async def stage_papers(self, papers: Sequence[Paper]) -> None:
+        """Index papers without committing; bulk loads call `commit` when they are done."""
+        await asyncio.to_thread(self._write_sync, papers, False)
+
+    async def commit(self) -> None:
+        """Make everything staged visible to searches and durable."""
+        await asyncio.to_thread(self._commit_sync)
+
+    def _write_sync(self, papers: Sequence[Paper], commit: bool) -> bool:
+        with self._write_lock:
+            if not self._take_writer(warn=False):
+                log.warning(
+                    "The search index is read-only here (another process writes it); %d papers not "
+                    "indexed by this process.",
+                    len(papers),
+                )
+                return False
+            self._stage_locked(papers)
+            if commit:
+                self._commit_locked()
+            return True
+
+    def _stage_locked(self, papers: Iterable[Paper]) -> int:
+        assert self._writer is not None
+        writer, schema = self._writer, self._schema
+        count = 0
+        for paper in papers:
+            # Upsert: the delete applies to every earlier copy, including one added earlier in this batch.
+            writer.delete_documents_by_term("arxiv_id", paper.arxiv_id)
+            # Withdrawn papers leave search; the store still answers `paper ID` for them.
+            if not paper.withdrawn:
+                writer.add_document(_document(paper, schema))
+            count += 1
+        return count
+
+    def _commit_sync(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._commit_locked()
+
+    def _commit_locked(self) -> None:
+        assert self._writer is not None
+        self._writer.commit()
+        self._index.reload()
+
+    # ----- catching up with the store -----
+
+    async def catch_up(self, store: PaperRepository) -> int:
+        """Index what changed in the store since the last catch-up (everything when the index is empty)."""
+        if self.read_only and not await asyncio.to_thread(self._retake_writer):
+            log.warning("The search index is read-only here (another process writes it); catch-up skipped.")
+            return 0
+        if self.path is not None and not (self.path / "meta.json").exists():
+            # The folder was deleted under us: start over with a fresh index and a full rebuild.
+            await asyncio.to_thread(self._reopen)
+        watermark = self._state.watermark()
+        if await asyncio.to_thread(self._num_docs) == 0:
+            watermark = None
+        since = watermark - CATCH_UP_MARGIN if watermark is not None else None
+        newest = watermark
+        after_id = ""
+        total = 0
+        staged = 0
+        while True:
+            page = await store.papers_changed_since(since, after_id, CATCH_UP_PAGE)
+            if not page:
+                break
+            await asyncio.to_thread(self._stage_page, page)
+            total += len(page)
+            staged += len(page)
+            for paper in page:
+                if paper.updated_at is not None and (newest is None or paper.updated_at > newest):
+                    newest = paper.updated_at
+            after_id = page[-1].arxiv_id
+            if staged >= CATCH_UP_COMMIT_EVERY:
+                await self.commit()
+                staged = 0
+            if len(page) < CATCH_UP_PAGE:
+                break
+        if staged:
+            await self.commit()
+        await asyncio.to_thread(self._state.write, newest)
+        if total:
+            log.info("Search index caught up with %d papers.", total)
+        return total
+
+    def _retake_writer(self) -> bool:
+        with self._write_lock:
+            return self._take_writer(warn=False)
+
+    def _stage_page(self, papers: Sequence[Paper]) -> None:
+        with self._write_lock:
+            self._stage_locked(papers)
+
+    def _num_docs(self) -> int:
+        return int(self._index.searcher().num_docs)
+
+    def _reopen(self) -> None:
+        with self._write_lock:
+            log.warning("The search index folder %s disappeared; rebuilding it from the store.", self.path)
+            self._writer = None
+            self._state = _State(self.path)
+            self._index = self._open()
+            self._take_writer(warn=True)
+
+    async def close(self) -> None:
+        """Finish background merges and release the writer lock."""
+        await asyncio.to_thread(self._close_sync)
+
+    def _close_sync(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                with contextlib.suppress(ValueError):
+                    writer.wait_merging_threads()
+
+    # ----- searching -----
+
+    async def search(
+        self,
+        query: SearchQuery,
+        limit: int,
+        *,
+        restrict_to: Collection[str] | None = None,
+        require_all_words: bool = False,
+    ) -> list[tuple[str, float]]:
+        """Best (arxiv_id, score) pairs: score descending, then arxiv_id descending (newest first)."""
+        if limit <= 0 or (restrict_to is not None and not restrict_to):
+            return []
+        built = self.build_query(query, restrict_to=restrict_to, require_all_words=require_all_words)
+        if built is None:
+            return []
+        return await asyncio.to_thread(self._search_sync, built, limit)
+
+    def build_query(
+        self,
+        query: SearchQuery,
+        *,
+        restrict_to: Collection[str] | None = None,
+        require_all_words: bool = False,
+    ) -> _BuiltQuery | None:
+        """The tantivy query for a parsed query, or None when it asks for nothing the index can match."""
+        schema = self._schema
+        must: list[Query] = []
+        filters: list[Query] = []
+        excluded: list[Query] = []
+
+        word_groups = [group for word in _unique(query.words) if (group := self._word_clauses(word))]
+        if word_groups:
+            if require_all_words:
+                must.extend(_any_of(group) for group in word_groups)
+            else:
+                # One flat disjunction (at least one word somewhere) scores fastest in tantivy.
+                must.append(_any_of([clause for group in word_groups for clause in group]))
+
+        for phrase in _unique(query.phrases):
+            clauses = self._phrase_clauses(phrase, PHRASE_FIELDS, self._analyzers.text)
+            if clauses:
+                must.append(_any_of(clauses))
+        scored = bool(must)
+
+        for author in _unique(query.authors):
+            clauses = self._phrase_clauses(author, (("authors", 1.0),), self._analyzers.names)
+            if not clauses:
+                return None  # an author with no name to match matches nobody
+            filters.append(_any_of(clauses))
+        for org in _unique(query.orgs):
+            clauses = self._phrase_clauses(org, (("org", 1.0),), self._analyzers.names)
+            if not clauses:
+                return None
+            filters.append(_any_of(clauses))
+        for category in _unique(query.categories):
+            filters.append(Query.term_query(schema, "categories", category.strip().lower()))
+        if query.since is not None:
+            since = query.since
+            filters.append(
+                Query.range_query(
+                    schema, "date", FieldType.Date, datetime(since.year, since.month, since.day, tzinfo=UTC)
+                )
+            )
+        if restrict_to is not None:
+            filters.append(Query.term_set_query(schema, "arxiv_id", sorted(set(restrict_to))))
+
+        for word in _unique(query.excluded_words):
+            excluded.extend(self._excluded_clauses(word))
+        for phrase in _unique(query.excluded_phrases):
+            excluded.extend(self._excluded_clauses(phrase))
+
+        positive = must + ([_all_of(filters, score=0.0)] if filters else [])
+        if not positive:
+            return None
+        if not excluded and len(positive) == 1:
+            combined = positive[0]
+        else:
+            combined = Query.boolean_query(
+                [(Occur.Must, clause) for clause in positive]
+                + [(Occur.MustNot, clause) for clause in excluded]
+            )
+        if not scored:
+            # Filters alone rank nothing: every match scores the same and the newest come first.
+            combined = Query.const_score_query(combined, 1.0)
+        return _BuiltQuery(combined, scored)
+
+    def _word_clauses(self, word: str) -> list[Query]:
+        """Scoring clauses for one plain word across the weighted fields; [] when it is only stop words.
+
+        This is where typo tolerance (fuzzy terms on titles and authors) will plug in.
+        """
+        schema = self._schema
+        tokens = self._analyzers.tokens(self._analyzers.text, word)
+        if not tokens:
+            return []
+        clauses: list[Query] = []
+        for token in _unique(t.text for t in tokens):
+            for field, boost in WORD_FIELDS:
+                clauses.append(Query.boost_query(Query.term_query(schema, field, token), boost))
+        for token in _unique(t.text for t in self._analyzers.tokens(self._analyzers.names, word)):
+            clauses.append(Query.boost_query(Query.term_query(schema, "authors", token), AUTHOR_WORD_BOOST))
+        return clauses
+
+    def _phrase_clauses(
+        self, text: str, fields: Sequence[tuple[str, float]], analyzer: tantivy.TextAnalyzer
+    ) -> list[Query]:
+        """One clause per field matching the words of `text` in order; [] when nothing is left to match."""
+        tokens = self._analyzers.tokens(analyzer, text)
+        if not tokens:
+            return []
+        schema = self._schema
+        clauses: list[Query] = []
+        for field, boost in fields:
+            if len(tokens) == 1:
+                query = Query.term_query(schema, field, tokens[0].text)
+            else:
+                # Offsets keep the gaps of removed stop words: "state of the art" matches only that order.
+                first = tokens[0].position
+                words: list[str | tuple[int, str]] = [(t.position - first, t.text) for t in tokens]
+                query = Query.phrase_query(schema, field, words)
+            clauses.append(Query.boost_query(query, boost) if boost != 1.0 else query)
+        return clauses
+
+    def _excluded_clauses(self, text: str) -> list[Query]:
+        """Clauses that match a paper having this word or phrase in any searchable field."""
+        return self._phrase_clauses(
+            text, [(name, 1.0) for name in TEXT_FIELDS], self._analyzers.text
+        ) + self._phrase_clauses(text, (("authors", 1.0),), self._analyzers.names)
+
+    def _search_sync(self, built: _BuiltQuery, limit: int) -> list[tuple[str, float]]:
+        searcher = self._index.searcher()
+        if not built.scored:
+            result = searcher.search(
+                built.query, limit, count=False, order_by_field="arxiv_id", order=Order.Desc
+            )
+            return [(str(key), 1.0) for key, _ in result.hits]
+        fetch = limit + _EXTRA_HITS
+        while True:
+            hits = searcher.search(built.query, fetch, count=False).hits
+            # Equal scores straddling the cut-off are settled by id, so fetch until the tie is whole.
+            if len(hits) < fetch or len(hits) <= limit or fetch >= _MAX_TIE_HITS:
+                break
+            if hits[limit - 1][0] != hits[-1][0]:
+                break
+            fetch = min(fetch * 4, _MAX_TIE_HITS)
+        if len(hits) > limit:
+            cut = hits[limit - 1][0]
+            hits = [hit for hit in hits if hit[0] >= cut]
+        scored = [(float(score), searcher.doc(address)["arxiv_id"][0]) for score, address in hits]
+        scored.sort(reverse=True)
+        return [(arxiv_id, score) for score, arxiv_id in scored[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class _BuiltQuery:
+    query: Query
+    scored: bool
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    """Items in first-seen order without repeats (case kept)."""
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def _any_of(clauses: Sequence[Query]) -> Query:
+    if len(clauses) == 1:
+        return clauses[0]
+    return Query.boolean_query([(Occur.Should, clause) for clause in clauses])
+
+
+def _all_of(clauses: Sequence[Query], *, score: float) -> Query:
+    combined = clauses[0] if len(clauses) == 1 else Query.boolean_query([(Occur.Must, c) for c in clauses])
+    return Query.const_score_query(combined, score)
+
+
+async def open_index(path: Path) -> TantivyIndex:
+    """Open (or create) the index in `path`; a missing, corrupt or outdated index is rebuilt empty."""
+    return await asyncio.to_thread(TantivyIndex, path)

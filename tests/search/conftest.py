@@ -1,0 +1,195 @@
+"""Fixtures of the search tests: an index in a temporary folder, filled directly or through a real store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.domain import Paper, UpsertCounts
+from bot.query import parse_query
+from storage.search_index import TantivyIndex, open_index
+from storage.sql import SqlStore, open_store
+
+Fill = Callable[[Sequence[Paper]], Awaitable[TantivyIndex]]
+
+
+class FakePaperStore:
+    """Just enough of PaperRepository for the index: upserts stamped by a clock the test moves."""
+
+    def __init__(self) -> None:
+        self.papers: dict[str, Paper] = {}
+        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+        self.reads: list[tuple[datetime | None, str, int]] = []
+
+    def tick(self, minutes: int = 10) -> None:
+        """Move the clock forward."""
+        self.now += timedelta(minutes=minutes)
+
+    async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """Store papers stamped with the current time."""
+        new = updated = unchanged = 0
+        for paper in papers:
+            known = self.papers.get(paper.arxiv_id)
+            stamped = replace(paper, updated_at=self.now)
+            if known is None:
+                new += 1
+            elif replace(known, updated_at=None) == replace(paper, updated_at=None):
+                unchanged += 1
+                continue
+            else:
+                updated += 1
+            self.papers[paper.arxiv_id] = stamped
+        return UpsertCounts(new=new, updated=updated, unchanged=unchanged)
+
+    async def count_papers(self) -> int:
+        """How many papers are stored."""
+        return len(self.papers)
+
+    async def get_papers(self, arxiv_ids: Collection[str]) -> dict[str, Paper]:
+        """Stored papers by id."""
+        return {i: self.papers[i] for i in arxiv_ids if i in self.papers}
+
+    async def papers_changed_since(self, since: datetime | None, after_id: str, limit: int) -> list[Paper]:
+        """Papers updated at or after `since`, by id after `after_id`."""
+        self.reads.append((since, after_id, limit))
+        found = sorted(
+            (p for p in self.papers.values() if p.arxiv_id > after_id),
+            key=lambda p: p.arxiv_id,
+        )
+        if since is not None:
+            found = [p for p in found if p.updated_at is not None and p.updated_at >= since]
+        return found[:limit]
+
+
+@pytest.fixture
+async def index(tmp_path: Path) -> AsyncIterator[TantivyIndex]:
+    """An empty index in a fresh folder, closed after the test."""
+    opened = await open_index(tmp_path / "index")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def _empty_postgres(url: str) -> None:
+    """Empty every table of the session's PostgreSQL database but Alembic's."""
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        names = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        if names:
+            tables = ", ".join(f'"{row["tablename"]}"' for row in names)
+            await conn.execute(f"TRUNCATE {tables} CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["direct", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def paper_source(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """Where `fill` puts papers first: nowhere (None), or the URL of an empty SQLite or PostgreSQL store."""
+    if request.param == "direct":
+        return None
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'papers.db'}"
+    database = request.getfixturevalue("postgres_database")
+    asyncio.run(_empty_postgres(database.url))
+    return str(database.url)
+
+
+@pytest.fixture
+async def fill(paper_source: str | None, tmp_path: Path) -> AsyncIterator[Fill]:
+    """Put papers into an index: straight in, or into a real store and then by catch-up from it."""
+    opened: list[TantivyIndex] = []
+    stores: list[SqlStore] = []
+
+    async def fill_with(papers: Sequence[Paper]) -> TantivyIndex:
+        index = await open_index(tmp_path / f"index-{len(opened)}")
+        opened.append(index)
+        if paper_source is None:
+            await index.add_papers(papers)
+            return index
+        store = await open_store(paper_source)
+        stores.append(store)
+        await store.upsert_papers(papers)
+        await index.catch_up(store)
+        return index
+
+    try:
+        yield fill_with
+    finally:
+        for index in opened:
+            await index.close()
+        for store in stores:
+            await store.close()
+
+
+async def ids_for(index: TantivyIndex, text: str, limit: int = 10, **options: object) -> list[str]:
+    """The ids a query in the query language finds, best first."""
+    hits = await index.search(parse_query(text), limit, **options)  # type: ignore[arg-type]
+    return [arxiv_id for arxiv_id, _ in hits]
+
+
+def paper(arxiv_id: str, title: str, abstract: str = "", **fields: object) -> Paper:
+    """A paper with the fields a test names."""
+    return Paper(arxiv_id=arxiv_id, title=title, abstract=abstract, **fields)  # type: ignore[arg-type]
+
+
+LIBRARY = [
+    paper(
+        "2205.13147",
+        "Matryoshka Representation Learning",
+        "Learned representations are a central component in modern ML systems, serving a multitude of "
+        "downstream tasks. We encode information at different granularities in nested embeddings.",
+        authors=["Aditya Kusupati", "Gantavya Bhatt", "Ali Farhadi"],
+        categories=["cs.LG", "cs.CV"],
+        published=date(2022, 5, 26),
+        organization="Google Research",
+    ),
+    paper(
+        "2308.04079",
+        "3D Gaussian Splatting for Real-Time Radiance Field Rendering",
+        "Radiance field methods have recently revolutionized novel-view synthesis of scenes captured with "
+        "multiple photos or videos. We introduce three key elements with state of the art visual quality.",
+        authors=["Bernhard Kerbl", "Georgios Kopanas", "Thomas Leimkühler", "George Drettakis"],
+        categories=["cs.GR", "cs.CV"],
+        published=date(2023, 8, 8),
+        featured_on=date(2023, 8, 9),
+    ),
+    paper(
+        "2106.09685",
+        "LoRA: Low-Rank Adaptation of Large Language Models",
+        "An important paradigm of natural language processing consists of large-scale pre-training on "
+        "general domain data and adaptation to particular tasks. We propose low-rank adaptation.",
+        authors=["Edward J. Hu", "Yelong Shen", "Phillip Wallis"],
+        categories=["cs.CL", "cs.LG"],
+        published=date(2021, 6, 17),
+        organization="Microsoft",
+        ai_keywords=["parameter-efficient fine-tuning", "low-rank adaptation"],
+    ),
+    paper(
+        "2501.00001",
+        "Compressing Splats with Learned Codebooks",
+        "We shrink gaussian scenes by learning codebooks; our representation keeps rendering quality.",
+        authors=["Jane Doe", "Bernhard Schölkopf"],
+        categories=["cs.CV"],
+        published=date(2024, 12, 30),
+        featured_on=date(2025, 1, 2),
+        ai_summary="A codebook method that makes gaussian splatting scenes twenty times smaller.",
+    ),
+    paper(
+        "2502.00002",
+        "A Survey of Learning Rate Schedules",
+        "Learning representation quality depends on the schedule; we survey warmup and decay for language "
+        "models.",
+        authors=["John Smith"],
+        categories=["cs.LG"],
+        published=date(2025, 2, 3),
+    ),
+]
