@@ -211,7 +211,7 @@ async def get_with_retries(
             else "?"
         )
         wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning("%s: %s on try %d; retrying in %.1f s", source, reason, state.attempt_number, wait)
+        log.info("%s: %s on try %d; retrying in %.1f s", source, reason, state.attempt_number, wait)
 
     retrying = AsyncRetrying(
         sleep=sleep,

@@ -1,0 +1,172 @@
+"""Keep Daily Papers fresh: re-read today's and yesterday's lists, update counts, enrich new papers.
+
+`schedule_refresh` puts the job on an APScheduler AsyncIOScheduler; `refresh_job` also opens the two clients
+from settings and closes them when `paperboy run` stops. A failed refresh is logged and writes nothing it
+could not read: the store keeps what it had (it merges, so no field is blanked by a partial answer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from adapters.settings import Settings
+from adapters.sources.arxiv import ArxivClient
+from adapters.sources.errors import SourceError
+from adapters.sources.hf import FetchResult, HuggingFaceClient
+from bot.domain import Paper, UpsertCounts
+from bot.ports import Clock, PaperRepository
+
+log = logging.getLogger(__name__)
+
+REFRESH_JOB_ID = "paperboy-refresh-daily-papers"
+
+
+class IngestTarget(Protocol):
+    """What the sources need of the core (`bot.app.Paperboy`): its store and `ingest`."""
+
+    @property
+    def store(self) -> PaperRepository:
+        """The paper store."""
+        ...
+
+    async def ingest(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """Store papers (one transaction) and index them."""
+        ...
+
+
+@dataclass(slots=True)
+class RefreshReport:
+    """What one refresh did."""
+
+    days: list[date]
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    fetched: int = 0
+    skipped: int = 0
+    enriched: int = 0
+    warnings: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One log line."""
+        c = self.counts
+        return (
+            f"refreshed {', '.join(d.isoformat() for d in self.days)}: {self.fetched} fetched, "
+            f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged, {self.skipped} skipped, "
+            f"{self.enriched} enriched from arXiv, {len(self.failures)} failures"
+        )
+
+
+async def enrich_and_ingest(
+    app: IngestTarget, papers: Sequence[Paper], arxiv: ArxivClient | None
+) -> tuple[UpsertCounts, int]:
+    """Store Hugging Face papers, adding arXiv's categories, comment, journal ref and DOI where missing.
+
+    Returns (counts, papers enriched). When arXiv cannot be read the papers are stored without enrichment;
+    the next refresh tries again (a paper lacks enrichment until it has categories). Everything goes in one
+    `ingest` call, so one transaction; the store merges both sources' records of a paper into one row.
+    """
+    if not papers:
+        return UpsertCounts(), 0
+    enrichment: list[Paper] = []
+    if arxiv is not None:
+        stored = await app.store.get_papers([p.arxiv_id for p in papers])
+        lacking = [
+            p.arxiv_id for p in papers if not (known := stored.get(p.arxiv_id)) or not known.categories
+        ]
+        if lacking:
+            try:
+                enrichment = (await arxiv.fetch_by_ids(lacking)).papers
+            except SourceError as error:
+                log.warning("arXiv enrichment skipped: %s", error)
+    # arXiv first, Hugging Face last: for fields both carry, the store keeps the later (HF's) value.
+    counts = await app.ingest([*enrichment, *papers])
+    return counts, len(enrichment)
+
+
+async def refresh_daily_papers(
+    app: IngestTarget, hf: HuggingFaceClient, arxiv: ArxivClient | None, clock: Clock
+) -> RefreshReport:
+    """Re-read today's and yesterday's Daily Papers (UTC), store them, and enrich new ones from arXiv.
+
+    A day that cannot be read is reported in `failures` and skipped; the other day is still stored.
+    """
+    today = clock.now().astimezone(UTC).date()
+    report = RefreshReport(days=[today - timedelta(days=1), today])
+    fetched = FetchResult()
+    for day in report.days:
+        try:
+            fetched.extend(await hf.fetch(date=day))
+        except SourceError as error:
+            report.failures.append(str(error))
+            log.warning("refresh of %s failed: %s", day.isoformat(), error)
+    report.fetched = len(fetched.papers)
+    report.skipped = fetched.skipped
+    report.warnings.extend(fetched.warnings)
+    report.counts, report.enriched = await enrich_and_ingest(app, fetched.papers, arxiv)
+    return report
+
+
+def schedule_refresh(
+    scheduler: AsyncIOScheduler,
+    app: IngestTarget,
+    hf: HuggingFaceClient,
+    arxiv: ArxivClient | None,
+    clock: Clock,
+    *,
+    minutes: int,
+    run_now: bool = True,
+) -> Job:
+    """Run `refresh_daily_papers` every `minutes`, first at once by default; never crash the scheduler."""
+
+    async def run_safely() -> None:
+        try:
+            report = await refresh_daily_papers(app, hf, arxiv, clock)
+        except Exception:
+            # Whatever went wrong, the next tick tries again; nothing was written by a run that raised.
+            log.exception("Daily Papers refresh failed; the store was left as it was")
+            return
+        log.info(report.summary())
+        for warning in report.warnings:
+            log.info("refresh: %s", warning)
+
+    options: dict[str, Any] = {}
+    if run_now:
+        options["next_run_time"] = datetime.now(UTC)
+    return scheduler.add_job(
+        run_safely,
+        trigger=IntervalTrigger(minutes=max(1, minutes)),
+        id=REFRESH_JOB_ID,
+        name="Refresh Daily Papers",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(60, minutes * 30),
+        **options,
+    )
+
+
+@asynccontextmanager
+async def refresh_job(
+    scheduler: AsyncIOScheduler, app: IngestTarget, settings: Settings, clock: Clock
+) -> AsyncIterator[Job]:
+    """Open both clients from settings and schedule the refresh; on exit remove the job, close the clients."""
+    async with (
+        HuggingFaceClient(settings.hf_api_url) as hf,
+        ArxivClient(settings.arxiv_api_url, contact=settings.contact_email) as arxiv,
+    ):
+        job = schedule_refresh(scheduler, app, hf, arxiv, clock, minutes=settings.refresh_minutes)
+        try:
+            yield job
+        finally:
+            with suppress(JobLookupError):
+                job.remove()
