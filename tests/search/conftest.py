@@ -51,6 +51,18 @@ class FakePaperStore:
         """How many papers are stored."""
         return len(self.papers)
 
+    async def get_paper(self, arxiv_id: str) -> Paper | None:
+        """One stored paper."""
+        return self.papers.get(arxiv_id)
+
+    async def papers_featured_between(self, first: date, last: date) -> list[Paper]:
+        """Papers featured in the range, withdrawn ones left out."""
+        return [
+            p
+            for p in self.papers.values()
+            if p.featured_on is not None and first <= p.featured_on <= last and not p.withdrawn
+        ]
+
     async def get_papers(self, arxiv_ids: Collection[str]) -> dict[str, Paper]:
         """Stored papers by id."""
         return {i: self.papers[i] for i in arxiv_ids if i in self.papers}
