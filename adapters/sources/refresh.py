@@ -158,8 +158,15 @@ def schedule_refresh(
 @asynccontextmanager
 async def refresh_job(
     scheduler: AsyncIOScheduler, app: IngestTarget, settings: Settings, clock: Clock
-) -> AsyncIterator[Job]:
-    """Open both clients from settings and schedule the refresh; on exit remove the job, close the clients."""
+) -> AsyncIterator[Job | None]:
+    """Open both clients from settings and schedule the refresh; on exit remove the job, close the clients.
+
+    PAPERBOY_REFRESH_MINUTES=0 (or less) turns the refresh off: nothing is scheduled and None is yielded.
+    """
+    if settings.refresh_minutes <= 0:
+        log.info("Daily Papers refresh is off (PAPERBOY_REFRESH_MINUTES=%s)", settings.refresh_minutes)
+        yield None
+        return
     async with (
         HuggingFaceClient(settings.hf_api_url) as hf,
         ArxivClient(settings.arxiv_api_url, contact=settings.contact_email) as arxiv,

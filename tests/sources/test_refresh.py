@@ -11,10 +11,17 @@ import httpx
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient, ArxivPacer
 from adapters.sources.hf import HuggingFaceClient
 from adapters.sources.http import RetryPolicy
-from adapters.sources.refresh import REFRESH_JOB_ID, enrich_and_ingest, refresh_daily_papers, schedule_refresh
+from adapters.sources.refresh import (
+    REFRESH_JOB_ID,
+    enrich_and_ingest,
+    refresh_daily_papers,
+    refresh_job,
+    schedule_refresh,
+)
 from bot.domain import Paper, UpsertCounts
 from storage.sql import SqlStore
 
@@ -236,3 +243,21 @@ async def test_a_crashing_refresh_is_logged_and_the_scheduler_keeps_going(
         assert app.batches == []
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_refresh_job_schedules_from_settings_and_removes_itself_on_exit() -> None:
+    scheduler = AsyncIOScheduler()
+    settings = Settings(PAPERBOY_REFRESH_MINUTES=15, HF_API_URL="http://127.0.0.1:9")  # type: ignore[call-arg]
+    async with refresh_job(scheduler, RecordingApp(), settings, FixedClock()) as job:
+        assert job is not None
+        assert scheduler.get_job(REFRESH_JOB_ID) is job
+        assert job.trigger.interval == timedelta(minutes=15)
+    assert scheduler.get_job(REFRESH_JOB_ID) is None
+
+
+async def test_refresh_can_be_turned_off_with_zero_minutes() -> None:
+    scheduler = AsyncIOScheduler()
+    settings = Settings(PAPERBOY_REFRESH_MINUTES=0)  # type: ignore[call-arg]
+    async with refresh_job(scheduler, RecordingApp(), settings, FixedClock()) as job:
+        assert job is None
+        assert scheduler.get_jobs() == []
