@@ -18,7 +18,6 @@ from sqlalchemy import (
     CursorResult,
     Insert,
     Table,
-    bindparam,
     delete,
     event,
     func,
@@ -29,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -405,6 +404,72 @@ def _affected(result: Any) -> int:
     return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
 
+class _PaperCodec:
+    """The papers table at the driver level, for bulk upserts.
+
+    SQLAlchemy's per-row statement machinery costs more than SQLite's own work on a 5,000-paper batch, so
+    the bulk path hands tuples straight to the driver's executemany. The values still go through each
+    column type's own bind and result processors, so they are stored exactly as SQLAlchemy stores them.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._sqlite = dialect.name == "sqlite"
+        quote = dialect.identifier_preparer.quote
+        written = (*_PAPER_FIELDS, "updated_at")
+        encoders = [papers.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in written]
+        self._field_encoders, self._stamp_encoder = encoders[:-1], encoders[-1]
+        read_types = [papers.c[name].type.dialect_impl(dialect) for name in _PAPER_FIELDS]
+        self._decoders = [t.result_processor(dialect, None) for t in read_types]
+
+        def marks(count: int, first: int = 1) -> list[str]:
+            return ["?"] * count if self._sqlite else [f"${n}" for n in range(first, first + count)]
+
+        table = quote(papers.name)
+        all_columns = ", ".join(quote(name) for name in ("arxiv_id", *written))
+        self.insert_sql = f"INSERT INTO {table} ({all_columns}) VALUES ({', '.join(marks(len(written) + 1))})"
+        assignments = ", ".join(
+            f"{quote(name)} = {mark}" for name, mark in zip(written, marks(len(written)), strict=True)
+        )
+        self.update_sql = (
+            f"UPDATE {table} SET {assignments} WHERE {quote('arxiv_id')} = {marks(1, len(written) + 1)[0]}"
+        )
+        read_columns = ", ".join(quote(name) for name in ("arxiv_id", *_PAPER_FIELDS))
+        self._select_sql = f"SELECT {read_columns} FROM {table} WHERE {quote('arxiv_id')}"
+
+    def select_sql(self, count: int) -> str:
+        """SELECT of the stored fields of `count` ids."""
+        if self._sqlite:
+            return f"{self._select_sql} IN ({', '.join('?' * count)})"
+        return f"{self._select_sql} = ANY($1)"
+
+    def select_params(self, ids: Sequence[str]) -> tuple[Any, ...]:
+        """The parameters of select_sql."""
+        return tuple(ids) if self._sqlite else (list(ids),)
+
+    def timestamp(self, moment: datetime) -> Any:
+        """`updated_at` as the driver takes it."""
+        encode = self._stamp_encoder
+        return encode(moment) if encode is not None else moment
+
+    def encode(self, values: dict[str, Any]) -> list[Any]:
+        """The stored fields, in _PAPER_FIELDS order, as the driver takes them."""
+        return [
+            value if encode is None or value is None else encode(value)
+            for encode, value in zip(
+                self._field_encoders, [values[name] for name in _PAPER_FIELDS], strict=True
+            )
+        ]
+
+    def decode(self, row: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+        """An id and its stored fields from a row of select_sql."""
+        values = {
+            name: value if decode is None or value is None else decode(value)
+            for name, decode, value in zip(_PAPER_FIELDS, self._decoders, row[1:], strict=True)
+        }
+        values["withdrawn"] = bool(values["withdrawn"])
+        return row[0], values
+
+
 class SqlStore:
     """The `bot.ports.Store` on SQLite or PostgreSQL."""
 
@@ -412,6 +477,7 @@ class SqlStore:
         self.engine = engine
         self._clock: Clock = clock or _SystemClock()
         self._dialect = engine.dialect.name
+        self._paper_codec = _PaperCodec(engine.dialect)
 
     def _now(self) -> datetime:
         """The clock's time in UTC."""
@@ -439,42 +505,31 @@ class SqlStore:
         if not batch:
             return UpsertCounts()
 
-        new_rows: list[dict[str, Any]] = []
-        changed_rows: list[dict[str, Any]] = []
+        codec = self._paper_codec
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
         unchanged = 0
-        ids = list(batch)
-        columns = [papers.c.arxiv_id, *(papers.c[name] for name in _PAPER_FIELDS)]
         async with _transaction(self.engine, write=True, lock=_PAPERS_LOCK) as conn:
             # Taken under the lock, so `updated_at` grows in commit order and index catch-up misses nothing.
-            now = self._now()
-            for chunk in _chunks(ids):
-                result = await conn.execute(select(*columns).where(papers.c.arxiv_id.in_(chunk)))
-                stored = {row[0]: dict(zip(_PAPER_FIELDS, row[1:], strict=True)) for row in result}
+            stamp = codec.timestamp(self._now())
+            for chunk in _chunks(list(batch)):
+                result = await conn.exec_driver_sql(codec.select_sql(len(chunk)), codec.select_params(chunk))
+                stored = dict(codec.decode(row) for row in result)
                 for arxiv_id in chunk:
                     incoming = batch[arxiv_id]
                     before = stored.get(arxiv_id)
                     if before is None:
-                        new_rows.append({"arxiv_id": arxiv_id, **incoming, "updated_at": now})
+                        new_rows.append((arxiv_id, *codec.encode(incoming), stamp))
                         continue
                     after = _merge(before, incoming)
                     if after == before:
                         unchanged += 1
                     else:
-                        changed_rows.append({"b_arxiv_id": arxiv_id, **after, "updated_at": now})
+                        changed_rows.append((*codec.encode(after), stamp, arxiv_id))
             if new_rows:
-                await conn.execute(insert(papers), new_rows)
+                await conn.exec_driver_sql(codec.insert_sql, new_rows)
             if changed_rows:
-                statement = (
-                    update(papers)
-                    .where(papers.c.arxiv_id == bindparam("b_arxiv_id"))
-                    .values(
-                        {
-                            name: bindparam(name, type_=papers.c[name].type)
-                            for name in (*_PAPER_FIELDS, "updated_at")
-                        }
-                    )
-                )
-                await conn.execute(statement, changed_rows)
+                await conn.exec_driver_sql(codec.update_sql, changed_rows)
         return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
