@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -67,6 +68,9 @@ _MIGRATION_LOCK = 0x6D696772  # "migr"
 
 # Ids per SELECT … IN (…): far below the bind limits of SQLite (32766) and asyncpg (32767).
 _CHUNK = 2000
+
+# A database host that drops packets should fail a start within seconds, not asyncpg's default minute.
+_CONNECT_TIMEOUT_SECONDS = 10
 
 _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
@@ -176,10 +180,16 @@ def _check_sqlite_location(path: Path) -> None:
 
 
 def _reason(exc: BaseException) -> str:
-    """The driver's own first line of an error, without SQLAlchemy's wrapping."""
+    """What went wrong, in the driver's words without SQLAlchemy's wrapping, or in ours for network errors."""
     inner = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
-    return text.rstrip(".")
+    if isinstance(inner, ConnectionRefusedError):
+        return "connection refused (no server is listening on that port)"
+    if isinstance(inner, socket.gaierror):
+        return "the host name does not resolve"
+    if isinstance(inner, TimeoutError):
+        return "the server did not answer in time"
+    text = str(inner).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(inner).__name__
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -210,7 +220,9 @@ def create_engine_for(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
     # Replicas live for months beside a database that may restart: test a pooled connection before using it.
-    return create_async_engine(driver_url, pool_pre_ping=True)
+    return create_async_engine(
+        driver_url, pool_pre_ping=True, connect_args={"timeout": _CONNECT_TIMEOUT_SECONDS}
+    )
 
 
 @asynccontextmanager
