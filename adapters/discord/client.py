@@ -1,0 +1,201 @@
+"""The Discord client: minimal intents, mentions off, `/papers` commands, reaction votes, guild life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+
+from adapters.discord.commands import PapersGroup, on_command_error
+from adapters.discord.config import (
+    DEFAULT_VOTE_EMOJIS,
+    DiscordConfigError,
+    ShardPlan,
+    minimal_intents,
+    point_discord_at,
+    shard_plan,
+    vote_emojis_from_env,
+)
+from adapters.discord.publisher import GONE_REASON, DiscordPublisher
+from adapters.discord.views import UpvoteButton
+from adapters.settings import Settings
+from bot.app import Paperboy
+from bot.domain import ChannelRef, Workspace
+
+log = logging.getLogger(__name__)
+
+VARIATION_SELECTOR = "\ufe0f"
+
+
+def _emoji_key(text: str) -> str:
+    # Discord sends ⬆️ with or without the variation selector; compare without it.
+    return text.replace(VARIATION_SELECTOR, "")
+
+
+def _shard_options(shards: ShardPlan) -> dict[str, Any]:
+    options: dict[str, Any] = {"shard_count": shards.shard_count}
+    if shards.shard_ids is not None:
+        options["shard_ids"] = list(shards.shard_ids)
+    return options
+
+
+class PaperboyDiscord(discord.AutoShardedClient):
+    """Paperboy on Discord: one client (all or some shards), with the core behind every event."""
+
+    def __init__(
+        self,
+        paperboy: Paperboy,
+        *,
+        shards: ShardPlan | None = None,
+        vote_emojis: Sequence[str] = DEFAULT_VOTE_EMOJIS,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        shards = shards or ShardPlan()
+        intents = minimal_intents()
+        super().__init__(
+            intents=intents,
+            # Titles and abstracts come from outside: nothing the bot posts may ping anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
+            **_shard_options(shards),
+            max_messages=None,
+            chunk_guilds_at_startup=False,
+            member_cache_flags=discord.MemberCacheFlags.from_intents(intents),
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self.paperboy = paperboy
+        self.vote_emojis = frozenset(_emoji_key(e) for e in vote_emojis)
+        self.publisher = DiscordPublisher(self, paperboy, seed_emoji=vote_emojis[0] if vote_emojis else None)
+        self.tree: app_commands.CommandTree[PaperboyDiscord] = app_commands.CommandTree(self)
+        self.tree.add_command(PapersGroup(paperboy))
+        self.tree.error(on_command_error)
+
+    async def setup_hook(self) -> None:
+        """Register the persistent buttons and the digest publisher once, at login."""
+        self.add_dynamic_items(UpvoteButton)
+        self.paperboy.publishers["discord"] = self.publisher
+
+    # ----- guild life cycle -----
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A new guild gets the commands at once (unless they are already global)."""
+        await self.sync_guild(guild)
+
+    async def sync_guild(self, guild: discord.abc.Snowflake) -> bool:
+        """Copy the commands to one guild, where they show at once; False when global ones serve it."""
+        try:
+            if any(command.name == "papers" for command in await self.tree.fetch_commands()):
+                return False
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+            return True
+        except discord.HTTPException:
+            log.exception("could not sync commands to guild %s", guild.id)
+            return False
+        finally:
+            # Interactions fall back to the global definitions; no need to keep a copy per guild in memory.
+            self.tree.clear_commands(guild=guild)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a guild: forget its channels, topics, votes and deliveries."""
+        removed = await self.paperboy.store.delete_workspace(Workspace("discord", str(guild.id)))
+        log.info("left guild %s; deleted %d channel(s) of data", guild.id, removed)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """A deleted channel's digest is paused (the other channels go on)."""
+        ref = ChannelRef("discord", str(channel.guild.id), str(channel.id))
+        if await self.paperboy.store.get_settings(ref) is not None:
+            await self.paperboy.schedules.pause(ref, GONE_REASON)
+
+    # ----- votes by reaction -----
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """A vote emoji on one of the bot's paper messages casts a vote."""
+        await self._reaction_vote(payload, cast=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        """Removing it takes the vote back."""
+        await self._reaction_vote(payload, cast=False)
+
+    async def _reaction_vote(self, payload: discord.RawReactionActionEvent, *, cast: bool) -> None:
+        if payload.guild_id is None or _emoji_key(str(payload.emoji)) not in self.vote_emojis:
+            return
+        if self.user is not None and payload.user_id == self.user.id:
+            return  # the bot's own reaction invites votes; it is not one
+        if payload.member is not None and payload.member.bot:
+            return
+        channel = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
+        try:
+            await self.paperboy.vote_on_message(
+                channel, str(payload.message_id), str(payload.user_id), cast=cast
+            )
+        except Exception:
+            log.exception("reaction vote failed", extra={"channel": str(channel)})
+
+
+class DiscordRunner:
+    """A running Discord client, as `paperboy run` holds it."""
+
+    def __init__(self, client: PaperboyDiscord, task: asyncio.Task[None]) -> None:
+        self.client = client
+        self.task = task
+
+    async def wait_until_ready(self, limit: float | None = None) -> None:
+        """Wait until every shard of this replica is connected and has its guilds."""
+        ready = asyncio.ensure_future(self.client.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self.task}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        if self.task in done:
+            ready.cancel()
+            self.task.result()  # raises what stopped the client
+            raise ConnectionError("The Discord client stopped before it was ready.")
+        if ready not in done:
+            ready.cancel()
+            raise TimeoutError("Discord did not get ready in time.")
+
+    async def wait(self) -> None:
+        """Wait until the client stops; raise what stopped it, if anything."""
+        await self.task
+
+    async def stop(self) -> None:
+        """Close the gateway connections and the HTTP session."""
+        self.client.paperboy.publishers.pop("discord", None)
+        await self.client.close()
+        with contextlib.suppress(asyncio.CancelledError, discord.ConnectionClosed):
+            await self.task
+
+
+async def _use_gateway_from_api(client: discord.Client) -> None:
+    # No DISCORD_GATEWAY_URL: connect where GET /gateway/bot says (Discord's advice, and what a fake or proxy
+    # at DISCORD_API_URL answers), including after an invalidated session.
+    _shards, url, _limits = await client.http.get_bot_gateway()
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+
+async def start_discord(paperboy: Paperboy, settings: Settings, **client_options: Any) -> DiscordRunner:
+    """Log in (failing fast on a bad token) and connect in the background; `stop()` ends it."""
+    if settings.discord_token is None:
+        raise DiscordConfigError("Set DISCORD_TOKEN to the bot token from the Discord developer portal.")
+    plan = shard_plan(settings.discord_shard_count, settings.discord_shard_ids)
+    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
+    client_options.setdefault("vote_emojis", vote_emojis_from_env())
+    client = PaperboyDiscord(paperboy, shards=plan, **client_options)
+    try:
+        await client.login(settings.discord_token.get_secret_value())
+        if settings.discord_gateway_url is None:
+            await _use_gateway_from_api(client)
+    except discord.LoginFailure:
+        await client.close()
+        raise DiscordConfigError(
+            "Discord refused DISCORD_TOKEN; copy the bot token again from the portal."
+        ) from None
+    except BaseException:
+        await client.close()
+        raise
+    task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+    return DiscordRunner(client, task)

@@ -1,0 +1,302 @@
+"""The `/papers` app-command group: typed options turned into neutral commands, answers rendered as embeds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import cache
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+import discord
+from discord import app_commands
+
+from adapters.discord.render import clip, render
+from bot.app import Paperboy
+from bot.commands import (
+    MAX_SEARCH_LIMIT,
+    Cite,
+    Command,
+    CommandContext,
+    ListTopics,
+    PostDigest,
+    Schedule,
+    Search,
+    ShowHelp,
+    ShowPaper,
+    Subscribe,
+    Trending,
+    Unsubscribe,
+)
+from bot.domain import MAX_DIGEST_SIZE, ChannelRef
+from bot.replies import ErrorReply, Reply
+
+log = logging.getLogger(__name__)
+
+# Discord kills an interaction token that gets no answer in 3 s; past this, defer and follow up.
+DEFER_AFTER_SECONDS = 2.0
+CHOICES_LIMIT = 25
+CHOICE_TEXT_LIMIT = 100
+MANAGE_ONLY = (
+    "Only people with the Manage Channels permission can change this channel's topics, schedule or digest."
+)
+COMMON_ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Singapore",
+    "Australia/Sydney",
+    "Africa/Lagos",
+)
+
+
+@cache
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
+    """Up to 25 IANA zones for what was typed: prefix matches first, then any part of the name."""
+    typed = current.strip().lower().replace(" ", "_")
+    if not typed:
+        names: list[str] = list(COMMON_ZONES)
+    else:
+        zones = _zone_names()
+        starts = [
+            z for z in zones if z.lower().startswith(typed) or z.lower().split("/")[-1].startswith(typed)
+        ]
+        inside = [z for z in zones if typed in z.lower() and z not in starts]
+        names = starts + inside
+    return [app_commands.Choice(name=z, value=z) for z in names[:CHOICES_LIMIT]]
+
+
+def context_of(interaction: discord.Interaction[Any]) -> CommandContext:
+    """Where and by whom a command was given, and whether they may manage the channel."""
+    channel = ChannelRef("discord", str(interaction.guild_id), str(interaction.channel_id))
+    return CommandContext(
+        channel=channel, user=str(interaction.user.id), can_manage=interaction.permissions.manage_channels
+    )
+
+
+async def send_reply(interaction: discord.Interaction[Any], reply: Reply) -> None:
+    """Answer an interaction with a rendered reply, or edit the deferred answer in place."""
+    message = render(reply)
+    if interaction.response.is_done():
+        await interaction.edit_original_response(**message.edit_kwargs())
+    else:
+        await interaction.response.send_message(**message.send_kwargs(), ephemeral=message.ephemeral)
+
+
+async def answer(
+    paperboy: Paperboy, interaction: discord.Interaction[Any], *commands: Command, slow: bool = False
+) -> None:
+    """Run commands in order and answer with the last reply: at once when quick, deferred when slow."""
+    ctx = context_of(interaction)
+
+    async def run() -> Reply:
+        reply: Reply | None = None
+        for command in commands:
+            reply = await paperboy.execute(ctx, command)
+            if isinstance(reply, ErrorReply):
+                break
+        assert reply is not None
+        return reply
+
+    work = asyncio.ensure_future(run())
+    if not slow:
+        done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
+        if done:
+            await send_reply(interaction, work.result())
+            return
+    await interaction.response.defer(thinking=True)
+    await send_reply(interaction, await work)
+
+
+def require_manage_for_changes(interaction: discord.Interaction[Any]) -> bool:
+    """`/papers schedule` with options changes it, which needs Manage Channels; looking does not."""
+    options = _subcommand_options(interaction)
+    if options and not interaction.permissions.manage_channels:
+        raise app_commands.MissingPermissions(["manage_channels"])
+    return True
+
+
+def _subcommand_options(interaction: discord.Interaction[Any]) -> list[dict[str, Any]]:
+    data: Any = interaction.data or {}
+    for option in data.get("options", []):
+        if option.get("type") == discord.AppCommandOptionType.subcommand.value:
+            return list(option.get("options", []))
+    return []
+
+
+class PapersGroup(app_commands.Group):
+    """`/papers …`: one subcommand per entry of the core grammar."""
+
+    def __init__(self, paperboy: Paperboy) -> None:
+        super().__init__(
+            name="papers",
+            description="Trending research papers from Hugging Face Daily Papers",
+            guild_only=True,
+        )
+        self.paperboy = paperboy
+
+    @app_commands.command(name="search", description="Find papers")
+    @app_commands.describe(
+        query='Words, "a phrase", -word, author:Name, cat:cs.CL, org:Name, since:2024-01-01',
+        limit="How many papers (1-20)",
+    )
+    async def search(
+        self,
+        interaction: discord.Interaction[Any],
+        query: app_commands.Range[str, 1, 300],
+        limit: app_commands.Range[int, 1, MAX_SEARCH_LIMIT] = 5,
+    ) -> None:
+        """Find papers."""
+        await answer(self.paperboy, interaction, Search(query, limit))
+
+    @app_commands.command(name="trending", description="The most upvoted papers of the day, week or month")
+    @app_commands.describe(window="Which period")
+    async def trending(
+        self, interaction: discord.Interaction[Any], window: Literal["day", "week", "month"] = "day"
+    ) -> None:
+        """Trending papers."""
+        await answer(self.paperboy, interaction, Trending(window))
+
+    @app_commands.command(name="paper", description="One paper in full")
+    @app_commands.rename(arxiv_id="id")
+    @app_commands.describe(arxiv_id="arXiv id or URL, e.g. 2205.13147")
+    async def paper(
+        self, interaction: discord.Interaction[Any], arxiv_id: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """One paper in full."""
+        await answer(self.paperboy, interaction, ShowPaper(arxiv_id))
+
+    @app_commands.command(name="cite", description="A BibTeX entry for a paper")
+    @app_commands.rename(arxiv_id="id")
+    @app_commands.describe(arxiv_id="arXiv id or URL, e.g. 2205.13147")
+    async def cite(
+        self, interaction: discord.Interaction[Any], arxiv_id: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """A BibTeX entry."""
+        await answer(self.paperboy, interaction, Cite(arxiv_id))
+
+    @app_commands.command(name="subscribe", description="Add a topic to this channel's daily digest")
+    @app_commands.describe(topic='A query, e.g. "gaussian splatting" or cat:cs.CL')
+    @app_commands.checks.has_permissions(manage_channels=True)
+    async def subscribe(
+        self, interaction: discord.Interaction[Any], topic: app_commands.Range[str, 1, 300]
+    ) -> None:
+        """Add a topic."""
+        await answer(self.paperboy, interaction, Subscribe(topic))
+
+    @app_commands.command(name="unsubscribe", description="Remove a topic from this channel's digest")
+    @app_commands.describe(topic="The topic, or its number in /papers topics")
+    @app_commands.checks.has_permissions(manage_channels=True)
+    async def unsubscribe(
+        self, interaction: discord.Interaction[Any], topic: app_commands.Range[str, 1, 300]
+    ) -> None:
+        """Remove a topic."""
+        await answer(self.paperboy, interaction, Unsubscribe(topic))
+
+    @unsubscribe.autocomplete("topic")
+    async def _topic_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The channel's topics that contain what was typed."""
+        ctx = context_of(interaction)
+        topics = await self.paperboy.topics.list(ctx.channel)
+        typed = current.strip().casefold()
+        choices = []
+        for topic in topics:
+            if typed and typed not in topic.query.casefold() and typed != str(topic.position):
+                continue
+            # A topic longer than a choice value is named by its number, which unsubscribe accepts too.
+            value = topic.query if len(topic.query) <= CHOICE_TEXT_LIMIT else str(topic.position)
+            choices.append(
+                app_commands.Choice(
+                    name=clip(f"{topic.position}. {topic.query}", CHOICE_TEXT_LIMIT), value=value
+                )
+            )
+        return choices[:CHOICES_LIMIT]
+
+    @app_commands.command(name="topics", description="This channel's topics")
+    async def topics(self, interaction: discord.Interaction[Any]) -> None:
+        """List topics."""
+        await answer(self.paperboy, interaction, ListTopics())
+
+    @app_commands.command(name="schedule", description="See or change when this channel's digest comes")
+    @app_commands.describe(
+        time="Time of day, e.g. 09:00 or 9am",
+        timezone="IANA time zone, e.g. Europe/Berlin",
+        days="Weekdays only, or every day",
+        papers=f"Papers per digest (1-{MAX_DIGEST_SIZE})",
+        state="off pauses the digest, on resumes it",
+    )
+    @app_commands.check(require_manage_for_changes)
+    async def schedule(
+        self,
+        interaction: discord.Interaction[Any],
+        time: app_commands.Range[str, 1, 20] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        days: Literal["weekdays", "daily"] | None = None,
+        papers: app_commands.Range[int, 1, MAX_DIGEST_SIZE] | None = None,
+        state: Literal["on", "off"] | None = None,
+    ) -> None:
+        """Show or change the schedule."""
+        words = [w for w in (time, timezone, days) if w]
+        if papers is not None:
+            words.append(f"papers {papers}")
+        commands: list[Command] = []
+        if words:
+            commands.append(Schedule(" ".join(words)))
+        if state:
+            commands.append(Schedule(state))
+        await answer(self.paperboy, interaction, *(commands or [Schedule("")]))
+
+    @schedule.autocomplete("timezone")
+    async def _timezone_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """IANA zones matching what was typed."""
+        return timezone_choices(current)
+
+    @app_commands.command(name="digest", description="Post today's digest now, in a thread")
+    @app_commands.checks.has_permissions(manage_channels=True)
+    async def digest(self, interaction: discord.Interaction[Any]) -> None:
+        """Post the digest."""
+        await answer(self.paperboy, interaction, PostDigest(), slow=True)
+
+    @app_commands.command(name="help", description="What Paperboy can do")
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        """Show help."""
+        await answer(self.paperboy, interaction, ShowHelp())
+
+
+async def on_command_error(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+) -> None:
+    """Tell the user, privately, why a command did not run."""
+    if isinstance(error, app_commands.MissingPermissions):
+        text = MANAGE_ONLY
+    elif isinstance(error, app_commands.NoPrivateMessage):
+        text = "Paperboy's commands work inside a server channel."
+    elif isinstance(error, app_commands.CheckFailure):
+        text = "You can't use that command here."
+    else:
+        log.error("app command failed", exc_info=error)
+        text = "Something went wrong on my side; please try again in a minute."
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell the user about a failed command")

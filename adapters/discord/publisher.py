@@ -1,0 +1,146 @@
+"""Posts digests to Discord: a parent message and a thread in text channels, one post a day in forums."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import discord
+
+from adapters.discord.render import digest_paper_message, digest_parent_embed, digest_thread_name
+from bot.app import Paperboy
+from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
+
+log = logging.getLogger(__name__)
+
+THREAD_ALREADY_CREATED = 160004  # Discord's error code: this message already has a thread
+UNKNOWN_CHANNEL = 10003
+THREAD_ARCHIVE_MINUTES = 1440
+NONCE_LENGTH = 25  # Discord accepts nonces of at most 25 characters
+
+NEEDED_PERMISSIONS = (
+    "View Channel, Send Messages, Embed Links, Create Public Threads and Send Messages in Threads"
+)
+
+
+class ChannelUnavailable(RuntimeError):
+    """Posting to a channel failed in a way that will not pass by itself; the channel has been paused."""
+
+
+def delivery_nonce(delivery: Delivery) -> str:
+    """A nonce that is the same for every attempt at one delivery, so Discord posts it at most once."""
+    seed = f"{delivery.id}:{delivery.digest_id}:{delivery.channel}:{delivery.local_date}:{delivery.position}"
+    return "pb" + hashlib.sha256(seed.encode()).hexdigest()[: NONCE_LENGTH - 2]
+
+
+def forbidden_reason(error: discord.HTTPException) -> str:
+    """The pause reason for a channel the bot may no longer post to."""
+    said = error.text or "Missing Permissions"
+    return (
+        f"I may not post in this channel (Discord said: {said}). Give me {NEEDED_PERMISSIONS}, "
+        "then resume with /papers schedule state:on."
+    )
+
+
+GONE_REASON = "The channel was deleted or I can no longer see it; the digest is paused."
+
+
+class DiscordPublisher:
+    """The DigestPublisher for Discord: each call posts one message and returns its id."""
+
+    def __init__(self, client: discord.Client, paperboy: Paperboy, *, seed_emoji: str | None = "👍") -> None:
+        self._client = client
+        self._paperboy = paperboy
+        self._seed_emoji = seed_emoji
+
+    async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
+        """Post the digest's parent (a message with a thread, or a forum post); return the thread's id."""
+        channel = await self._channel(plan.channel)
+        name = digest_thread_name(plan)
+        embed = digest_parent_embed(plan)
+        async with self._pausing(plan.channel, is_channel=True):
+            if isinstance(channel, discord.ForumChannel):
+                existing = self._own_post(channel, name)
+                if existing is not None:
+                    # A retry after the post was made but before it was recorded; forum posts take no nonce.
+                    return str(existing.id)
+                created = await channel.create_thread(name=name, embed=embed)
+                return str(created.thread.id)
+            message = await channel.send(embed=embed, nonce=delivery_nonce(delivery))
+            if isinstance(channel, discord.TextChannel):
+                try:
+                    await message.create_thread(name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+                except discord.HTTPException as error:
+                    # A retried parent (same nonce, same message) already has its thread: carry on in it.
+                    if error.code != THREAD_ALREADY_CREATED:
+                        raise
+            return str(message.id)
+
+    async def post_paper(
+        self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
+    ) -> str:
+        """Post one paper in the digest's thread; return the message id, remembered for reaction votes."""
+        channel = await self._channel(plan.channel)
+        target: discord.abc.Messageable
+        if isinstance(channel, discord.TextChannel | discord.ForumChannel):
+            # A thread started from a message (or a forum post) has the same id as its first message.
+            target = self._client.get_partial_messageable(
+                int(thread_id), guild_id=int(plan.channel.workspace), type=discord.ChannelType.public_thread
+            )
+        else:
+            target = channel
+        rendered = digest_paper_message(item, delivery.position)
+        async with self._pausing(plan.channel, is_channel=target is channel):
+            message = await target.send(**rendered.send_kwargs(), nonce=delivery_nonce(delivery))
+        # Reactions arrive with the id of the channel the message is in (the thread): remember it there.
+        where = ChannelRef("discord", plan.channel.workspace, str(message.channel.id))
+        await self._paperboy.store.remember_message(where, str(message.id), item.paper.arxiv_id)
+        if self._seed_emoji:
+            try:
+                await message.add_reaction(self._seed_emoji)
+            except discord.HTTPException:
+                log.info("could not add the vote reaction in %s", where)
+        return str(message.id)
+
+    async def _channel(self, ref: ChannelRef) -> Any:
+        """The channel a digest goes to, from the cache or (after a restart) from Discord."""
+        channel_id = int(ref.channel)
+        channel = self._client.get_channel(channel_id)
+        if channel is not None:
+            return channel
+        async with self._pausing(ref, is_channel=True):
+            return await self._client.fetch_channel(channel_id)
+
+    def _own_post(self, forum: discord.ForumChannel, name: str) -> discord.Thread | None:
+        me = self._client.user
+        for thread in forum.threads:
+            if thread.name == name and me is not None and thread.owner_id == me.id:
+                return thread
+        return None
+
+    def _pausing(self, ref: ChannelRef, *, is_channel: bool) -> _PauseOnFailure:
+        return _PauseOnFailure(self._paperboy, ref, is_channel)
+
+
+class _PauseOnFailure:
+    """Pause the channel when Discord says the bot may not post there, or that the channel is gone."""
+
+    def __init__(self, paperboy: Paperboy, ref: ChannelRef, is_channel: bool) -> None:
+        self._paperboy = paperboy
+        self._ref = ref
+        self._is_channel = is_channel
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, discord.Forbidden):
+            reason = forbidden_reason(error)
+        elif isinstance(error, discord.NotFound) and self._is_channel:
+            reason = GONE_REASON
+        else:
+            return
+        log.warning("pausing %s: %s", self._ref, reason)
+        await self._paperboy.schedules.pause(self._ref, reason)
+        raise ChannelUnavailable(reason) from error

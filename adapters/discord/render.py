@@ -1,0 +1,475 @@
+"""Every neutral reply rendered for Discord: embeds inside Discord's limits for any paper, buttons, text."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import discord
+
+from adapters.discord.views import UpvoteButton, frozen_view
+from bot.domain import DigestPlan, Paper, ScoredPaper
+from bot.render_text import authors_line, render_text
+from bot.replies import (
+    Citation,
+    DigestReply,
+    ErrorReply,
+    HelpReply,
+    Notice,
+    PaperCard,
+    PaperList,
+    Reply,
+    ScheduleStatus,
+    TopicList,
+    VoteReply,
+)
+
+# Discord's documented limits (platform-rules.md, "Embeds").
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_COUNT_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+CONTENT_LIMIT = 2000
+URL_LIMIT = 2048
+BUTTON_URL_LIMIT = 512
+THREAD_NAME_LIMIT = 100
+# Head-room under the total, because Discord may count a few characters differently from us.
+TOTAL_BUDGET = EMBED_TOTAL_LIMIT - 200
+
+HF_YELLOW = 0xFFD21E
+ERROR_RED = 0xED4245
+PAUSED_ORANGE = 0xE67E22
+NEUTRAL_GREY = 0x99AAB5
+
+CARD_SUMMARY_CHARS = 1500
+DIGEST_SUMMARY_CHARS = 700
+LIST_SUMMARY_STEPS = (220, 140, 80, 0)
+LIST_TITLE_STEPS = (200, 120, 70)
+MAX_LIST_BUTTONS = 20
+
+HELP_LINES = (
+    (
+        "/papers search query: [limit:]",
+        'Find papers: words, "a phrase", -word, author:Name, cat:cs.CL, org:Name, since:2024-01-01.',
+    ),
+    ("/papers trending [window:]", "The most upvoted papers of the day, week or month."),
+    ("/papers paper id:", "One paper in full, by arXiv id or URL."),
+    ("/papers cite id:", "A BibTeX entry."),
+    ("/papers subscribe topic:", "Add a topic to this channel's daily digest (Manage Channels)."),
+    ("/papers unsubscribe topic:", "Remove a topic (Manage Channels)."),
+    ("/papers topics", "This channel's topics."),
+    (
+        "/papers schedule [time:] [timezone:] [days:] [papers:] [state:]",
+        "See or change when the digest comes (changing needs Manage Channels); state: off pauses it.",
+    ),
+    ("/papers digest", "Post today's digest now, in a thread (Manage Channels)."),
+    ("/papers help", "This overview."),
+)
+
+
+def text_units(text: str) -> int:
+    """Length as Discord may count it (UTF-16 code units), never less than the number of code points."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut text to at most `limit` UTF-16 units, marking a cut with an ellipsis; white space runs are kept."""
+    if text_units(text) <= limit:
+        return text
+    out: list[str] = []
+    used = 0
+    for char in text:
+        size = text_units(char)
+        if used + size > limit - 1:
+            break
+        out.append(char)
+        used += size
+    cut = "".join(out).rstrip()
+    # A cut right after an escaping backslash would escape the ellipsis; drop the lone backslash.
+    if cut.endswith("\\") and not cut.endswith("\\\\"):
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def one_line(text: str) -> str:
+    """Collapse white space (titles and abstracts arrive with line breaks)."""
+    return " ".join(text.split())
+
+
+def md(text: str) -> str:
+    """Escape Discord markdown in text that comes from outside (titles, authors, abstracts, topics)."""
+    return discord.utils.escape_markdown(text, ignore_links=False)
+
+
+def safe_url(url: str | None, limit: int = URL_LIMIT) -> str | None:
+    """An http(s) URL Discord will accept, or None (a bad URL makes Discord reject the whole message)."""
+    if not url:
+        return None
+    url = url.strip()
+    if any(ch.isspace() for ch in url) or len(url) > limit:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def link(label: str, url: str | None) -> str | None:
+    """A masked markdown link, with the characters that would end it early percent-encoded."""
+    good = safe_url(url)
+    if good is None:
+        return None
+    return f"[{label}]({good.replace('(', '%28').replace(')', '%29')})"
+
+
+def code_repo_url(paper: Paper) -> str | None:
+    """The paper's code repository as a URL (Hugging Face sometimes gives it without a scheme)."""
+    repo = paper.github_repo
+    if repo and not repo.startswith(("http://", "https://")) and "." in repo.split("/", 1)[0]:
+        repo = "https://" + repo
+    return safe_url(repo)
+
+
+def paper_links(paper: Paper) -> str:
+    """arXiv, PDF, Hugging Face, code and project links as one line."""
+    parts = [
+        link("arXiv", paper.abs_url),
+        link("PDF", paper.pdf_url),
+        link("Hugging Face", paper.hf_url),
+        link("Code", code_repo_url(paper)),
+        link("Project page", paper.project_page),
+    ]
+    return clip(" · ".join(p for p in parts if p), FIELD_VALUE_LIMIT)
+
+
+def summary_text(paper: Paper) -> str:
+    """The AI summary, or the abstract."""
+    return one_line(paper.ai_summary or paper.abstract or "")
+
+
+def embed_units(embed: discord.Embed) -> int:
+    """The characters an embed counts against the 6000 total (UTF-16 units)."""
+    data = embed.to_dict()
+    total = text_units(data.get("title", "")) + text_units(data.get("description", ""))
+    for item in data.get("fields", []):
+        total += text_units(item["name"]) + text_units(item["value"])
+    total += text_units(data.get("footer", {}).get("text", ""))
+    total += text_units(data.get("author", {}).get("name", ""))
+    return total
+
+
+def paper_embed(
+    item: ScoredPaper,
+    *,
+    number: int | None = None,
+    summary_chars: int = CARD_SUMMARY_CHARS,
+    full: bool = True,
+) -> discord.Embed:
+    """A paper as an embed: title link, authors, upvotes and votes here, summary, links, thumbnail."""
+    paper = item.paper
+    prefix = f"{number}. " if number is not None else ""
+    embed = discord.Embed(
+        title=clip(prefix + one_line(paper.title or paper.arxiv_id), TITLE_LIMIT),
+        url=safe_url(paper.abs_url),
+        colour=HF_YELLOW,
+    )
+    embed.set_author(name=clip(one_line(authors_line(paper.authors, 6 if full else 3)), AUTHOR_LIMIT))
+    summary = summary_text(paper)
+    if summary:
+        label = "AI summary: " if paper.ai_summary else ""
+        embed.description = clip(md(label + summary), min(summary_chars, DESCRIPTION_LIMIT))
+    embed.add_field(name="Hugging Face", value=f"▲ {paper.hf_upvotes}", inline=True)
+    embed.add_field(name="Votes here", value=str(item.chat_votes), inline=True)
+    if paper.github_stars is not None and code_repo_url(paper):
+        embed.add_field(name="GitHub", value=f"★ {paper.github_stars}", inline=True)
+    if full:
+        dates = []
+        if paper.published:
+            dates.append(f"published {paper.published.isoformat()}")
+        if paper.featured_on:
+            dates.append(f"featured {paper.featured_on.isoformat()}")
+        if dates:
+            embed.add_field(name="Dates", value=" · ".join(dates), inline=True)
+        if paper.categories:
+            embed.add_field(
+                name="Categories",
+                value=clip(md(" ".join(paper.categories[:12])), FIELD_VALUE_LIMIT),
+                inline=True,
+            )
+        if paper.ai_keywords:
+            embed.add_field(
+                name="Keywords",
+                value=clip(md(", ".join(paper.ai_keywords[:12])), FIELD_VALUE_LIMIT),
+                inline=False,
+            )
+    embed.add_field(name="Links", value=paper_links(paper) or "—", inline=False)
+    thumbnail = safe_url(paper.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    footer = f"arXiv:{paper.arxiv_id}"
+    if paper.organization:
+        footer += f" · {one_line(paper.organization)}"
+    embed.set_footer(text=clip(footer, FOOTER_LIMIT))
+    # Whatever the paper, stay under the 6000 total by giving up description first.
+    while embed_units(embed) > TOTAL_BUDGET and embed.description:
+        over = embed_units(embed) - TOTAL_BUDGET
+        keep = max(text_units(embed.description) - over - 10, 0)
+        embed.description = clip(embed.description, keep) if keep > 20 else None
+    return embed
+
+
+def paper_buttons(paper: Paper) -> list[discord.ui.Item[Any]]:
+    """The Upvote button and link buttons for one paper."""
+    items: list[discord.ui.Item[Any]] = [UpvoteButton(paper.arxiv_id)]
+    for label, url in (
+        ("arXiv", paper.abs_url),
+        ("PDF", paper.pdf_url),
+        ("Hugging Face", paper.hf_url),
+        ("Code", code_repo_url(paper)),
+    ):
+        good = safe_url(url, BUTTON_URL_LIMIT)
+        if good:
+            items.append(discord.ui.Button(label=label, url=good))
+    return items
+
+
+def _list_field(number: int, item: ScoredPaper, title_chars: int, summary_chars: int) -> tuple[str, str]:
+    paper = item.paper
+    name = clip(f"{number}. {one_line(paper.title or paper.arxiv_id)}", min(title_chars, FIELD_NAME_LIMIT))
+    lines = [
+        clip(md(one_line(authors_line(paper.authors))), 200),
+        f"▲ {paper.hf_upvotes} on Hugging Face · {item.chat_votes} here",
+    ]
+    summary = summary_text(paper)
+    if summary and summary_chars:
+        lines.append(clip(md(summary), summary_chars))
+    links = " · ".join(
+        p for p in (link(f"arXiv:{paper.arxiv_id}", paper.abs_url), link("Hugging Face", paper.hf_url)) if p
+    )
+    lines.append(links)
+    return name, clip("\n".join(lines), FIELD_VALUE_LIMIT)
+
+
+def paper_list_embed(heading: str, items: Sequence[ScoredPaper], *, colour: int = HF_YELLOW) -> discord.Embed:
+    """Papers best first as one embed with a field each, shortened until the whole fits Discord's total."""
+    shown = list(items[:FIELD_COUNT_LIMIT])
+    while True:
+        for title_chars in LIST_TITLE_STEPS:
+            for summary_chars in LIST_SUMMARY_STEPS:
+                embed = discord.Embed(title=clip(one_line(heading), TITLE_LIMIT), colour=colour)
+                for number, item in enumerate(shown, 1):
+                    name, value = _list_field(number, item, title_chars, summary_chars)
+                    embed.add_field(name=name, value=value, inline=False)
+                left_out = len(items) - len(shown)
+                if left_out:
+                    embed.set_footer(text=f"…and {left_out} more; narrow the query to see them.")
+                if embed_units(embed) <= TOTAL_BUDGET:
+                    return embed
+        # Even the shortest form is too long (huge author names): show fewer papers.
+        shown = shown[:-1]
+
+
+@dataclass
+class DiscordMessage:
+    """One Discord message: text, embeds, buttons, an attachment, and whether only the asker sees it."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    items: list[discord.ui.Item[Any]] = field(default_factory=list)
+    file_name: str | None = None
+    file_text: str | None = None
+    ephemeral: bool = False
+
+    def view(self) -> discord.ui.View | None:
+        """The buttons as a view that discord.py will not keep in memory (the buttons are dynamic items)."""
+        return frozen_view(self.items) if self.items else None
+
+    def file(self) -> discord.File | None:
+        """The attachment, when the answer carries one."""
+        if self.file_name is None or self.file_text is None:
+            return None
+        return discord.File(io.BytesIO(self.file_text.encode("utf-8")), filename=self.file_name)
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `send`, `followup.send` and `response.send_message`."""
+        kwargs: dict[str, Any] = {}
+        if self.content:
+            kwargs["content"] = clip(self.content, CONTENT_LIMIT)
+        if self.embeds:
+            kwargs["embeds"] = self.embeds[:EMBEDS_PER_MESSAGE]
+        view = self.view()
+        if view is not None:
+            kwargs["view"] = view
+        attachment = self.file()
+        if attachment is not None:
+            kwargs["file"] = attachment
+        return kwargs
+
+    def edit_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for editing a deferred answer in place."""
+        kwargs = self.send_kwargs()
+        kwargs.setdefault("content", None)
+        kwargs.setdefault("embeds", [])
+        attachment = kwargs.pop("file", None)
+        if attachment is not None:
+            kwargs["attachments"] = [attachment]
+        return kwargs
+
+
+def help_embed(preface: str | None) -> discord.Embed:
+    """The command overview."""
+    embed = discord.Embed(title="Paperboy commands", colour=HF_YELLOW, description=preface or None)
+    for name, value in HELP_LINES:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text="React with 👍 or press Upvote on a paper to vote for it in this server.")
+    return embed
+
+
+def _timestamp(moment: datetime | None) -> str:
+    if moment is None:
+        return "not scheduled"
+    unix = int(moment.timestamp())
+    # Discord shows these in each reader's own time zone.
+    return f"<t:{unix}:F> (<t:{unix}:R>)"
+
+
+def schedule_embed(status: ScheduleStatus) -> discord.Embed:
+    """A channel's schedule, when it next runs, and the pause reason if any."""
+    s = status.settings
+    embed = discord.Embed(
+        title=clip(status.heading, TITLE_LIMIT), colour=PAUSED_ORANGE if s.paused else HF_YELLOW
+    )
+    embed.add_field(name="Time", value=f"{s.hour:02d}:{s.minute:02d} {s.timezone}", inline=True)
+    embed.add_field(name="Days", value="weekdays" if s.weekdays_only else "every day", inline=True)
+    embed.add_field(name="Papers", value=f"up to {s.digest_size}", inline=True)
+    embed.add_field(
+        name="Topics",
+        value=str(status.topic_count) if status.topic_count else "none: all papers",
+        inline=True,
+    )
+    embed.add_field(name="Next digest", value=_timestamp(status.next_run), inline=False)
+    embed.add_field(
+        name="Last delivery",
+        value=_timestamp(status.last_delivery) if status.last_delivery else "never",
+        inline=False,
+    )
+    if s.paused:
+        reason = md(s.pause_reason) if s.pause_reason else "paused"
+        embed.add_field(
+            name="Paused",
+            value=clip(f"{reason}\nResume with /papers schedule state:on.", FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    return embed
+
+
+def topics_embed(reply: TopicList) -> discord.Embed:
+    """The channel's topics, numbered."""
+    embed = discord.Embed(title=clip(reply.heading, TITLE_LIMIT), colour=HF_YELLOW)
+    if not reply.topics:
+        embed.description = (
+            "No topics yet: this channel's digest carries all trending papers. "
+            "Add one with /papers subscribe."
+        )
+    else:
+        lines = [f"**{t.position}.** {md(one_line(t.query))}" for t in reply.topics]
+        embed.description = clip("\n".join(lines), DESCRIPTION_LIMIT)
+    return embed
+
+
+def citation_message(reply: Citation) -> DiscordMessage:
+    """BibTeX in a code block, or as a .bib file when it is too long for one."""
+    fence_safe = reply.bibtex.replace("```", "`\u200b``")
+    block = f"```bibtex\n{fence_safe}\n```"
+    title = clip(f"BibTeX: {one_line(reply.title)}", TITLE_LIMIT)
+    if text_units(block) <= DESCRIPTION_LIMIT:
+        return DiscordMessage(embeds=[discord.Embed(title=title, description=block, colour=HF_YELLOW)])
+    safe_name = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in reply.arxiv_id)
+    embed = discord.Embed(
+        title=title,
+        colour=HF_YELLOW,
+        description="The entry is too long for a message; it is attached as a .bib file.",
+    )
+    return DiscordMessage(embeds=[embed], file_name=f"{safe_name}.bib", file_text=reply.bibtex)
+
+
+def render(reply: Reply) -> DiscordMessage:
+    """Render any reply as a Discord message."""
+    match reply:
+        case Notice(text=text):
+            return DiscordMessage(
+                embeds=[discord.Embed(description=clip(text, DESCRIPTION_LIMIT), colour=NEUTRAL_GREY)]
+            )
+        case ErrorReply():
+            return DiscordMessage(content=render_text(reply), ephemeral=True)
+        case HelpReply(preface=preface):
+            return DiscordMessage(embeds=[help_embed(preface)], ephemeral=True)
+        case PaperCard(item=item):
+            return DiscordMessage(embeds=[paper_embed(item)], items=paper_buttons(item.paper))
+        case PaperList(heading=heading, items=items, empty_text=empty):
+            if not items:
+                return DiscordMessage(content=empty, ephemeral=True)
+            buttons: list[discord.ui.Item[Any]] = [
+                UpvoteButton(i.paper.arxiv_id, label=f"{n}")
+                for n, i in enumerate(items[:MAX_LIST_BUTTONS], 1)
+            ]
+            return DiscordMessage(embeds=[paper_list_embed(heading, items)], items=buttons)
+        case Citation():
+            return citation_message(reply)
+        case TopicList():
+            return DiscordMessage(embeds=[topics_embed(reply)])
+        case ScheduleStatus():
+            return DiscordMessage(embeds=[schedule_embed(reply)])
+        case VoteReply():
+            return DiscordMessage(content=render_text(reply), ephemeral=True)
+        case DigestReply(plan=plan, posted=posted):
+            if not posted and plan.papers and reply.already_posted_on is None:
+                return DiscordMessage(
+                    content="(dry run) nothing was posted.", embeds=[digest_parent_embed(plan)]
+                )
+            return DiscordMessage(content=render_text(reply))
+    raise TypeError(f"no Discord rendering for {type(reply).__name__}")
+
+
+def digest_title(plan: DigestPlan) -> str:
+    """The digest's headline: date and number of papers."""
+    count = len(plan.papers)
+    noun = "paper" if count == 1 else "papers"
+    return f"Trending papers for {plan.local_date:%A %d %B %Y}: {count} {noun}"
+
+
+def digest_thread_name(plan: DigestPlan) -> str:
+    """The digest thread's (or forum post's) name, 1 to 100 characters."""
+    topics = ", ".join(one_line(t) for t in plan.topics) if plan.topics else "all papers"
+    return clip(f"Papers {plan.local_date.isoformat()} · {topics}", THREAD_NAME_LIMIT)
+
+
+def digest_parent_embed(plan: DigestPlan) -> discord.Embed:
+    """The parent message of a digest: headline, topics and the papers' titles."""
+    embed = discord.Embed(title=clip(digest_title(plan), TITLE_LIMIT), colour=HF_YELLOW)
+    topics = ", ".join(md(one_line(t)) for t in plan.topics) if plan.topics else "all trending papers"
+    lines = [f"Topics: {topics}", ""]
+    lines += [f"{n}. {md(one_line(i.paper.title))}" for n, i in enumerate(plan.papers, 1)]
+    embed.description = clip("\n".join(lines), 3000)
+    embed.set_footer(text="Papers are in the thread, best first. React with 👍 or press Upvote to vote.")
+    return embed
+
+
+def digest_paper_message(item: ScoredPaper, number: int) -> DiscordMessage:
+    """One paper of a digest, posted in its thread."""
+    return DiscordMessage(
+        embeds=[paper_embed(item, number=number, summary_chars=DIGEST_SUMMARY_CHARS)],
+        items=paper_buttons(item.paper),
+    )

@@ -1,0 +1,116 @@
+"""The real discord.py client, run by Paperboy's adapter against the fake Discord on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.discord import DiscordRunner, start_discord
+from adapters.discord.config import point_discord_at
+from adapters.settings import Settings
+from adapters.sources.demo import load_demo_papers
+from bot.app import Paperboy
+from storage.search_index import open_index
+from storage.sql import open_store
+from tests.discord.fake_discord import FORUM, FakeDiscord
+
+# A Wednesday, so weekday digests are due.
+TODAY = date(2026, 11, 25)
+
+
+class FixedClock:
+    """A clock that stands still."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        """The moment the test set."""
+        return self.moment
+
+
+@dataclass
+class World:
+    """The fake Discord with one guild, a text channel, a second text channel and a forum."""
+
+    fake: FakeDiscord
+    guild: int
+    channel: int
+    other_channel: int
+    forum: int
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord."""
+    server = FakeDiscord()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        point_discord_at(None, None)
+
+
+@pytest.fixture
+def world(fake: FakeDiscord) -> World:
+    """One guild with two text channels and a forum."""
+    guild = fake.add_guild("ML Reading Group")
+    return World(fake, guild, fake.add_channel(guild, "papers"), fake.add_channel(guild, "general"),
+                 fake.add_channel(guild, "paper-forum", kind=FORUM))
+
+
+@pytest.fixture
+async def paperboy(tmp_path: Path) -> AsyncIterator[Paperboy]:
+    """The core on a fresh SQLite store and index, holding the demo papers, with a fixed clock."""
+    store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
+    index = await open_index(tmp_path / "index")
+    app = Paperboy(store=store, index=index, clock=FixedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)))
+    await app.ingest(load_demo_papers(TODAY))
+    try:
+        yield app
+    finally:
+        await index.close()
+        await store.close()
+
+
+def discord_settings(fake: FakeDiscord, **extra: str) -> Settings:
+    """Settings that point the adapter at the fake."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        DISCORD_TOKEN="fake-token",
+        DISCORD_API_URL=fake.api_url,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+        **extra,
+    )
+
+
+StartBot = Callable[..., Awaitable[DiscordRunner]]
+
+
+@pytest.fixture
+async def start_bot(fake: FakeDiscord) -> AsyncIterator[StartBot]:
+    """Start (and at the end stop) the Discord adapter; call it again to simulate a restart."""
+    runners: list[DiscordRunner] = []
+
+    async def start(app: Paperboy, **settings: str) -> DiscordRunner:
+        runner = await start_discord(app, discord_settings(fake, **settings), guild_ready_timeout=0.05)
+        await runner.wait_until_ready(10)
+        runners.append(runner)
+        return runner
+
+    try:
+        yield start
+    finally:
+        for runner in runners:
+            await runner.stop()
+
+
+@pytest.fixture
+async def bot(world: World, paperboy: Paperboy, start_bot: StartBot) -> DiscordRunner:
+    """The adapter, connected and ready."""
+    return await start_bot(paperboy)
