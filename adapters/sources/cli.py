@@ -17,7 +17,7 @@ import typer
 from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient, parse_category
 from adapters.sources.errors import SourceError
-from adapters.sources.hf import HuggingFaceClient, InvalidPeriod, parse_month, parse_week
+from adapters.sources.hf import MAX_SINCE_DAYS, HuggingFaceClient, InvalidPeriod, parse_month, parse_week
 from adapters.sources.refresh import enrich_and_ingest
 from bot.domain import UpsertCounts
 from bot.ids import InvalidPaperId, normalize_arxiv_id
@@ -64,15 +64,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
     """Run the command's coroutine; a source or store that cannot be read becomes one sentence and exit 1."""
+    from storage.sql import StoreError
+
     try:
         return asyncio.run(_as_coroutine(factory))
-    except SourceError as error:
+    except (SourceError, StoreError) as error:
+        # Both are one sentence for the operator (an unreachable source, an unwritable database…).
         raise _fail(str(error)) from None
-    except Exception as error:
-        # The store's own errors are sentences for the operator too (e.g. an unwritable database path).
-        if type(error).__name__ == "StoreError":
-            raise _fail(str(error)) from None
-        raise
 
 
 async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
@@ -120,6 +118,14 @@ def ingest_hf(
         raise _fail(str(error), 2) from None
     day = _parse_day(on_date, "--date") if on_date else None
     first = _parse_day(since, "--since") if since else None
+    if first is not None:
+        today = _utc_today()
+        if first > today:
+            raise _fail(f"--since {first.isoformat()} is in the future; give a day up to today.", 2)
+        if (today - first).days >= MAX_SINCE_DAYS:
+            raise _fail(
+                f"--since reaches back more than {MAX_SINCE_DAYS} days; use --month for older papers.", 2
+            )
     if not given:
         day = _utc_today()
     settings = load_settings()
@@ -127,10 +133,7 @@ def ingest_hf(
     async def main() -> str:
         async with hf_client(settings) as hf:
             if first is not None:
-                today = _utc_today()
-                if first > today:
-                    raise SourceError(f"--since {first.isoformat()} is in the future; give a past day.")
-                fetched = await hf.fetch_since(first, today)
+                fetched = await hf.fetch_since(first, _utc_today())
             else:
                 fetched = await hf.fetch(date=day, week=week, month=month)
             for warning in fetched.warnings:

@@ -124,6 +124,8 @@ def test_an_html_answer_exits_1_and_stores_nothing(
         (["hf", "--week", "36"], "write YYYY-Www, e.g. 2025-W36"),
         (["hf", "--month", "2025-13"], "write YYYY-MM"),
         (["hf", "--date", "yesterday"], "--date takes a date like 2025-09-01"),
+        (["hf", "--since", "2999-01-01"], "is in the future"),
+        (["hf", "--since", "2001-01-01"], "use --month"),
         (["arxiv"], "Give either --ids"),
         (["arxiv", "--ids", "12345"], "is not an arXiv id"),
         (["arxiv", "--category", "computer science"], "is not an arXiv category"),
@@ -225,3 +227,15 @@ def test_done_when_hf_day_from_a_loopback_fake_is_visible_through_paperboy_paper
     assert paper["ai_summary"] == "Summary of Matryoshka Representation Learning."
     assert paper["ai_keywords"] == ["representation learning", "embeddings"]
     assert paper["github_repo"] == "https://github.com/RAIVNLab/MRL"
+
+
+def test_an_unwritable_database_exits_1_with_one_sentence(
+    tmp_path: Path, demo_day: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'missing-folder' / 'paperboy.db'}")
+    monkeypatch.setenv("PAPERBOY_INDEX_DIR", str(tmp_path / "index"))
+    result = run("hf", "--date", "2025-09-01")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
