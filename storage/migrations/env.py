@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging.config
+import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from storage.sql import async_url
+from storage.sql import async_url, create_engine_for
 from storage.tables import metadata
 
 config = context.config
+# Only the `alembic` command line reads an ini file; Paperboy's own logging is left alone otherwise.
+if config.config_file_name is not None:
+    logging.config.fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def _run_on(connection: Connection) -> None:
@@ -29,8 +32,12 @@ def _run_on(connection: Connection) -> None:
 
 
 def _url() -> str:
-    """The database to migrate when no connection was handed in (the `alembic` command line)."""
-    url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+    """The database to migrate when no connection was handed in (developers' `alembic` command line)."""
+    url = (
+        config.attributes.get("url")
+        or os.environ.get("DATABASE_URL")
+        or config.get_main_option("sqlalchemy.url")
+    )
     if not url:
         raise RuntimeError("No database URL: set sqlalchemy.url, or migrate through storage.sql.")
     return str(url)
@@ -38,7 +45,7 @@ def _url() -> str:
 
 async def _run_async() -> None:
     """Open an async engine of our own and run the migrations through `connection.run_sync`."""
-    engine = create_async_engine(async_url(_url()), poolclass=NullPool)
+    engine = create_engine_for(_url())
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_run_on)
