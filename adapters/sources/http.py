@@ -125,6 +125,10 @@ def _seconds_from(value: str, now: datetime | None) -> list[float]:
     return [max(0.0, number)]
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 def _retryable_response(response: httpx.Response) -> bool:
     return response.status_code == RATE_LIMITED or response.status_code >= 500
 
@@ -227,12 +231,12 @@ async def get_with_retries(
     except httpx.TimeoutException as error:
         raise SourceError(
             f"{source} did not answer in time at {full_url} ({type(error).__name__}, "
-            f"tried {policy.attempts} times); try again later."
+            f"tried {_times(policy.attempts)}); try again later."
         ) from error
     except httpx.TransportError as error:
         raise SourceError(
             f"Could not connect to {source} at {full_url} ({error or type(error).__name__}, "
-            f"tried {policy.attempts} times); check the address and the network."
+            f"tried {_times(policy.attempts)}); check the address and the network."
         ) from error
     if response.status_code == RATE_LIMITED:
         asked = rate_limit_wait(response)
