@@ -1,0 +1,410 @@
+"""Block Kit rendering of every core reply, within Slack's limits and with all outside text escaped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.domain import DigestPlan, Paper, ScoredPaper
+from bot.render_text import authors_line, digest_heading, render_text, shorten
+from bot.replies import (
+    Citation,
+    DigestReply,
+    ErrorReply,
+    HelpReply,
+    Notice,
+    PaperCard,
+    PaperList,
+    Reply,
+    ScheduleStatus,
+    TopicList,
+    VoteReply,
+)
+
+# Slack's documented limits (docs.slack.dev, Block Kit reference); the renderer never exceeds them.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ALT_TEXT = 2000
+MAX_URL = 3000
+# Slack cuts chat.postMessage `text` beyond 40,000 characters; as a notification fallback far less is useful.
+MAX_FALLBACK_TEXT = 3000
+
+UPVOTE_ACTION = "paperboy_upvote"
+SHARE_ACTION = "paperboy_share"
+DIGEST_EVENT_TYPE = "paperboy_digest"
+DIGEST_ITEM_EVENT_TYPE = "paperboy_digest_item"
+
+CARD_SUMMARY_CHARS = 900
+LIST_SUMMARY_CHARS = 220
+
+_URL_OK = re.compile(r"^https?://[^\s<>|\"]+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """What goes into chat.postMessage or a response_url: the fallback text and the blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as markup, so outside text can never mention or link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of text it sends us (slash command arguments)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def fit_escaped(raw: str, limit: int) -> str:
+    """Escape `raw` and cut it (at a word boundary, before escaping) so the escaped text fits `limit`."""
+    text = escape(raw)
+    budget = limit
+    while len(text) > limit and budget > 1:
+        # Escaping can grow the text up to five-fold; shrink the raw budget by the overflow and retry.
+        budget = max(1, budget - (len(text) - limit))
+        text = escape(shorten(raw, budget))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for `<url|label>` markup, or None when the text is not one."""
+    if not url:
+        return None
+    url = url.strip()
+    if not _URL_OK.match(url) or len(url) > MAX_URL:
+        return None
+    return escape(url)
+
+
+def link(url: str | None, label: str) -> str:
+    """`<url|label>` with an escaped label, or just the escaped label when the URL is unusable."""
+    target = safe_url(url)
+    return f"<{target}|{escape(label)}>" if target else escape(label)
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object that Slack renders as written (no auto-linking of names or channels)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def plain(text: str, limit: int) -> dict[str, Any]:
+    """A plain_text object, cut to `limit` (plain text needs no escaping)."""
+    return {"type": "plain_text", "text": shorten(text, limit) or " ", "emoji": True}
+
+
+def section(text: str, **extra: Any) -> dict[str, Any]:
+    """A section block; `text` must already be escaped mrkdwn."""
+    return {"type": "section", "text": mrkdwn(_cut(text, MAX_SECTION_TEXT)), **extra}
+
+
+def context(*texts: str) -> dict[str, Any]:
+    """A context block of escaped mrkdwn texts."""
+    elements = [mrkdwn(_cut(t, MAX_SECTION_TEXT)) for t in texts if t][:MAX_CONTEXT_ELEMENTS]
+    return {"type": "context", "elements": elements or [mrkdwn(" ")]}
+
+
+def header(text: str) -> dict[str, Any]:
+    """A header block (plain text, so no escaping is needed)."""
+    return {"type": "header", "text": plain(text, MAX_HEADER_TEXT)}
+
+
+def button(label: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+    """An interactive button carrying a value back to us."""
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": plain(label, MAX_BUTTON_TEXT),
+        "action_id": action_id,
+        "value": value[:MAX_BUTTON_VALUE],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def _cut(text: str, limit: int) -> str:
+    """Cut already escaped text without splitting an entity like `&amp;`."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+# ----- papers -----
+
+
+def counts_text(item: ScoredPaper) -> str:
+    """Upvotes on Hugging Face, votes cast here, and GitHub stars when there is code."""
+    paper = item.paper
+    parts = [
+        f"▲ {paper.hf_upvotes} on Hugging Face",
+        f"{item.chat_votes} {_plural(item.chat_votes, 'vote')} here",
+    ]
+    if paper.github_repo and paper.github_stars is not None:
+        parts.append(f"★ {paper.github_stars:,} on GitHub")
+    return " · ".join(parts)
+
+
+def links_text(paper: Paper) -> str:
+    """Links to arXiv, the PDF, Hugging Face, the code (with stars) and the project page."""
+    parts = [link(paper.abs_url, "arXiv"), link(paper.pdf_url, "PDF"), link(paper.hf_url, "Hugging Face")]
+    if safe_url(paper.github_repo):
+        stars = f" (★ {paper.github_stars:,})" if paper.github_stars is not None else ""
+        parts.append(link(paper.github_repo, f"Code{stars}"))
+    if safe_url(paper.project_page):
+        parts.append(link(paper.project_page, "Project page"))
+    return " · ".join(parts)
+
+
+def _title_line(paper: Paper, number: int | None) -> str:
+    prefix = f"{number}. " if number is not None else ""
+    title = fit_escaped(paper.title or paper.arxiv_id, 400)
+    target = safe_url(paper.hf_url)
+    return f"*{prefix}<{target}|{title}>*" if target else f"*{prefix}{title}*"
+
+
+def _summary(paper: Paper, limit: int) -> str:
+    return fit_escaped(paper.ai_summary or paper.abstract or "", limit)
+
+
+def _thumbnail(paper: Paper) -> dict[str, Any] | None:
+    url = paper.thumbnail.strip() if paper.thumbnail else None
+    if not url or not _URL_OK.match(url) or len(url) > MAX_URL:
+        return None
+    return {
+        "type": "image",
+        "image_url": url,
+        "alt_text": shorten(paper.title or paper.arxiv_id, MAX_ALT_TEXT),
+    }
+
+
+def _paper_buttons(paper: Paper, *, share: bool) -> dict[str, Any]:
+    elements = [button("▲ Upvote", UPVOTE_ACTION, paper.arxiv_id)]
+    if share:
+        elements.append(button("Share in channel", SHARE_ACTION, paper.arxiv_id, style="primary"))
+    return {"type": "actions", "elements": elements}
+
+
+def paper_card_blocks(
+    item: ScoredPaper, *, share: bool = False, number: int | None = None
+) -> list[dict[str, Any]]:
+    """One paper in full: title linked to its page, authors, counts, summary, links, thumbnail and buttons."""
+    paper = item.paper
+    head = section(
+        f"{_title_line(paper, number)}\n{fit_escaped(authors_line(paper.authors), 500)}",
+        **({"accessory": thumb} if (thumb := _thumbnail(paper)) else {}),
+    )
+    blocks: list[dict[str, Any]] = [head, context(escape(counts_text(item)), f"`{escape(paper.arxiv_id)}`")]
+    summary = _summary(paper, CARD_SUMMARY_CHARS)
+    if summary:
+        blocks.append(section(summary))
+    blocks.append(section(links_text(paper)))
+    details = []
+    if paper.published:
+        details.append(f"published {paper.published.isoformat()}")
+    if paper.featured_on:
+        details.append(f"featured {paper.featured_on.isoformat()}")
+    if paper.categories:
+        details.append(" ".join(paper.categories[:6]))
+    if paper.ai_keywords:
+        details.append("keywords: " + ", ".join(paper.ai_keywords[:8]))
+    if details:
+        blocks.append(context(fit_escaped(" · ".join(details), 1000)))
+    blocks.append(_paper_buttons(paper, share=share))
+    return blocks
+
+
+def paper_list_item_blocks(item: ScoredPaper, number: int, *, share: bool) -> list[dict[str, Any]]:
+    """One paper of a list in two blocks: a compact section and its buttons."""
+    paper = item.paper
+    lines = [
+        f"{_title_line(paper, number)}  `{escape(paper.arxiv_id)}`",
+        fit_escaped(authors_line(paper.authors), 300),
+        escape(counts_text(item)) + " · " + links_text(paper),
+    ]
+    summary = _summary(paper, LIST_SUMMARY_CHARS)
+    if summary:
+        lines.append(f">{summary}")
+    return [section("\n".join(lines)), _paper_buttons(paper, share=share)]
+
+
+def paper_message(item: ScoredPaper, *, share: bool = False, number: int | None = None) -> SlackMessage:
+    """A message showing one paper as a card."""
+    paper = item.paper
+    prefix = f"{number}. " if number is not None else ""
+    text = fit_escaped(f"{prefix}{paper.title} [{paper.arxiv_id}]", MAX_FALLBACK_TEXT)
+    return SlackMessage(text, enforce_limits(paper_card_blocks(item, share=share, number=number)))
+
+
+def paper_list_blocks(reply: PaperList, *, share: bool) -> list[dict[str, Any]]:
+    """A heading, then each paper in two blocks; papers that would pass 50 blocks are summarised in a line."""
+    if not reply.items:
+        return [section(fit_escaped(reply.empty_text, MAX_SECTION_TEXT))]
+    blocks: list[dict[str, Any]] = [section(f"*{fit_escaped(reply.heading, 500)}*")]
+    per_item = 2
+    room = (MAX_BLOCKS - len(blocks) - 1) // per_item
+    for number, item in enumerate(reply.items[:room], 1):
+        blocks += paper_list_item_blocks(item, number, share=share)
+    hidden = len(reply.items) - room
+    if hidden > 0:
+        blocks.append(context(f"{hidden} more {_plural(hidden, 'paper')} not shown; narrow the query."))
+    return blocks
+
+
+# ----- digests -----
+
+
+def digest_parent_message(plan: DigestPlan, vote_emoji: str = "+1") -> SlackMessage:
+    """The parent message of a digest: date, how many papers, the channel's topics."""
+    count = len(plan.papers)
+    topics = ", ".join(plan.topics) if plan.topics else "all trending papers"
+    blocks = [
+        section(f"*:newspaper: Trending papers for {plan.local_date:%A %d %B %Y}*"),
+        context(
+            f"{count} {_plural(count, 'paper')} in this thread · topics: {fit_escaped(topics, 1500)}",
+            f"React with :{escape(vote_emoji)}: on a paper to vote for it here.",
+        ),
+    ]
+    return SlackMessage(fit_escaped(digest_heading(plan), MAX_FALLBACK_TEXT), enforce_limits(blocks))
+
+
+def digest_paper_message(item: ScoredPaper, position: int) -> SlackMessage:
+    """One paper of a digest, as its own reply in the thread."""
+    return paper_message(item, number=position)
+
+
+# ----- every reply -----
+
+
+def render_reply(reply: Reply, *, share: bool = False) -> SlackMessage:
+    """Render any core reply as a Slack message; `share` adds "Share in channel" to papers shown privately."""
+    text = fit_escaped(render_text(reply), MAX_FALLBACK_TEXT)
+    blocks: list[dict[str, Any]]
+    match reply:
+        case Notice(text=body):
+            blocks = [section(fit_escaped(body, MAX_SECTION_TEXT))]
+        case ErrorReply(text=body):
+            blocks = [section(":warning: " + fit_escaped(body, MAX_SECTION_TEXT - 12))]
+        case HelpReply(text=body, preface=preface):
+            blocks = []
+            if preface:
+                blocks.append(section(fit_escaped(preface, 500)))
+            blocks.append(section("```" + fit_escaped(body, MAX_SECTION_TEXT - 6) + "```"))
+        case PaperCard(item=item):
+            return paper_message(item, share=share)
+        case PaperList():
+            blocks = paper_list_blocks(reply, share=share)
+        case Citation(title=title, bibtex=bibtex):
+            blocks = [section(f"*BibTeX for {fit_escaped(title, 400)}*")]
+            blocks += _code_sections(bibtex)
+        case TopicList(topics=topics, heading=heading):
+            if topics:
+                body = "\n".join(f"{t.position}. `{fit_escaped(t.query, 200)}`" for t in topics)
+            else:
+                body = (
+                    "No topics yet: this channel gets all trending papers. "
+                    "Add one with `/papers subscribe &lt;query&gt;`."
+                )
+            blocks = [section(f"*{fit_escaped(heading, 300)}*"), section(body)]
+        case ScheduleStatus():
+            blocks = _schedule_blocks(reply)
+        case VoteReply():
+            blocks = [section(fit_escaped(render_text(reply), MAX_SECTION_TEXT))]
+        case DigestReply(plan=plan, posted=posted, already_posted_on=already):
+            if posted or already or plan.is_empty:
+                blocks = [section(fit_escaped(render_text(reply), MAX_SECTION_TEXT))]
+            else:
+                listing = PaperList(f"(dry run) {digest_heading(plan)}", plan.papers, "Nothing new to post.")
+                blocks = paper_list_blocks(listing, share=False)
+        case _:
+            blocks = [section(text)]
+    return SlackMessage(text, enforce_limits(blocks))
+
+
+def _code_sections(code: str) -> list[dict[str, Any]]:
+    """Long code split into several code blocks, each within a section's limit."""
+    chunk = MAX_SECTION_TEXT - 200
+    lines = code.splitlines()
+    parts: list[str] = []
+    current = ""
+    for line in lines:
+        escaped = fit_escaped(line, chunk)
+        if current and len(current) + len(escaped) + 1 > chunk:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{escaped}" if current else escaped
+    if current:
+        parts.append(current)
+    return [section(f"```{part}```") for part in parts[: MAX_BLOCKS - 2]]
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%a %d %b %Y %H:%M %Z") if moment else "not scheduled"
+
+
+def _schedule_blocks(status: ScheduleStatus) -> list[dict[str, Any]]:
+    s = status.settings
+    fields = [
+        ("Time", f"{s.hour:02d}:{s.minute:02d} {s.timezone}"),
+        ("Days", "weekdays" if s.weekdays_only else "every day"),
+        ("Papers per digest", str(s.digest_size)),
+        ("Topics", str(status.topic_count) if status.topic_count else "none (all trending papers)"),
+        ("Next digest", "paused" if s.paused else _when(status.next_run)),
+        ("Last delivery", _when(status.last_delivery)),
+    ]
+    blocks: list[dict[str, Any]] = [
+        section(f"*{fit_escaped(status.heading, 300)}*"),
+        {
+            "type": "section",
+            "fields": [
+                mrkdwn(f"*{name}*\n{fit_escaped(value, MAX_FIELD_TEXT - 40)}") for name, value in fields
+            ],
+        },
+    ]
+    if s.paused:
+        reason = f": {s.pause_reason}" if s.pause_reason else ""
+        blocks.append(
+            section(
+                ":double_vertical_bar: "
+                + fit_escaped(f"Paused{reason}. Resume with /papers schedule on.", 2900)
+            )
+        )
+    return blocks
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+# ----- the safety net -----
+
+
+def enforce_limits(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cut whatever still passes Slack's limits: 50 blocks, 3000 characters a text, 10 fields of 2000."""
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1], context("…more not shown.")]
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict) and isinstance(text.get("text"), str):
+            limit = MAX_HEADER_TEXT if block.get("type") == "header" else MAX_SECTION_TEXT
+            text["text"] = _cut(text["text"], limit) or " "
+        if "fields" in block:
+            block["fields"] = block["fields"][:MAX_FIELDS]
+            for item in block["fields"]:
+                item["text"] = _cut(item["text"], MAX_FIELD_TEXT) or " "
+        if block.get("type") == "context":
+            block["elements"] = block["elements"][:MAX_CONTEXT_ELEMENTS]
+    return blocks

@@ -1,0 +1,102 @@
+"""The Slack adapter's configuration, taken from the application settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from adapters.settings import Settings
+
+DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
+# Bot scopes the OAuth install asks for; deploy/slack-app-manifest.yml lists the same ones.
+BOT_SCOPES = ("commands", "chat:write", "reactions:read")
+ADMIN_CHECK_SCOPE = "users:read"
+
+
+class SlackConfigError(ValueError):
+    """The Slack settings are incomplete or contradictory; the message says what to set."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    """Everything the Slack adapter needs to know; build it with `from_settings`."""
+
+    signing_secret: str
+    bot_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    app_token: str | None = None
+    api_url: str | None = None
+    admins_only: bool = False
+    host: str = "0.0.0.0"
+    port: int = 3000
+    command: str = "/papers"
+    vote_emoji: tuple[str, ...] = DEFAULT_VOTE_EMOJI
+    post_interval: float = 1.0
+    redirect_uri: str | None = None
+    lazy_concurrency: int = 64
+    scopes: tuple[str, ...] = field(default_factory=lambda: BOT_SCOPES)
+
+    @property
+    def uses_oauth(self) -> bool:
+        """True when serving many workspaces through the OAuth install."""
+        return bool(self.client_id and self.client_secret)
+
+    @property
+    def socket_mode(self) -> bool:
+        """True when connecting out through Socket Mode instead of serving HTTP."""
+        return bool(self.app_token)
+
+    @property
+    def base_url(self) -> str:
+        """The Web API base URL, always ending in a slash."""
+        url = self.api_url or "https://slack.com/api/"
+        return url if url.endswith("/") else url + "/"
+
+    @property
+    def oauth_scopes(self) -> tuple[str, ...]:
+        """The bot scopes to request; the admin check needs users:read."""
+        return (*self.scopes, ADMIN_CHECK_SCOPE) if self.admins_only else self.scopes
+
+    def validate(self) -> None:
+        """Raise SlackConfigError with one sentence when the settings cannot work."""
+        if self.socket_mode:
+            if not self.bot_token:
+                raise SlackConfigError("Socket Mode (SLACK_APP_TOKEN) also needs SLACK_BOT_TOKEN.")
+            return
+        if not self.signing_secret:
+            raise SlackConfigError("Set SLACK_SIGNING_SECRET (Basic Information > App Credentials in Slack).")
+        if not self.bot_token and not self.uses_oauth:
+            raise SlackConfigError(
+                "Set SLACK_BOT_TOKEN for one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many."
+            )
+        if bool(self.client_id) != bool(self.client_secret):
+            raise SlackConfigError("Set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or neither.")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackConfig:
+        """Read the SLACK_* and PAPERBOY_* settings (optional ones the settings may not declare yet)."""
+
+        def secret(name: str) -> str | None:
+            value = getattr(settings, name, None)
+            return value.get_secret_value() if value is not None else None
+
+        emoji = getattr(settings, "slack_vote_emoji", None)
+        vote_emoji = (
+            tuple(e.strip().strip(":") for e in emoji.split(",") if e.strip())
+            if emoji
+            else DEFAULT_VOTE_EMOJI
+        )
+        interval = getattr(settings, "slack_post_interval", None)
+        return cls(
+            signing_secret=secret("slack_signing_secret") or "",
+            bot_token=secret("slack_bot_token"),
+            client_id=settings.slack_client_id,
+            client_secret=secret("slack_client_secret"),
+            app_token=secret("slack_app_token"),
+            api_url=settings.slack_api_url,
+            admins_only=settings.slack_admins_only,
+            port=settings.port,
+            vote_emoji=vote_emoji or DEFAULT_VOTE_EMOJI,
+            post_interval=float(interval) if interval is not None else 1.0,
+            redirect_uri=getattr(settings, "slack_redirect_uri", None),
+        )

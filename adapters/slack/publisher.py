@@ -1,0 +1,172 @@
+"""Posting to Slack channels: digest messages (parent, then one reply per paper), paced per channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import (
+    DIGEST_EVENT_TYPE,
+    DIGEST_ITEM_EVENT_TYPE,
+    SlackMessage,
+    digest_paper_message,
+    digest_parent_message,
+)
+from adapters.slack.runtime import slack_error
+from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
+
+log = logging.getLogger(__name__)
+
+TokenLookup = Callable[[str], Awaitable[str | None]]
+"""Finds the bot token of a Slack workspace (team id); None when the app is not installed there."""
+
+PauseHook = Callable[[ChannelRef, str], Awaitable[None]]
+"""Called with a reason when a channel can no longer be posted to (the core pauses it)."""
+
+_REINSTALL = "reinstall Paperboy in this workspace, then run /papers schedule on."
+# Slack errors that will not go away by retrying: the channel is paused with a reason people can act on.
+CHANNEL_GONE_REASONS: dict[str, str] = {
+    "not_in_channel": "Paperboy is not a member of this channel; invite it with /invite @Paperboy, "
+    "then run /papers schedule on.",
+    "channel_not_found": "Slack says this channel does not exist or Paperboy cannot see it; invite Paperboy "
+    "to it, then run /papers schedule on.",
+    "is_archived": "This channel is archived; unarchive it, then run /papers schedule on.",
+    "invalid_auth": "Paperboy's access to this workspace is no longer valid; " + _REINSTALL,
+    "not_authed": "Paperboy has no access to this workspace; " + _REINSTALL,
+    "token_revoked": "Paperboy's access to this workspace was revoked; " + _REINSTALL,
+    "token_expired": "Paperboy's access to this workspace expired; " + _REINSTALL,
+    "account_inactive": "Paperboy's access to this workspace was revoked; " + _REINSTALL,
+    "no_installation": "Paperboy is not installed in this workspace; " + _REINSTALL,
+    "missing_scope": "Paperboy lacks the permission to post here; " + _REINSTALL,
+    "restricted_action": "This workspace does not let Paperboy post in this channel; ask an admin, "
+    "then run /papers schedule on.",
+    "ekm_access_denied": "This workspace's key management denies Paperboy access; ask an admin, "
+    "then run /papers schedule on.",
+    "team_access_not_granted": "Paperboy has no access to this channel's workspace; " + _REINSTALL,
+}
+
+
+class SlackPostError(RuntimeError):
+    """A message could not be posted (after slack_sdk's own retries); the reason is one sentence."""
+
+
+class ChannelUnavailable(SlackPostError):
+    """The channel cannot be posted to until someone acts (invite, unarchive, reinstall); it was paused."""
+
+
+class ChannelPacer:
+    """Spaces posts to one channel about a second apart, as Slack asks; other channels never wait for it."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def turn(self, channel: ChannelRef) -> AsyncIterator[None]:
+        """Wait for this channel's turn; the next post to it waits `interval` after this one ends."""
+        key = str(channel)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            wait = self._last.get(key, 0.0) + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                yield
+            finally:
+                self._last[key] = time.monotonic()
+
+
+class SlackPublisher:
+    """The core's DigestPublisher for Slack: each call posts one message and returns its `ts`."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        tokens: TokenLookup,
+        *,
+        on_channel_gone: PauseHook | None = None,
+        pacer: ChannelPacer | None = None,
+        vote_emoji: str = "+1",
+    ) -> None:
+        self._client = client
+        self._tokens = tokens
+        self._on_channel_gone = on_channel_gone
+        self.pacer = pacer or ChannelPacer()
+        self._vote_emoji = vote_emoji
+
+    async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
+        """Post the digest's parent message; return its ts (the thread the papers go in)."""
+        metadata = {
+            "event_type": DIGEST_EVENT_TYPE,
+            "event_payload": {
+                "digest_id": delivery.digest_id,
+                "delivery_id": delivery.id,
+                "local_date": plan.local_date.isoformat(),
+                "papers": len(plan.papers),
+            },
+        }
+        return await self.post(plan.channel, digest_parent_message(plan, self._vote_emoji), metadata=metadata)
+
+    async def post_paper(
+        self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
+    ) -> str:
+        """Post one paper as a reply in the digest's thread, with metadata naming the paper; return its ts."""
+        metadata = {
+            "event_type": DIGEST_ITEM_EVENT_TYPE,
+            "event_payload": {
+                "arxiv_id": item.paper.arxiv_id,
+                "delivery_id": delivery.id,
+                "digest_id": delivery.digest_id,
+            },
+        }
+        message = digest_paper_message(item, delivery.position)
+        return await self.post(plan.channel, message, thread_ts=thread_id, metadata=metadata)
+
+    async def post(
+        self,
+        channel: ChannelRef,
+        message: SlackMessage,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        """Post one message in the channel's turn; raise ChannelUnavailable (it paused) or SlackPostError."""
+        token = await self._tokens(channel.workspace)
+        if token is None:
+            await self._channel_gone(channel, "no_installation")
+        args: dict[str, Any] = {
+            "token": token,
+            "channel": channel.channel,
+            "text": message.text,
+            "blocks": message.blocks,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        if metadata:
+            args["metadata"] = metadata
+        async with self.pacer.turn(channel):
+            try:
+                response = await self._client.chat_postMessage(**args)
+            except SlackApiError as error:
+                code = slack_error(error)
+                if code in CHANNEL_GONE_REASONS:
+                    await self._channel_gone(channel, code)
+                raise SlackPostError(f"Slack refused the message for {channel}: {code}.") from error
+        return str(response["ts"])
+
+    async def _channel_gone(self, channel: ChannelRef, code: str) -> None:
+        reason = CHANNEL_GONE_REASONS[code]
+        log.warning("pausing %s: Slack answered %s", channel, code)
+        if self._on_channel_gone is not None:
+            await self._on_channel_gone(channel, reason)
+        raise ChannelUnavailable(reason)
