@@ -191,7 +191,10 @@ def digest(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; post and record nothing.")] = False,
 ) -> None:
     """Plan one channel's digest, and post it unless --dry-run."""
-    ref = ChannelRef.parse(channel)
+    try:
+        ref = ChannelRef.parse(channel)
+    except InvalidChannelRef as error:
+        raise fail(str(error)) from None
     try:
         day = date.fromisoformat(on_date) if on_date else None
     except ValueError:

@@ -190,7 +190,7 @@ class Paperboy:
                 topic, topics = await self.topics.unsubscribe(ctx.channel, text)
                 return TopicList(tuple(topics), heading=f"Unsubscribed from “{topic}”.")
             case ListTopics():
-                return TopicList(tuple(await self.topics.list(ctx.channel)), heading="Topics of this channel")
+                return TopicList(tuple(await self.topics.of_channel(ctx.channel)), heading="Topics of this channel")
             case Schedule(args=args):
                 return await self._schedule(ctx, args)
             case PostDigest():
@@ -217,7 +217,7 @@ class Paperboy:
             self._require_manage(ctx)
             settings = await self.schedules.change(ctx.channel, change)
             heading = "Schedule saved."
-        topics = await self.topics.list(ctx.channel)
+        topics = await self.topics.of_channel(ctx.channel)
         now = self.clock.now()
         done_today = await self.store.has_digest(ctx.channel, self.local_today(settings.timezone))
         return ScheduleStatus(

@@ -817,3 +817,15 @@ class SqlStore:
         )
         async with self.engine.connect() as conn:
             return (await conn.execute(statement)).scalar_one_or_none()
+
+    async def has_digest(self, channel: ChannelRef, local_date: date) -> bool:
+        """True when the channel has a digest for that local date."""
+        statement = select(digests.c.id).where(_of_channel(digests, channel), digests.c.local_date == local_date)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement.limit(1))).first() is not None
+
+    async def last_posted_at(self, channel: ChannelRef) -> datetime | None:
+        """When a digest message was last posted to the channel, or None."""
+        statement = select(func.max(deliveries.c.posted_at)).where(_of_channel(deliveries, channel))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement)).scalar_one_or_none()

@@ -18,7 +18,7 @@ class ChannelTopics:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def list(self, channel: ChannelRef) -> list[Topic]:
+    async def of_channel(self, channel: ChannelRef) -> list[Topic]:
         """The channel's topics, numbered from 1 in the order they were added."""
         return await self._store.list_topics(channel)
 
