@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -106,16 +105,11 @@ def list_json(items: list[ScoredPaper]) -> str:
 @app.command()
 def run(console: Annotated[bool, typer.Option("--console", help="Serve the console even when chat platforms are configured.")] = False) -> None:
     """Serve every configured adapter (the console when no chat platform is configured)."""
+    from adapters.runner import configure_logging, serve, wants_console
+
     settings = Settings()
-
-    async def main() -> int:
-        from adapters.console.app import run_console
-
-        async with paperboy_app(settings) as paperboy:
-            channel = ChannelRef.parse(settings.console_channel)
-            return await run_console(paperboy, channel, getpass.getuser())
-
-    raise typer.Exit(run_async(main))
+    configure_logging(console_only=wants_console(settings, console) and not (settings.has_slack or settings.has_discord))
+    raise typer.Exit(run_async(lambda: serve(settings, force_console=console)))
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
 from typing import TextIO
 
 from bot.app import Paperboy
@@ -54,11 +55,11 @@ async def run_console(
     ctx = CommandContext(channel=channel, user=user, can_manage=True)
     if interactive:
         print(BANNER, file=out)
+    lines = StdinLines(source)
     while True:
         if interactive:
             print(PROMPT, end="", file=out, flush=True)
-        # Reading a line blocks; keep the event loop free for the scheduler and other adapters.
-        line = await asyncio.to_thread(source.readline)
+        line = await lines.readline()
         if not line:
             break
         text = line.strip()
@@ -69,3 +70,27 @@ async def run_console(
         reply = await app.handle_text(ctx, text)
         print(render_text(reply), file=out, flush=True)
     return 0
+
+
+class StdinLines:
+    """Reads lines on a daemon thread, one when asked, so that a blocked read never holds up the exit."""
+
+    def __init__(self, source: TextIO) -> None:
+        self._source = source
+        self._loop = asyncio.get_running_loop()
+        self._asked = threading.Semaphore(0)
+        self._lines: asyncio.Queue[str] = asyncio.Queue()
+        threading.Thread(target=self._read, name="console-stdin", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            self._asked.acquire()
+            line = self._source.readline()
+            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            if not line:
+                return
+
+    async def readline(self) -> str:
+        """The next line, or "" at the end of input."""
+        self._asked.release()
+        return await self._lines.get()

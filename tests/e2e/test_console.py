@@ -15,7 +15,13 @@ PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 
 def paperboy(tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
              ) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}", **(env or {})}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}",
+        # No test reaches the internet: the Daily Papers refresh stays off here.
+        "PAPERBOY_REFRESH_MINUTES": "0",
+        **(env or {}),
+    }
     for name in ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_APP_TOKEN", "DISCORD_TOKEN"):
         environment.pop(name, None)
     return subprocess.run(
