@@ -212,7 +212,7 @@ class PapersGroup(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         """The channel's topics that contain what was typed."""
         ctx = context_of(interaction)
-        topics = await self.paperboy.topics.list(ctx.channel)
+        topics = await self.paperboy.topics.of_channel(ctx.channel)
         typed = current.strip().casefold()
         choices = []
         for topic in topics:

@@ -60,8 +60,13 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 def world(fake: FakeDiscord) -> World:
     """One guild with two text channels and a forum."""
     guild = fake.add_guild("ML Reading Group")
-    return World(fake, guild, fake.add_channel(guild, "papers"), fake.add_channel(guild, "general"),
-                 fake.add_channel(guild, "paper-forum", kind=FORUM))
+    return World(
+        fake,
+        guild,
+        fake.add_channel(guild, "papers"),
+        fake.add_channel(guild, "general"),
+        fake.add_channel(guild, "paper-forum", kind=FORUM),
+    )
 
 
 @pytest.fixture
@@ -78,15 +83,15 @@ async def paperboy(tmp_path: Path) -> AsyncIterator[Paperboy]:
         await store.close()
 
 
-def discord_settings(fake: FakeDiscord, **extra: str) -> Settings:
-    """Settings that point the adapter at the fake."""
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        DISCORD_TOKEN="fake-token",
-        DISCORD_API_URL=fake.api_url,
-        DISCORD_GATEWAY_URL=fake.gateway_url,
+def discord_settings(fake: FakeDiscord, **extra: object) -> Settings:
+    """Settings that point the adapter at the fake (and read nothing from the environment)."""
+    values: dict[str, object] = {
+        "DISCORD_TOKEN": "fake-token",
+        "DISCORD_API_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
         **extra,
-    )
+    }
+    return Settings.model_validate({k: v for k, v in values.items() if v is not None})
 
 
 StartBot = Callable[..., Awaitable[DiscordRunner]]
@@ -97,7 +102,7 @@ async def start_bot(fake: FakeDiscord) -> AsyncIterator[StartBot]:
     """Start (and at the end stop) the Discord adapter; call it again to simulate a restart."""
     runners: list[DiscordRunner] = []
 
-    async def start(app: Paperboy, **settings: str) -> DiscordRunner:
+    async def start(app: Paperboy, **settings: object) -> DiscordRunner:
         runner = await start_discord(app, discord_settings(fake, **settings), guild_ready_timeout=0.05)
         await runner.wait_until_ready(10)
         runners.append(runner)

@@ -4,9 +4,9 @@ It answers what Paperboy's client calls, keeps the messages and threads it was a
 request, speaks the gateway handshake (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME), and pushes
 INTERACTION_CREATE and MESSAGE_REACTION_ADD/REMOVE like Discord does.
 
-Details that matter to discord.py: JSON answers carry `Content-Type: application/json` with no charset (else the
-body is read as text), a 429 carries a `Via` header (else it is taken for a Cloudflare ban), and interaction
-callbacks are asked with `?with_response=1` and answered with a callback object.
+Details that matter to discord.py: JSON answers carry `Content-Type: application/json` with no charset
+(else the body is read as text), a 429 carries a `Via` header (else it is taken for a Cloudflare ban), and
+interaction callbacks are asked with `?with_response=1` and answered with a callback object.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ def snowflake_for_shard(shard_id: int, shard_count: int, seed: int) -> int:
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py only parses JSON when the content type is exactly "application/json".
     return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})}
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
 
 
@@ -53,8 +55,16 @@ def _now() -> str:
 
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
     """A Discord user object."""
-    return {"id": str(user_id), "username": name, "discriminator": "0", "global_name": name, "avatar": None,
-            "bot": bot, "public_flags": 0, "flags": 0}
+    return {
+        "id": str(user_id),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+        "flags": 0,
+    }
 
 
 @dataclass
@@ -90,6 +100,7 @@ class InteractionRecord:
     pushed_at: float
     initial: asyncio.Future[dict[str, Any]]
     initial_at: float | None = None
+    response_message: dict[str, Any] | None = None
     followups: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -105,7 +116,7 @@ class InteractionRecord:
             return self.edits[-1]
         if self.followups:
             return self.followups[-1]
-        return dict(self.initial.result().get("data") or {})
+        return self.response_message or {}
 
 
 @dataclass
@@ -121,7 +132,7 @@ class GatewaySession:
 
 
 class FakeDiscord:
-    """The fake: start() it, point the client at api_url/gateway_url, then push events and read what happened."""
+    """The fake: start it, point the client at api_url and gateway_url, push events, read what happened."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -154,9 +165,8 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        server: Any = site._server
+        self.port = server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
@@ -185,14 +195,45 @@ class FakeDiscord:
         """A guild the bot is in; returns its id."""
         gid = guild_id or self.next_id()
         self.guilds[gid] = {
-            "id": str(gid), "name": name, "icon": None, "owner_id": "1", "afk_timeout": 300,
-            "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
-            "roles": [{"id": str(gid), "name": "@everyone", "permissions": str(EVERYONE_CAN), "position": 0,
-                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-            "emojis": [], "stickers": [], "features": [], "mfa_level": 0, "system_channel_flags": 0,
-            "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "member_count": 2,
-            "large": False, "unavailable": False, "joined_at": _now(), "members": [], "threads": [],
-            "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
+            "id": str(gid),
+            "name": name,
+            "icon": None,
+            "owner_id": "1",
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [
+                {
+                    "id": str(gid),
+                    "name": "@everyone",
+                    "permissions": str(EVERYONE_CAN),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                    "flags": 0,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_flags": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "member_count": 2,
+            "large": False,
+            "unavailable": False,
+            "joined_at": _now(),
+            "members": [],
+            "threads": [],
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
             "soundboard_sounds": [],
         }
         return gid
@@ -200,12 +241,28 @@ class FakeDiscord:
     def add_channel(self, guild_id: int, name: str = "papers", *, kind: int = TEXT) -> int:
         """A channel in a guild; returns its id."""
         cid = self.next_id()
-        channel = {"id": str(cid), "guild_id": str(guild_id), "name": name, "type": kind, "position": 0,
-                   "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
-                   "rate_limit_per_user": 0, "last_message_id": None, "flags": 0}
+        channel = {
+            "id": str(cid),
+            "guild_id": str(guild_id),
+            "name": name,
+            "type": kind,
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "rate_limit_per_user": 0,
+            "last_message_id": None,
+            "flags": 0,
+        }
         if kind == FORUM:
-            channel.update(available_tags=[], default_reaction_emoji=None, default_sort_order=None,
-                           default_forum_layout=0, default_thread_rate_limit_per_user=0)
+            channel.update(
+                available_tags=[],
+                default_reaction_emoji=None,
+                default_sort_order=None,
+                default_forum_layout=0,
+                default_thread_rate_limit_per_user=0,
+            )
         self.channels[cid] = channel
         self.guilds[guild_id]["channels_ids"] = [*self.guilds[guild_id].get("channels_ids", []), cid]
         return cid
@@ -215,8 +272,9 @@ class FakeDiscord:
         guild = {k: v for k, v in self.guilds[guild_id].items() if k != "channels_ids"}
         ids = self.guilds[guild_id].get("channels_ids", [])
         guild["channels"] = [self.channels[c] for c in ids if self.channels[c]["type"] != PUBLIC_THREAD]
-        guild["threads"] = [c for c in self.channels.values()
-                            if c["type"] == PUBLIC_THREAD and c["guild_id"] == str(guild_id)]
+        guild["threads"] = [
+            c for c in self.channels.values() if c["type"] == PUBLIC_THREAD and c["guild_id"] == str(guild_id)
+        ]
         return guild
 
     def messages_in(self, channel_id: int) -> list[dict[str, Any]]:
@@ -232,24 +290,58 @@ class FakeDiscord:
         compiled = re.compile(pattern)
         return [c for c in self.calls if c.method == method and compiled.fullmatch(c.path)]
 
-    def fail(self, method: str, path_pattern: str, status: int, body: dict[str, Any] | None = None, *,
-             headers: dict[str, str] | None = None, times: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        body: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next `times` matching requests with an error."""
-        self.faults.append(Fault(method, re.compile(path_pattern), status, body or {"message": "error", "code": 0},
-                                 headers or {}, times))
+        self.faults.append(
+            Fault(
+                method,
+                re.compile(path_pattern),
+                status,
+                body or {"message": "error", "code": 0},
+                headers or {},
+                times,
+            )
+        )
 
-    def rate_limit(self, method: str, path_pattern: str, retry_after: float = 0.05, *, times: int = 1) -> None:
+    def rate_limit(
+        self, method: str, path_pattern: str, retry_after: float = 0.05, *, times: int = 1
+    ) -> None:
         """Answer the next matching requests with a 429 that discord.py waits out."""
-        self.fail(method, path_pattern, 429,
-                  {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
-                  headers={"Via": "1.1 google", "Retry-After": str(retry_after), "X-RateLimit-Scope": "user",
-                           "X-RateLimit-Bucket": "fake", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-                           "X-RateLimit-Reset-After": str(retry_after)}, times=times)
+        self.fail(
+            method,
+            path_pattern,
+            429,
+            {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+            headers={
+                "Via": "1.1 google",
+                "Retry-After": str(retry_after),
+                "X-RateLimit-Scope": "user",
+                "X-RateLimit-Bucket": "fake",
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset-After": str(retry_after),
+            },
+            times=times,
+        )
 
     def forbid(self, channel_id: int) -> None:
         """The bot lost its permission to post in a channel (every later post answers 403)."""
-        self.fail("POST", rf"/channels/{channel_id}/.*", 403, {"message": "Missing Permissions", "code": 50013},
-                  times=10_000)
+        self.fail(
+            "POST",
+            rf"/channels/{channel_id}/.*",
+            403,
+            {"message": "Missing Permissions", "code": 50013},
+            times=10_000,
+        )
 
     # ----- REST -----
 
@@ -274,6 +366,7 @@ class FakeDiscord:
         if request.content_type.startswith("multipart/"):
             payload: dict[str, Any] = {"files": {}}
             reader = await request.multipart()
+            part: Any
             async for part in reader:
                 if part.name == "payload_json":
                     payload.update(json.loads(await part.text()))
@@ -293,6 +386,7 @@ class FakeDiscord:
             ("GET", rf"/applications/{app}/commands", self._get_global_commands),
             ("PUT", rf"/applications/{app}/commands", self._put_global_commands),
             ("PUT", rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands", self._put_guild_commands),
+            ("GET", rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands", self._get_guild_commands),
             ("GET", r"/users/@me/guilds", self._my_guilds),
             ("POST", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", rf"/webhooks/{app}/(?P<token>[^/]+)", self._followup),
@@ -302,22 +396,49 @@ class FakeDiscord:
             ("POST", r"/channels/(?P<cid>\d+)/messages", self._create_message),
             ("POST", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)/threads", self._thread_from_message),
             ("POST", r"/channels/(?P<cid>\d+)/threads", self._forum_post),
-            ("PUT", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)/reactions/(?P<emoji>[^/]+)/@me", self._react),
+            (
+                "PUT",
+                r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)/reactions/(?P<emoji>[^/]+)/@me",
+                self._react,
+            ),
         ]
 
     async def _me(self, request: web.Request, body: Any) -> web.Response:
         return _json(user_payload(BOT_ID, "Paperboy", bot=True))
 
     async def _application(self, request: web.Request, body: Any) -> web.Response:
-        return _json({"id": str(APP_ID), "name": "Paperboy", "description": "", "icon": None, "bot_public": True,
-                      "bot_require_code_grant": False, "owner": user_payload(1, "owner"), "verify_key": "00",
-                      "flags": 0, "team": None, "summary": "", "rpc_origins": [],
-                      "interactions_endpoint_url": None, "bot": user_payload(BOT_ID, "Paperboy", bot=True)})
+        return _json(
+            {
+                "id": str(APP_ID),
+                "name": "Paperboy",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user_payload(1, "owner"),
+                "verify_key": "00",
+                "flags": 0,
+                "team": None,
+                "summary": "",
+                "rpc_origins": [],
+                "interactions_endpoint_url": None,
+                "bot": user_payload(BOT_ID, "Paperboy", bot=True),
+            }
+        )
 
     async def _gateway_bot(self, request: web.Request, body: Any) -> web.Response:
-        return _json({"url": self.gateway_url, "shards": 1,
-                      "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0,
-                                              "max_concurrency": 1}})
+        return _json(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     async def _get_global_commands(self, request: web.Request, body: Any) -> web.Response:
         return _json(self.global_commands)
@@ -339,23 +460,55 @@ class FakeDiscord:
         self.guild_commands[int(guild_id)] = self._stored_commands(body, guild_id)
         return _json(self.guild_commands[int(guild_id)])
 
+    async def _get_guild_commands(self, request: web.Request, body: Any, guild_id: str) -> web.Response:
+        return _json(self.guild_commands.get(int(guild_id), []))
+
     async def _my_guilds(self, request: web.Request, body: Any) -> web.Response:
         after = int(request.query.get("after", "0"))
-        listed = [{"id": g["id"], "name": g["name"], "icon": None, "owner": False, "permissions": "0",
-                   "features": []} for gid, g in sorted(self.guilds.items()) if gid > after]
+        listed = [
+            {
+                "id": g["id"],
+                "name": g["name"],
+                "icon": None,
+                "owner": False,
+                "permissions": "0",
+                "features": [],
+            }
+            for gid, g in sorted(self.guilds.items())
+            if gid > after
+        ]
         return _json(listed[: int(request.query.get("limit", "200"))])
 
-    def _message(self, channel_id: int, body: dict[str, Any], *, author: dict[str, Any] | None = None,
-                 message_id: int | None = None) -> dict[str, Any]:
+    def _message(
+        self,
+        channel_id: int,
+        body: dict[str, Any],
+        *,
+        author: dict[str, Any] | None = None,
+        message_id: int | None = None,
+    ) -> dict[str, Any]:
         channel = self.channels.get(channel_id, {})
         message = {
-            "id": str(message_id or self.next_id()), "channel_id": str(channel_id),
-            "guild_id": channel.get("guild_id"), "author": author or user_payload(BOT_ID, "Paperboy", bot=True),
-            "content": body.get("content") or "", "timestamp": _now(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-            "embeds": body.get("embeds") or [], "components": body.get("components") or [], "pinned": False,
-            "type": 0, "flags": body.get("flags", 0), "nonce": body.get("nonce"),
-            "allowed_mentions": body.get("allowed_mentions"), "files": sorted(body.get("files", {})),
+            "id": str(message_id or self.next_id()),
+            "channel_id": str(channel_id),
+            "guild_id": channel.get("guild_id"),
+            "author": author or user_payload(BOT_ID, "Paperboy", bot=True),
+            "content": body.get("content") or "",
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": body.get("flags", 0),
+            "nonce": body.get("nonce"),
+            "allowed_mentions": body.get("allowed_mentions"),
+            "files": sorted(body.get("files", {})),
             "file_texts": body.get("files", {}),
         }
         self.messages[int(message["id"])] = message
@@ -377,17 +530,33 @@ class FakeDiscord:
 
     def _thread(self, parent_id: int, name: str, thread_id: int, archive: int) -> dict[str, Any]:
         parent = self.channels[parent_id]
-        thread = {"id": str(thread_id), "guild_id": parent["guild_id"], "parent_id": str(parent_id),
-                  "owner_id": str(BOT_ID), "name": name, "type": PUBLIC_THREAD, "last_message_id": None,
-                  "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
-                  "thread_metadata": {"archived": False, "auto_archive_duration": archive,
-                                      "archive_timestamp": _now(), "locked": False}}
+        thread = {
+            "id": str(thread_id),
+            "guild_id": parent["guild_id"],
+            "parent_id": str(parent_id),
+            "owner_id": str(BOT_ID),
+            "name": name,
+            "type": PUBLIC_THREAD,
+            "last_message_id": None,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": archive,
+                "archive_timestamp": _now(),
+                "locked": False,
+            },
+        }
         self.channels[thread_id] = thread
         return thread
 
     async def _thread_from_message(self, request: web.Request, body: Any, cid: str, mid: str) -> web.Response:
         if int(mid) in self.channels:
-            return _json({"message": "A thread has already been created for this message", "code": 160004}, 400)
+            return _json(
+                {"message": "A thread has already been created for this message", "code": 160004}, 400
+            )
         name = body["name"]
         if not 1 <= len(name) <= 100:
             return _json({"message": "Invalid Form Body", "code": 50035}, 400)
@@ -420,16 +589,21 @@ class FakeDiscord:
         if record is None or record.initial.done():
             return _json({"message": "Interaction has already been acknowledged.", "code": 40060}, 400)
         record.initial_at = time.perf_counter()
-        record.initial.set_result(body)
-        record.changed.set()
         kind = body["type"]
-        interaction = {"id": iid, "type": 2, "response_message_loading": kind == 5,
-                       "response_message_ephemeral": bool((body.get("data") or {}).get("flags", 0) & 64)}
+        interaction = {
+            "id": iid,
+            "type": 2,
+            "response_message_loading": kind == 5,
+            "response_message_ephemeral": bool((body.get("data") or {}).get("flags", 0) & 64),
+        }
         answer: dict[str, Any] = {"interaction": interaction}
         if kind in (4, 5):
             message = self._message(record.channel_id, body.get("data") or {})
+            record.response_message = message
             interaction["response_message_id"] = message["id"]
             answer["resource"] = {"type": kind, "message": message}
+        record.initial.set_result(body)
+        record.changed.set()
         return _json(answer)
 
     async def _followup(self, request: web.Request, body: Any, token: str) -> web.Response:
@@ -441,10 +615,16 @@ class FakeDiscord:
 
     async def _edit_original(self, request: web.Request, body: Any, token: str) -> web.Response:
         record = self._by_token[token]
-        message = self._message(record.channel_id, body)
-        record.edits.append(message)
+        edited = self._message(record.channel_id, body)
+        if record.response_message is not None:
+            # The deferred "thinking" message becomes the answer: same message, new content.
+            del self.messages[int(edited["id"])]
+            edited["id"] = record.response_message["id"]
+            self.messages[int(edited["id"])] = edited
+            record.response_message = edited
+        record.edits.append(edited)
         record.changed.set()
-        return _json(message)
+        return _json(edited)
 
     async def _get_original(self, request: web.Request, body: Any, token: str) -> web.Response:
         return _json(self._by_token[token].final())
@@ -474,16 +654,26 @@ class FakeDiscord:
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> GatewaySession:
         self.identifies.append(data)
         shard = tuple(data.get("shard") or (0, 1))
-        session = GatewaySession(ws, (int(shard[0]), int(shard[1])), f"session-{self.next_id()}",
-                                 int(data.get("intents", 0)))
+        session = GatewaySession(
+            ws, (int(shard[0]), int(shard[1])), f"session-{self.next_id()}", int(data.get("intents", 0))
+        )
         self.sessions.append(session)
         mine = [gid for gid in self.guilds if (gid >> 22) % session.shard[1] == session.shard[0]]
-        await self._send(session, "READY", {
-            "v": 10, "user": user_payload(BOT_ID, "Paperboy", bot=True), "session_id": session.session_id,
-            "resume_gateway_url": self.gateway_url, "shard": list(session.shard),
-            "guilds": [{"id": str(gid), "unavailable": True} for gid in mine],
-            "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": [],
-        })
+        await self._send(
+            session,
+            "READY",
+            {
+                "v": 10,
+                "user": user_payload(BOT_ID, "Paperboy", bot=True),
+                "session_id": session.session_id,
+                "resume_gateway_url": self.gateway_url,
+                "shard": list(session.shard),
+                "guilds": [{"id": str(gid), "unavailable": True} for gid in mine],
+                "application": {"id": str(APP_ID), "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+            },
+        )
         for gid in mine:
             await self._send(session, "GUILD_CREATE", self.guild_payload(gid))
         session.identified.set()
@@ -528,24 +718,53 @@ class FakeDiscord:
     def member(self, user_id: int, *, manage: bool = False) -> dict[str, Any]:
         """A guild member payload, with resolved permissions as interactions carry them."""
         permissions = EVERYONE_CAN | (MANAGE_CHANNELS if manage else 0)
-        return {"user": self.users.setdefault(user_id, user_payload(user_id, f"user{user_id}")), "roles": [],
-                "joined_at": _now(), "deaf": False, "mute": False, "flags": 0, "nick": None, "avatar": None,
-                "permissions": str(permissions), "pending": False, "communication_disabled_until": None}
+        return {
+            "user": self.users.setdefault(user_id, user_payload(user_id, f"user{user_id}")),
+            "roles": [],
+            "joined_at": _now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+            "avatar": None,
+            "permissions": str(permissions),
+            "pending": False,
+            "communication_disabled_until": None,
+        }
 
-    def _interaction_base(self, kind: int, guild_id: int, channel_id: int, user_id: int, manage: bool,
-                          ) -> tuple[dict[str, Any], InteractionRecord]:
+    def _interaction_base(
+        self,
+        kind: int,
+        guild_id: int,
+        channel_id: int,
+        user_id: int,
+        manage: bool,
+    ) -> tuple[dict[str, Any], InteractionRecord]:
         iid = self.next_id()
         token = f"token-{iid}"
         record = InteractionRecord(iid, token, channel_id, 0.0, asyncio.get_running_loop().create_future())
         self.interactions[iid] = record
         self._by_token[token] = record
-        channel = self.channels.get(channel_id, {"id": str(channel_id), "type": TEXT, "guild_id": str(guild_id)})
+        channel = self.channels.get(
+            channel_id, {"id": str(channel_id), "type": TEXT, "guild_id": str(guild_id)}
+        )
         payload = {
-            "id": str(iid), "application_id": str(APP_ID), "type": kind, "token": token, "version": 1,
-            "guild_id": str(guild_id), "channel_id": str(channel_id), "channel": channel,
-            "member": self.member(user_id, manage=manage), "app_permissions": str(EVERYONE_CAN),
-            "locale": "en-US", "guild_locale": "en-US", "entitlements": [], "attachment_size_limit": 8388608,
-            "authorizing_integration_owners": {"0": str(guild_id)}, "context": 0,
+            "id": str(iid),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": token,
+            "version": 1,
+            "guild_id": str(guild_id),
+            "channel_id": str(channel_id),
+            "channel": channel,
+            "member": self.member(user_id, manage=manage),
+            "app_permissions": str(EVERYONE_CAN),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 8388608,
+            "authorizing_integration_owners": {"0": str(guild_id)},
+            "context": 0,
             "guild": {"id": str(guild_id), "locale": "en-US", "features": []},
         }
         return payload, record
@@ -561,7 +780,9 @@ class FakeDiscord:
             options.append(option)
         return options
 
-    async def push(self, guild_id: int, payload: dict[str, Any], record: InteractionRecord) -> InteractionRecord:
+    async def push(
+        self, guild_id: int, payload: dict[str, Any], record: InteractionRecord
+    ) -> InteractionRecord:
         """Send an INTERACTION_CREATE and note when it left."""
         session = self.session_for(guild_id)
         session.seq += 1
@@ -570,21 +791,35 @@ class FakeDiscord:
         await session.ws.send_str(text)
         return record
 
-    async def slash(self, guild_id: int, channel_id: int, subcommand: str, *, user_id: int = 42,
-                    manage: bool = False, focused: str | None = None, **options: Any) -> InteractionRecord:
+    async def slash(
+        self,
+        guild_id: int,
+        channel_id: int,
+        subcommand: str,
+        *,
+        user_id: int = 42,
+        manage: bool = False,
+        focused: str | None = None,
+        **options: Any,
+    ) -> InteractionRecord:
         """A user runs `/papers <subcommand> option:value …` (or types in an option, with `focused`)."""
         payload, record = self._interaction_base(4 if focused else 2, guild_id, channel_id, user_id, manage)
         commands = self.guild_commands.get(guild_id) or self.global_commands
         command_id = next((c["id"] for c in commands if c["name"] == "papers"), str(self.next_id()))
-        data: dict[str, Any] = {"id": command_id, "name": "papers", "type": 1, "options": [
-            {"name": subcommand, "type": 1, "options": self._options(options, focused)}]}
+        data: dict[str, Any] = {
+            "id": command_id,
+            "name": "papers",
+            "type": 1,
+            "options": [{"name": subcommand, "type": 1, "options": self._options(options, focused)}],
+        }
         if guild_id in self.guild_commands:
             data["guild_id"] = str(guild_id)
         payload["data"] = data
         return await self.push(guild_id, payload, record)
 
-    async def press(self, guild_id: int, message_id: int, custom_id: str, *, user_id: int = 42
-                    ) -> InteractionRecord:
+    async def press(
+        self, guild_id: int, message_id: int, custom_id: str, *, user_id: int = 42
+    ) -> InteractionRecord:
         """A user presses a button on a message."""
         message = self.messages[message_id]
         channel_id = int(message["channel_id"])
@@ -593,12 +828,27 @@ class FakeDiscord:
         payload["message"] = message
         return await self.push(guild_id, payload, record)
 
-    async def react(self, guild_id: int, channel_id: int, message_id: int, emoji: str, *, user_id: int = 42,
-                    remove: bool = False, bot: bool = False) -> None:
+    async def react(
+        self,
+        guild_id: int,
+        channel_id: int,
+        message_id: int,
+        emoji: str,
+        *,
+        user_id: int = 42,
+        remove: bool = False,
+        bot: bool = False,
+    ) -> None:
         """A user adds (or removes) a reaction on a message."""
-        data: dict[str, Any] = {"user_id": str(user_id), "channel_id": str(channel_id),
-                                "message_id": str(message_id), "guild_id": str(guild_id),
-                                "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0}
+        data: dict[str, Any] = {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": str(message_id),
+            "guild_id": str(guild_id),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
         if not remove:
             member = self.member(user_id)
             member["user"] = {**member["user"], "bot": bot}
@@ -606,9 +856,9 @@ class FakeDiscord:
             data["message_author_id"] = str(BOT_ID)
         await self.dispatch(guild_id, "MESSAGE_REACTION_REMOVE" if remove else "MESSAGE_REACTION_ADD", data)
 
-    async def answered(self, record: InteractionRecord, timeout: float = 10.0) -> dict[str, Any]:
+    async def answered(self, record: InteractionRecord, within: float = 10.0) -> dict[str, Any]:
         """Wait for the final message of an interaction: the direct answer, or the edit after a deferral."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             await record.initial
             while record.initial_type == 5 and not (record.edits or record.followups):
                 record.changed.clear()
