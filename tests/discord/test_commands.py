@@ -1,4 +1,4 @@
-"""Each `/papers` subcommand, run by a user through the fake gateway, answered by the real discord.py client."""
+"""Each `/papers` subcommand, given through the fake gateway and answered by the real discord.py client."""
 
 from __future__ import annotations
 

@@ -1,14 +1,15 @@
-"""Votes on Discord: a 👍 or ⬆️ reaction on a paper the bot posted, or its Upvote button; each person counts once."""
+"""Votes on Discord: 👍 or ⬆️ on a paper the bot posted, or its Upvote button; each person counts once."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
+
+import pytest
 
 from adapters.discord import DiscordRunner
 from bot.app import Paperboy
-from bot.domain import ChannelRef, Vote, Workspace
+from bot.domain import ChannelRef, Workspace
 from tests.discord.conftest import StartBot, World
 from tests.discord.fake_discord import BOT_ID
 
@@ -35,31 +36,47 @@ async def votes_here(world: World, paperboy: Paperboy, arxiv_id: str = MATRYOSHK
     return await paperboy.votes.count(arxiv_id, Workspace("discord", str(world.guild)))
 
 
-async def vote_lands(world: World, paperboy: Paperboy, user: int, arxiv_id: str = MATRYOSHKA) -> None:
-    """Wait until one person's vote is stored: events pushed before it have been handled by then."""
-    vote = Vote("discord", str(world.guild), str(user), arxiv_id)
-    async with asyncio.timeout(5):
-        while not await paperboy.store.has_vote(vote):
-            await asyncio.sleep(0.01)
+class Reactions:
+    """Watches the core's `vote_on_message`, so a test can wait until the bot has handled a reaction."""
+
+    def __init__(self, paperboy: Paperboy, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.handled: list[tuple[str, bool]] = []
+        self._changed = asyncio.Condition()
+        original = paperboy.vote_on_message
+
+        async def watched(channel: ChannelRef, message_id: str, user: str, *, cast: bool) -> bool:
+            counted = await original(channel, message_id, user, cast=cast)
+            async with self._changed:
+                self.handled.append((user, cast))
+                self._changed.notify_all()
+            return counted
+
+        monkeypatch.setattr(paperboy, "vote_on_message", watched)
+
+    async def handled_for(self, user: int, times: int = 1) -> None:
+        """Wait until the bot has passed `times` reactions of this user to the core."""
+        async with asyncio.timeout(5), self._changed:
+            await self._changed.wait_for(lambda: [u for u, _ in self.handled].count(str(user)) >= times)
+
+    def users(self) -> list[str]:
+        """Whose reactions reached the core, in order."""
+        return [u for u, _ in self.handled]
 
 
-async def votes_become(world: World, paperboy: Paperboy, expected: int, arxiv_id: str = MATRYOSHKA) -> int:
-    """Wait (a reaction gets no answer to wait for) until the count is `expected`; return the last count seen."""
-    count = -1
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(5):
-            while (count := await votes_here(world, paperboy, arxiv_id)) != expected:
-                await asyncio.sleep(0.01)
-    return count
+@pytest.fixture
+def reactions(paperboy: Paperboy, monkeypatch: pytest.MonkeyPatch) -> Reactions:
+    """The reactions the bot hands to the core."""
+    return Reactions(paperboy, monkeypatch)
 
 
 async def test_a_thumbs_up_on_a_digest_paper_adds_a_vote_that_trending_shows(
-    world: World, bot: DiscordRunner, paperboy: Paperboy
+    world: World, bot: DiscordRunner, paperboy: Paperboy, reactions: Reactions
 ) -> None:
     thread, papers = await posted_digest(world, paperboy)
     await world.fake.react(world.guild, thread, int(papers[MATRYOSHKA]["id"]), "👍", user_id=501)
+    await reactions.handled_for(501)
 
-    assert await votes_become(world, paperboy, 1) == 1
+    assert await votes_here(world, paperboy) == 1
     trending = await world.fake.answered(
         await world.fake.slash(world.guild, world.channel, "trending", window="month")
     )
@@ -70,45 +87,46 @@ async def test_a_thumbs_up_on_a_digest_paper_adds_a_vote_that_trending_shows(
 
 
 async def test_both_vote_emojis_from_one_person_count_once_and_removal_takes_it_back(
-    world: World, bot: DiscordRunner, paperboy: Paperboy
+    world: World, bot: DiscordRunner, paperboy: Paperboy, reactions: Reactions
 ) -> None:
     thread, papers = await posted_digest(world, paperboy)
     message = int(papers[MATRYOSHKA]["id"])
     await world.fake.react(world.guild, thread, message, "👍", user_id=501)
     await world.fake.react(world.guild, thread, message, "⬆️", user_id=501)
     await world.fake.react(world.guild, thread, message, "⬆", user_id=502)
-    assert await votes_become(world, paperboy, 2) == 2
-    # A later, counted vote shows that the earlier events have all been handled.
-    await world.fake.react(world.guild, thread, message, "👍", user_id=503)
-    await vote_lands(world, paperboy, 503)
-    assert await votes_here(world, paperboy) == 3
+    await reactions.handled_for(501, times=2)
+    await reactions.handled_for(502)
+    assert await votes_here(world, paperboy) == 2
 
     await world.fake.react(world.guild, thread, message, "⬆", user_id=502, remove=True)
-    assert await votes_become(world, paperboy, 2) == 2
+    await reactions.handled_for(502, times=2)
+    assert await votes_here(world, paperboy) == 1
 
 
 async def test_the_bots_own_reactions_other_bots_and_other_emojis_do_not_count(
-    world: World, bot: DiscordRunner, paperboy: Paperboy
+    world: World, bot: DiscordRunner, paperboy: Paperboy, reactions: Reactions
 ) -> None:
     thread, papers = await posted_digest(world, paperboy)
     message = int(papers[MATRYOSHKA]["id"])
     await world.fake.react(world.guild, thread, message, "👍", user_id=BOT_ID)
     await world.fake.react(world.guild, thread, message, "👍", user_id=601, bot=True)
     await world.fake.react(world.guild, thread, message, "🎉", user_id=501)
-    # A counted vote after them shows they were handled, and that they were not counted.
+    # A person's vote after them: once it is handled, the ones before it have been dropped.
     await world.fake.react(world.guild, thread, message, "👍", user_id=999)
-    await vote_lands(world, paperboy, 999)
+    await reactions.handled_for(999)
+    assert reactions.users() == ["999"]
     assert await votes_here(world, paperboy) == 1
 
 
 async def test_a_reaction_on_a_message_that_shows_no_paper_does_not_count(
-    world: World, bot: DiscordRunner, paperboy: Paperboy
+    world: World, bot: DiscordRunner, paperboy: Paperboy, reactions: Reactions
 ) -> None:
     thread, papers = await posted_digest(world, paperboy)
     [parent] = [m for m in world.fake.messages_in(world.channel) if m["nonce"]]
     await world.fake.react(world.guild, world.channel, int(parent["id"]), "👍", user_id=501)
     await world.fake.react(world.guild, thread, int(papers[MATRYOSHKA]["id"]), "👍", user_id=999)
-    await vote_lands(world, paperboy, 999)
+    await reactions.handled_for(501)
+    await reactions.handled_for(999)
     ids = [*papers]
     counts = await paperboy.store.vote_counts(ids, Workspace("discord", str(world.guild)))
     assert counts == {MATRYOSHKA: 1}
@@ -135,13 +153,13 @@ async def test_the_upvote_button_toggles_the_vote_and_says_so_privately(
 
 
 async def test_a_reaction_and_the_button_from_one_person_are_one_vote(
-    world: World, bot: DiscordRunner, paperboy: Paperboy
+    world: World, bot: DiscordRunner, paperboy: Paperboy, reactions: Reactions
 ) -> None:
     fake = world.fake
     searched = await fake.answered(await fake.slash(world.guild, world.channel, "paper", id=MATRYOSHKA))
     thread, papers = await posted_digest(world, paperboy)
     await fake.react(world.guild, thread, int(papers[MATRYOSHKA]["id"]), "👍", user_id=501)
-    assert await votes_become(world, paperboy, 1) == 1
+    await reactions.handled_for(501)
     pressed = await fake.answered(
         await fake.press(world.guild, int(searched["id"]), f"paperboy:upvote:{MATRYOSHKA}", user_id=502)
     )
@@ -167,7 +185,7 @@ async def test_buttons_keep_working_after_a_restart(
 
 
 async def test_reactions_keep_counting_after_a_restart(
-    world: World, paperboy: Paperboy, start_bot: StartBot
+    world: World, paperboy: Paperboy, start_bot: StartBot, reactions: Reactions
 ) -> None:
     first = await start_bot(paperboy)
     thread, papers = await posted_digest(world, paperboy)
@@ -175,4 +193,5 @@ async def test_reactions_keep_counting_after_a_restart(
 
     await start_bot(paperboy)
     await world.fake.react(world.guild, thread, int(papers[MATRYOSHKA]["id"]), "👍", user_id=501)
-    assert await votes_become(world, paperboy, 1) == 1
+    await reactions.handled_for(501)
+    assert await votes_here(world, paperboy) == 1
