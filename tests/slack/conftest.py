@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -133,6 +135,16 @@ class SlackHarness:
         response = await self.event(event, team=team, event_id=event_id, **headers)
         assert response.status_code == 200, response.text
         return response
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
+    """Wait until an async check returns something truthy (background work done); fail after `within` s."""
+    deadline = time.monotonic() + within
+    while not (value := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never became true")
+        await asyncio.sleep(0.02)
+    return value
 
 
 def block_text(message: dict[str, Any]) -> str:

@@ -86,7 +86,7 @@ async def test_subscribe_topics_and_unsubscribe(slack: SlackHarness) -> None:
 
     removed = await slack.command("unsubscribe 1")
     assert "Unsubscribed from" in block_text(removed)
-    assert await slack.paperboy.topics.list(ChannelRef("slack", "T1", "C1")) == []
+    assert await slack.paperboy.store.list_topics(ChannelRef("slack", "T1", "C1")) == []
 
 
 async def test_schedule_shows_changes_pauses_and_resumes(slack: SlackHarness) -> None:
