@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import sqlite3
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -277,8 +279,25 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(read)
 
 
+def _probe_sqlite(path: Path) -> None:
+    """Open the file with plain sqlite3 and read its header (creating it when new)."""
+    connection = sqlite3.connect(path, timeout=5)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()
+    finally:
+        connection.close()
+
+
 async def _ping(engine: AsyncEngine, url: str) -> None:
     """Open one connection, turning a refusal into StoreError."""
+    path = sqlite_path(url)
+    if path is not None:
+        # A refusal seen by aiosqlite leaves its worker thread posting to the event loop after the failure;
+        # asking plain sqlite3 first keeps that path for databases that really open.
+        try:
+            await asyncio.to_thread(_probe_sqlite, path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the database at {path}: {_reason(exc)}.") from exc
     try:
         async with engine.connect() as conn:
             await conn.execute(select(literal(1)))
@@ -820,7 +839,9 @@ class SqlStore:
 
     async def has_digest(self, channel: ChannelRef, local_date: date) -> bool:
         """True when the channel has a digest for that local date."""
-        statement = select(digests.c.id).where(_of_channel(digests, channel), digests.c.local_date == local_date)
+        statement = select(digests.c.id).where(
+            _of_channel(digests, channel), digests.c.local_date == local_date
+        )
         async with self.engine.connect() as conn:
             return (await conn.execute(statement.limit(1))).first() is not None
 
