@@ -340,7 +340,7 @@ async def open_store(url: str, *, migrate: bool = True, clock: Clock | None = No
             await _migrate(engine, url, "head")
         else:
             await _ping(engine, url)
-            at, head = await current_revision(engine), _head_revision()
+            at, head = await current_revision(engine), await asyncio.to_thread(_head_revision)
             if at != head:
                 raise StoreError(
                     f"The database at {_display(url)} is at migration {at or 'none'}, not {head}; "
