@@ -238,6 +238,10 @@ class FakeSlack:
         # answers queued for the next chat.postMessage calls: (HTTP status, headers)
         self.post_failures: list[tuple[int, dict[str, str]]] = []
         self._ts = itertools.count(1)
+        # Socket Mode: the app token the fake accepts, the open connection, and what the app sent back.
+        self.app_token = "xapp-1-A0PAPERBOY-socket"
+        self.socket: web.WebSocketResponse | None = None
+        self.socket_acks: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -271,6 +275,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
+        app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{name}", self._response)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -316,7 +321,37 @@ class FakeSlack:
         await self.wait_for(lambda: len(self.responses) >= count, within)
         return self.responses
 
+    async def send_over_socket(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> None:
+        """Deliver one envelope through the Socket Mode connection, as Slack does."""
+        await self.wait_for(lambda: self.socket is not None)
+        assert self.socket is not None
+        await self.socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "accepts_response_payload": envelope_type != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+                "payload": payload,
+            }
+        )
+
     # -- handlers --
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self.socket = socket
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0PAPERBOY"}}
+        )
+        self._notify()
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+                self._notify()
+        self.socket = None
+        return socket
 
     def _notify(self) -> None:
         self._changed.set()
@@ -361,6 +396,10 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if method == "oauth.v2.access":
             return self._oauth(args, request)
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}, {}
         team = self.teams.get(token or "")
         if team is None:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
