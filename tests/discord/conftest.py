@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,6 +94,40 @@ def discord_settings(fake: FakeDiscord, **extra: object) -> Settings:
         **extra,
     }
     return Settings.model_validate({k: v for k, v in values.items() if v is not None})
+
+
+class Watched:
+    """Records calls to one async method and lets a test wait for the next."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self._changed = asyncio.Condition()
+
+    async def record(self, args: tuple[Any, ...]) -> None:
+        """Note one finished call."""
+        async with self._changed:
+            self.calls.append(args)
+            self._changed.notify_all()
+
+    async def called(self, times: int = 1, within: float = 5.0) -> list[tuple[Any, ...]]:
+        """Wait until the method has finished `times` calls; return their arguments."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(lambda: len(self.calls) >= times)
+        return self.calls
+
+
+def watch(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> Watched:
+    """Wrap `owner.name` (an async method) so a test can wait until the bot has called it."""
+    watched = Watched()
+    original = getattr(owner, name)
+
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        await watched.record(args)
+        return result
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return watched
 
 
 StartBot = Callable[..., Awaitable[DiscordRunner]]

@@ -153,6 +153,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.session_ready = asyncio.Event()
+        self._new_call = asyncio.Condition()
 
     # ----- life cycle -----
 
@@ -290,6 +291,12 @@ class FakeDiscord:
         compiled = re.compile(pattern)
         return [c for c in self.calls if c.method == method and compiled.fullmatch(c.path)]
 
+    async def wait_for_call(self, method: str, pattern: str, within: float = 5.0) -> Call:
+        """Wait until the client has made a request whose path matches a regex; return the first such."""
+        async with asyncio.timeout(within), self._new_call:
+            await self._new_call.wait_for(lambda: bool(self.calls_to(method, pattern)))
+        return self.calls_to(method, pattern)[0]
+
     def fail(
         self,
         method: str,
@@ -349,6 +356,8 @@ class FakeDiscord:
         path = "/" + request.match_info["tail"]
         body = await self._body(request)
         self.calls.append(Call(request.method, path, dict(request.query), body, time.perf_counter()))
+        async with self._new_call:
+            self._new_call.notify_all()
         for fault in self.faults:
             if fault.times > 0 and fault.method == request.method and fault.path.fullmatch(path):
                 fault.times -= 1
@@ -701,8 +710,10 @@ class FakeDiscord:
         await self._send(self.session_for(guild_id), event, data)
 
     async def join_guild(self, guild_id: int) -> None:
-        """The bot is added to a guild (GUILD_CREATE after READY)."""
-        await self.dispatch(guild_id, "GUILD_CREATE", self.guild_payload(guild_id))
+        """The bot joins a guild: GUILD_CREATE after READY, without `unavailable`, as Discord sends it."""
+        payload = self.guild_payload(guild_id)
+        del payload["unavailable"]
+        await self.dispatch(guild_id, "GUILD_CREATE", payload)
 
     async def remove_from_guild(self, guild_id: int) -> None:
         """The bot is removed from a guild (GUILD_DELETE without `unavailable`)."""
