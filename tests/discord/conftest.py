@@ -13,12 +13,12 @@ import pytest
 
 from adapters.discord import DiscordRunner, start_discord
 from adapters.discord.config import point_discord_at
+from adapters.discord.fake import FORUM, FakeDiscord
 from adapters.settings import Settings
 from adapters.sources.demo import load_demo_papers
 from bot.app import Paperboy
 from storage.search_index import open_index
 from storage.sql import open_store
-from tests.discord.fake_discord import FORUM, FakeDiscord
 
 # A Wednesday, so weekday digests are due.
 TODAY = date(2026, 11, 25)

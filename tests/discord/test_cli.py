@@ -8,8 +8,8 @@ import discord
 from typer.testing import CliRunner
 
 from adapters.discord.cli import INVITE_PERMISSIONS, discord_app, invite_url, sync_commands
+from adapters.discord.fake import APP_ID, FakeDiscord
 from tests.discord.conftest import discord_settings
-from tests.discord.fake_discord import APP_ID, FakeDiscord
 
 
 def test_invite_url_asks_for_the_bot_and_its_commands_with_the_needed_permissions() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord import DiscordRunner
+from adapters.discord.fake import BOT_ID
 from adapters.discord.publisher import ChannelUnavailable
 from bot.app import Paperboy
 from bot.domain import ChannelRef
 from tests.discord.conftest import TODAY, World
-from tests.discord.fake_discord import BOT_ID
 
 
 def ref(world: World, channel: int) -> ChannelRef:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from adapters.discord import DiscordRunner
+from adapters.discord.fake import BOT_ID
 from bot.app import Paperboy
 from bot.domain import ChannelRef, Workspace
 from tests.discord.conftest import StartBot, World
-from tests.discord.fake_discord import BOT_ID
 
 MATRYOSHKA = "2205.13147"
 

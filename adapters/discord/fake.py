@@ -1,4 +1,4 @@
-"""A fake Discord (REST API and gateway) on 127.0.0.1 that the real discord.py client talks to.
+"""A fake Discord (REST API and gateway) on 127.0.0.1, for tests and benchmarks, that discord.py talks to.
 
 It answers what Paperboy's client calls, keeps the messages and threads it was asked to create, records every
 request, speaks the gateway handshake (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME), and pushes
