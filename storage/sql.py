@@ -526,10 +526,10 @@ class SqlStore:
 
     # Papers
 
-    async def upsert_papers(self, papers_in: Sequence[Paper]) -> UpsertCounts:
+    async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
         """Insert new papers and merge known ones in one transaction; report new, updated and unchanged."""
         batch: dict[str, dict[str, Any]] = {}
-        for paper in papers_in:
+        for paper in papers:
             values = _paper_values(paper)
             known = batch.get(paper.arxiv_id)
             batch[paper.arxiv_id] = values if known is None else _merge(known, values)

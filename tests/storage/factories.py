@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.domain import ChannelRef, DigestPlan, Paper, ScoredPaper
@@ -23,3 +23,14 @@ def make_plan(
         for i, arxiv_id in enumerate(arxiv_ids)
     )
     return DigestPlan(channel=channel, local_date=local_date, topics=topics, papers=scored)
+
+
+class SteppingClock:
+    """A clock the test moves by hand (`clock.moment += timedelta(...)`)."""
+
+    def __init__(self, moment: datetime = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        """The current moment."""
+        return self.moment

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import update
 
 from bot.domain import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_POSTED, ChannelRef
-from storage.sql import SqlStore
+from storage.sql import SqlStore, open_store
 from storage.tables import deliveries
-from tests.storage.factories import make_plan
+from tests.storage.factories import SteppingClock, make_plan
 
 GENERAL = ChannelRef("slack", "T1", "C1")
 OTHER_TEAM_GENERAL = ChannelRef("slack", "T2", "C1")
@@ -124,3 +124,29 @@ async def test_remembering_a_message_twice_keeps_one_link(store: SqlStore) -> No
     assert await store.paper_for_message(GENERAL, "M1") == "2501.00001"
     assert await store.paper_for_message(GENERAL, "M2") is None
     assert await store.paper_for_message(ChannelRef("slack", "T1", "C9"), "M1") is None
+
+
+async def test_has_digest_names_the_channel_and_the_local_date(store: SqlStore) -> None:
+    await store.create_digest(make_plan(GENERAL, MONDAY, "2501.00001"))
+
+    assert await store.has_digest(GENERAL, MONDAY) is True
+    assert await store.has_digest(GENERAL, TUESDAY) is False
+    assert await store.has_digest(OTHER_TEAM_GENERAL, MONDAY) is False
+
+
+async def test_last_posted_at_is_the_latest_posting_of_the_channel(database_url: str) -> None:
+    clock = SteppingClock()
+    store = await open_store(database_url, clock=clock)
+    try:
+        assert await store.last_posted_at(GENERAL) is None
+        digest_id = await store.create_digest(make_plan(GENERAL, MONDAY, "2501.00001", "2501.00002"))
+        assert digest_id is not None
+        parent, first, _ = await store.deliveries_of(digest_id)
+        await store.mark_posted(parent.id, "M0")
+        clock.moment += timedelta(seconds=1)
+        await store.mark_posted(first.id, "M1")
+
+        assert await store.last_posted_at(GENERAL) == clock.moment
+        assert await store.last_posted_at(OTHER_TEAM_GENERAL) is None
+    finally:
+        await store.close()

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from bot.domain import UpsertCounts
 from storage.sql import SqlStore, open_store
-from tests.storage.factories import make_paper
-
-
-class SteppingClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.moment = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        """The current moment."""
-        return self.moment
+from tests.storage.factories import SteppingClock, make_paper
 
 
 async def test_upsert_reports_new_then_unchanged_then_updated(store: SqlStore) -> None:
