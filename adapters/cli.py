@@ -265,16 +265,16 @@ def bench_search_command(
     typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
 
 
-def _mount_optional_commands() -> None:
-    # Sources add `ingest hf` and `ingest arxiv` to the same group.
-    try:
-        from adapters.sources.cli import register_ingest_commands
-    except ImportError:
-        return
+def _mount_adapter_commands() -> None:
+    # Sources add `ingest hf` and `ingest arxiv` to the ingest group; Discord brings `discord sync|invite-url`.
+    from adapters.discord.cli import discord_app
+    from adapters.sources.cli import register_ingest_commands
+
     register_ingest_commands(ingest_app)
+    app.add_typer(discord_app, name="discord")
 
 
-_mount_optional_commands()
+_mount_adapter_commands()
 
 
 def main() -> None:
