@@ -268,6 +268,12 @@ class FakeDiscord:
         self.guilds[guild_id]["channels_ids"] = [*self.guilds[guild_id].get("channels_ids", []), cid]
         return cid
 
+    def add_thread(self, parent_id: int, name: str, thread_id: int | None = None) -> int:
+        """An active public thread in a channel (the bot sees it in GUILD_CREATE); returns its id."""
+        thread = self._thread(parent_id, name, thread_id or self.next_id(), 1440)
+        thread["owner_id"] = "1"
+        return int(thread["id"])
+
     def guild_payload(self, guild_id: int) -> dict[str, Any]:
         """The GUILD_CREATE body for a guild, with its channels and active threads."""
         guild = {k: v for k, v in self.guilds[guild_id].items() if k != "channels_ids"}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from adapters.discord import DiscordRunner
+import pytest
+
+from adapters.discord import DiscordRunner, commands
 from bot.app import Paperboy
+from bot.commands import Command, CommandContext
 from bot.domain import ChannelRef
+from bot.replies import Reply
 from tests.discord.conftest import World
 
 EPHEMERAL = 64
@@ -250,3 +255,21 @@ async def test_every_message_is_sent_with_mentions_disabled(world: World, bot: D
         body = call.body.get("data") or call.body.get("message") or call.body
         if "embeds" in body or "content" in body:
             assert body["allowed_mentions"] == {"parse": []}, call.path
+
+
+async def test_a_slow_answer_is_deferred_then_shown_in_place(
+    world: World, bot: DiscordRunner, paperboy: Paperboy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = paperboy.execute
+
+    async def slow(ctx: CommandContext, command: Command) -> Reply:
+        await asyncio.sleep(0.3)
+        return await original(ctx, command)
+
+    monkeypatch.setattr(paperboy, "execute", slow)
+    monkeypatch.setattr(commands, "DEFER_AFTER_SECONDS", 0.05)
+    record = await world.fake.slash(world.guild, world.channel, "search", query="matryoshka")
+    message = await world.fake.answered(record)
+    assert record.initial_type == DEFERRED
+    assert message["embeds"][0]["fields"][0]["name"] == "1. Matryoshka Representation Learning"
+    assert record.edits and len(record.followups) == 0

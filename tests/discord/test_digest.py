@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord import DiscordRunner
-from adapters.discord.fake import BOT_ID
+from adapters.discord.fake import BOT_ID, FakeDiscord
 from adapters.discord.publisher import ChannelUnavailable
 from bot.app import Paperboy
 from bot.domain import ChannelRef
-from tests.discord.conftest import TODAY, World
+from tests.discord.conftest import TODAY, StartBot, World
 
 
 def ref(world: World, channel: int) -> ChannelRef:
@@ -171,3 +171,21 @@ async def test_each_digest_paper_gets_the_bots_vote_emoji_to_invite_votes(
     papers = world.fake.messages_in(int(thread["id"]))
     assert {(int(thread["id"]), int(m["id"]), "👍") for m in papers} == set(world.fake.reactions)
     assert all(m["author"]["id"] == str(BOT_ID) for m in papers)
+
+
+async def test_a_channel_that_is_itself_a_thread_gets_the_digest_inside_it(
+    fake: FakeDiscord, paperboy: Paperboy, start_bot: StartBot
+) -> None:
+    guild = fake.add_guild("Threads only")
+    parent = fake.add_channel(guild, "reading")
+    thread = fake.next_id()
+    fake.add_thread(parent, "papers-thread", thread)
+    await start_bot(paperboy)
+    await fake.answered(await fake.slash(guild, thread, "subscribe", topic="matryoshka", manage=True))
+
+    reply = await paperboy.post_digest(ChannelRef("discord", str(guild), str(thread)))
+
+    assert reply.posted
+    posted = [m for m in fake.messages_in(thread) if m["nonce"]]
+    assert len(posted) == 1 + len(reply.plan.papers)
+    assert fake.threads_of(thread) == []
