@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -30,7 +32,7 @@ from bot.commands import (
 )
 from bot.domain import ChannelRef, Paper, ScoredPaper, UpsertCounts, Vote, Workspace
 from bot.ids import InvalidPaperId, normalize_arxiv_id
-from bot.ports import Clock, SearchIndex, Store
+from bot.ports import Clock, NullTelemetry, SearchIndex, Store, Telemetry
 from bot.query import QueryError
 from bot.replies import (
     Citation,
@@ -62,28 +64,66 @@ class PaperNotFound(LookupError):
     """The store has no paper with that id."""
 
 
+def command_name(command: Command) -> str:
+    """The name a command is counted under in metrics and logs: `ShowPaper` -> "show_paper"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(command).__name__).lower()
+
+
+class CountedVoteBook(VoteBook):
+    """The vote book, reporting each vote that changed (from commands, reactions and buttons) to telemetry."""
+
+    def __init__(self, store: Store, telemetry: Telemetry) -> None:
+        super().__init__(store)
+        self._telemetry = telemetry
+
+    async def cast(self, vote: Vote) -> bool:
+        """Count a vote; False when this person had already voted for the paper here."""
+        changed = await super().cast(vote)
+        if changed:
+            self._telemetry.vote_changed(vote.platform, True)
+        return changed
+
+    async def retract(self, vote: Vote) -> bool:
+        """Take a vote back; False when there was none."""
+        changed = await super().retract(vote)
+        if changed:
+            self._telemetry.vote_changed(vote.platform, False)
+        return changed
+
+    async def toggle(self, vote: Vote) -> bool:
+        """Cast the vote, or retract it when it exists (buttons); return whether it now stands."""
+        stands = await super().toggle(vote)
+        self._telemetry.vote_changed(vote.platform, stands)
+        return stands
+
+
 class Paperboy:
     """The platform-neutral core: papers, search, trending, topics, schedules, votes and digests."""
 
-    def __init__(self, store: Store, index: SearchIndex, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, index: SearchIndex, clock: Clock, telemetry: Telemetry | None = None
+    ) -> None:
         self.store = store
         self.index = index
         self.clock = clock
+        self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.searcher = PaperSearch(store, index)
         self.topics = ChannelTopics(store)
         self.schedules = ChannelSchedules(store)
-        self.votes = VoteBook(store)
+        self.votes: VoteBook = CountedVoteBook(store, self.telemetry)
         self.planner = DigestPlanner(store, index)
         self.delivery = DigestDelivery(store)
         self.publishers: dict[str, DigestPublisher] = {}
 
     # ----- capabilities used by every adapter and the command line -----
 
-    async def ingest(self, papers: Sequence[Paper]) -> UpsertCounts:
+    async def ingest(self, papers: Sequence[Paper], *, source: str = "other") -> UpsertCounts:
         """Store papers (new or updated) and bring the index up to date with them."""
+        started = time.perf_counter()
         counts = await self.store.upsert_papers(papers)
         if counts.new or counts.updated:
             await self.index.add_papers(papers)
+        self.telemetry.ingest_ran(source, counts, time.perf_counter() - started)
         return counts
 
     async def search(
@@ -125,18 +165,27 @@ class Paperboy:
         self, channel: ChannelRef, local_date: date | None = None, *, dry_run: bool = False
     ) -> DigestReply:
         """Plan a channel's digest for a local date and, unless dry, record and post it through its platform."""
+        started = time.perf_counter()
         settings = await self.schedules.get(channel)
         day = local_date or self.local_today(settings.timezone)
         plan = await self.planner.plan(channel, day, settings)
         if dry_run or plan.is_empty:
+            if not dry_run:
+                self.telemetry.digest_delivered(channel, "empty", 0, time.perf_counter() - started)
             return DigestReply(plan, posted=False)
         publisher = self.publishers.get(channel.platform)
         if publisher is None:
             raise LookupError(f"No {channel.platform} adapter is running to post to {channel}.")
         digest_id = await self.store.create_digest(plan)
         if digest_id is None:
+            self.telemetry.digest_delivered(channel, "already_posted", 0, time.perf_counter() - started)
             return DigestReply(plan, posted=False, already_posted_on=day)
-        await self.delivery.deliver(digest_id, plan, publisher)
+        try:
+            posted = await self.delivery.deliver(digest_id, plan, publisher)
+        except Exception:
+            self.telemetry.digest_delivered(channel, "failed", 0, time.perf_counter() - started)
+            raise
+        self.telemetry.digest_delivered(channel, "posted", posted, time.perf_counter() - started)
         return DigestReply(plan, posted=True)
 
     # ----- the /papers dispatcher -----
@@ -146,18 +195,28 @@ class Paperboy:
         try:
             command = parse_command(text)
         except CommandError as error:
+            self.telemetry.command_handled(ctx.channel, "unparsed", "user_error", 0.0)
             return ErrorReply(str(error))
         return await self.execute(ctx, command)
 
     async def execute(self, ctx: CommandContext, command: Command) -> Reply:
         """Answer one command; user mistakes become ErrorReply, unexpected failures a short apology."""
+        started = time.perf_counter()
+        outcome = "error"  # also what a cancelled command counts as
         try:
-            return await self._execute(ctx, command)
+            reply = await self._execute(ctx, command)
+            outcome = "ok"
+            return reply
         except (QueryError, InvalidPaperId, PaperNotFound, TopicError, ScheduleError, CommandError) as error:
+            outcome = "user_error"
             return ErrorReply(str(error))
         except Exception:
             log.exception("command failed", extra={"channel": str(ctx.channel), "command": type(command).__name__})
             return ErrorReply("Something went wrong on my side; please try again in a minute.")
+        finally:
+            self.telemetry.command_handled(
+                ctx.channel, command_name(command), outcome, time.perf_counter() - started
+            )
 
     async def _execute(self, ctx: CommandContext, command: Command) -> Reply:
         workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)

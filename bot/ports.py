@@ -181,3 +181,53 @@ class SearchIndex(Protocol):
     async def close(self) -> None:
         """Release the index."""
         ...
+
+
+class Telemetry(Protocol):
+    """Counts what the core does (commands, votes, digests, ingests) for metrics and logs; never raises."""
+
+    def command_handled(self, channel: ChannelRef, command: str, outcome: str, seconds: float) -> None:
+        """One `/papers` command answered: outcome is "ok", "user_error" or "error"."""
+        ...
+
+    def vote_changed(self, platform: str, cast: bool) -> None:
+        """A chat vote was cast (True) or retracted (False); repeats that changed nothing are not reported."""
+        ...
+
+    def digest_delivered(self, channel: ChannelRef, outcome: str, messages: int, seconds: float) -> None:
+        """A digest run ended ("posted", "empty", "already_posted" or "failed") after posting `messages`."""
+        ...
+
+    def delivery_finished(self, channel: ChannelRef, outcome: str) -> None:
+        """One delivery (one message of a digest) ended: "posted", "failed", "released" or "skipped"."""
+        ...
+
+    def rate_limit_waited(self, platform: str, seconds: float) -> None:
+        """A platform asked us to wait (HTTP 429 and Retry-After) and we did."""
+        ...
+
+    def ingest_ran(self, source: str, counts: UpsertCounts, seconds: float) -> None:
+        """One ingest of papers from a source ("hf", "arxiv", "snapshot", "demo", …) was stored."""
+        ...
+
+
+class NullTelemetry:
+    """Telemetry that records nothing: the default of the core and of tests."""
+
+    def command_handled(self, channel: ChannelRef, command: str, outcome: str, seconds: float) -> None:
+        """Ignore."""
+
+    def vote_changed(self, platform: str, cast: bool) -> None:
+        """Ignore."""
+
+    def digest_delivered(self, channel: ChannelRef, outcome: str, messages: int, seconds: float) -> None:
+        """Ignore."""
+
+    def delivery_finished(self, channel: ChannelRef, outcome: str) -> None:
+        """Ignore."""
+
+    def rate_limit_waited(self, platform: str, seconds: float) -> None:
+        """Ignore."""
+
+    def ingest_ran(self, source: str, counts: UpsertCounts, seconds: float) -> None:
+        """Ignore."""
