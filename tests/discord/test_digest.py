@@ -189,3 +189,16 @@ async def test_a_channel_that_is_itself_a_thread_gets_the_digest_inside_it(
     posted = [m for m in fake.messages_in(thread) if m["nonce"]]
     assert len(posted) == 1 + len(reply.plan.papers)
     assert fake.threads_of(thread) == []
+
+
+async def test_digest_in_a_channel_that_refuses_the_bot_tells_the_manager_why(
+    world: World, bot: DiscordRunner, paperboy: Paperboy
+) -> None:
+    await subscribe(world, world.other_channel, "matryoshka")
+    world.fake.forbid(world.other_channel)
+    record = await world.fake.slash(world.guild, world.other_channel, "digest", manage=True)
+    message = await world.fake.answered(record)
+    assert message["content"].startswith(
+        "Sorry: I may not post in this channel (Discord said: Missing Permissions)"
+    )
+    assert "/papers schedule state:on" in message["content"]
