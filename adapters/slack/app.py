@@ -36,7 +36,7 @@ from adapters.slack.blocks import (
 from adapters.slack.config import SlackConfig
 from adapters.slack.installations import SlackInstallations
 from adapters.slack.publisher import ChannelPacer, ChannelUnavailable, SlackPostError, SlackPublisher
-from adapters.slack.runtime import AdminCheck, RecentKeys, TrackedLazyRunner, slack_error
+from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys, slack_error
 from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.app import Paperboy
 from bot.commands import (
@@ -118,8 +118,7 @@ class SlackBot:
             base_url=config.base_url, session=session, retry_handlers=retry_handlers(), logger=log
         )
         self.bolt = self._build_bolt()
-        self.lazy = TrackedLazyRunner(log, config.lazy_concurrency)
-        self.bolt.listener_runner.lazy_listener_runner = self.lazy
+        self.work = BackgroundWork(config.work_concurrency)
         self.publisher = SlackPublisher(
             self.poster,
             self._bot_token,
@@ -140,7 +139,7 @@ class SlackBot:
             "logger": log,
             "signing_secret": self.config.signing_secret,
             "client": self.client,
-            # Every listener acks before it returns and leaves slow work to lazy listeners, so Bolt can answer
+            # Every listener acks before it returns and leaves slow work to background tasks, so Bolt answers
             # as soon as the ack is in instead of polling for it.
             "process_before_response": True,
         }
@@ -180,13 +179,13 @@ class SlackBot:
 
     def _register(self) -> None:
         app = self.bolt
-        app.command(self.config.command)(ack=_ack, lazy=[self._answer_command])
-        app.action(UPVOTE_ACTION)(ack=_ack, lazy=[self._on_upvote])
-        app.action(SHARE_ACTION)(ack=_ack, lazy=[self._on_share])
+        app.command(self.config.command)(self._on_command)
+        app.action(UPVOTE_ACTION)(self._on_upvote_click)
+        app.action(SHARE_ACTION)(self._on_share_click)
         app.event("reaction_added")(self._on_reaction_added)
         app.event("reaction_removed")(self._on_reaction_removed)
-        app.event("app_uninstalled")(ack=_ack, lazy=[self._on_uninstalled])
-        app.event("tokens_revoked")(ack=_ack, lazy=[self._on_tokens_revoked])
+        app.event("app_uninstalled")(self._on_uninstalled)
+        app.event("tokens_revoked")(self._on_tokens_revoked)
 
     async def _bot_token(self, team_id: str) -> str | None:
         if self.installations is None:
@@ -194,6 +193,12 @@ class SlackBot:
         return await self.installations.bot_token(team_id)
 
     # ----- /papers -----
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Acknowledge at once (an empty 200); the answer follows through the response_url."""
+        await ack()
+        # `client` is this request's own (Bolt makes one per request), so the background work may keep it.
+        self.work.start(self._answer_command(body, client), "command")
 
     async def _answer_command(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         """Answer a /papers line through its response_url (Bolt has acknowledged it already)."""
@@ -263,6 +268,14 @@ class SlackBot:
         return True
 
     # ----- buttons -----
+
+    async def _on_upvote_click(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self.work.start(self._on_upvote(body), "upvote")
+
+    async def _on_share_click(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        self.work.start(self._on_share(body, client), "share")
 
     async def _on_upvote(self, body: dict[str, Any]) -> None:
         """Toggle the clicker's vote for the card's paper and tell them privately where it stands."""
@@ -358,13 +371,13 @@ class SlackBot:
 
     async def _on_uninstalled(self, body: dict[str, Any]) -> None:
         """The app was removed from a workspace: forget its installation and every channel's data."""
-        await self._forget_workspace(body)
+        self.work.start(self._forget_workspace(body), "uninstall")
 
     async def _on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         """The bot token was revoked: the workspace is as good as uninstalled."""
         tokens = event.get("tokens") or {}
         if tokens.get("bot"):
-            await self._forget_workspace(body)
+            self.work.start(self._forget_workspace(body), "tokens revoked")
 
     async def _forget_workspace(self, body: dict[str, Any]) -> None:
         team = str(body.get("team_id", ""))
@@ -374,11 +387,6 @@ class SlackBot:
             await self.installations.delete_team(team, body.get("enterprise_id"))
         removed = await self.paperboy.store.delete_workspace(Workspace(PLATFORM, team))
         log.info("forgot Slack workspace %s (%d channels)", team, removed)
-
-
-async def _ack(ack: AsyncAck) -> None:
-    """Acknowledge at once; the lazy listener does the work."""
-    await ack()
 
 
 @dataclass
@@ -401,7 +409,7 @@ class SlackService:
             await self.socket.close_async()
         if self.server is not None:
             await self.server.stop()
-        await self.bot.lazy.drain(DRAIN_SECONDS)
+        await self.bot.work.drain(DRAIN_SECONDS)
         if self.bot.paperboy.publishers.get(PLATFORM) is self.bot.publisher:
             del self.bot.paperboy.publishers[PLATFORM]
         await self.bot.session.close()

@@ -33,7 +33,7 @@ class SlackConfig:
     vote_emoji: tuple[str, ...] = DEFAULT_VOTE_EMOJI
     post_interval: float = 1.0
     redirect_uri: str | None = None
-    lazy_concurrency: int = 64
+    work_concurrency: int = 8
     scopes: tuple[str, ...] = field(default_factory=lambda: BOT_SCOPES)
 
     @property

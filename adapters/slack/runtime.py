@@ -6,11 +6,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
+from typing import Any
 
-from slack_bolt.lazy_listener.async_internals import to_runnable_function
-from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,28 +24,34 @@ def slack_error(error: SlackApiError) -> str:
     return f"http_{getattr(response, 'status_code', 'error')}"
 
 
-class TrackedLazyRunner(AsyncLazyListenerRunner):
-    """Runs Bolt's lazy listeners as tasks we keep, at most `limit` at once, and can wait for on shutdown."""
+class BackgroundWork:
+    """Work done after Slack got its ack: tasks we keep, at most `limit` running, drained on shutdown.
 
-    def __init__(self, logger: logging.Logger, limit: int = 64) -> None:
-        self.logger = logger
+    Bolt's own lazy listeners deep-copy every request first (about a millisecond and a half each, on the
+    path to the ack); a task started after `ack()` needs no copy.
+    """
+
+    def __init__(self, limit: int = 8) -> None:
         self._slots = asyncio.Semaphore(limit)
         # asyncio keeps only weak references to tasks: hold them so none is collected mid-flight.
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
-        """Start one lazy listener in the background."""
-        task = asyncio.ensure_future(self._run(function, request))
+    def start(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` in the background; its failure is logged, never raised to anyone."""
+        task = asyncio.ensure_future(self._run(work, name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, function: Callable[..., Awaitable[None]], request: AsyncBoltRequest) -> None:
+    async def _run(self, work: Coroutine[Any, Any, None], name: str) -> None:
         async with self._slots:
-            await to_runnable_function(internal_func=function, logger=self.logger, request=request)
+            try:
+                await work
+            except Exception:
+                log.exception("background work %s failed", name)
 
     @property
     def pending(self) -> int:
-        """How many lazy listeners are running or waiting for a slot."""
+        """How many pieces of work are running or waiting for a slot."""
         return len(self._tasks)
 
     async def drain(self, grace: float) -> None:

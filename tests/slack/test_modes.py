@@ -57,7 +57,7 @@ async def test_other_routes_live_beside_slack_on_the_same_web_app(
         assert "/papers search" in block_text(answer[0])
     finally:
         await server.stop()
-        await bot.lazy.drain(5)
+        await bot.work.drain(5)
         await bot.session.close()
 
 
