@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from adapters.discord import DiscordRunner
-from tests.discord.conftest import World
+from adapters.sources.demo import load_demo_papers
+from bot.app import Paperboy
+from storage.search_index import open_index
+from storage.sql import SqlStore
+from tests.discord.conftest import TODAY, FixedClock, World
+
+
+@pytest.fixture
+async def paperboy(store: SqlStore, tmp_path: Path) -> AsyncIterator[Paperboy]:
+    """Here the core runs on both databases (the shared `store` fixture: SQLite and PostgreSQL)."""
+    index = await open_index(tmp_path / "index")
+    app = Paperboy(store=store, index=index, clock=FixedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)))
+    await app.ingest(load_demo_papers(TODAY))
+    try:
+        yield app
+    finally:
+        await index.close()
 
 
 async def test_search_subscribe_digest_and_a_reaction_vote_end_to_end(
