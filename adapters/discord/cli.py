@@ -54,7 +54,7 @@ def invite_url(client_id: int) -> str:
 
 
 async def _logged_in(settings: Settings) -> discord.Client:
-    if settings.discord_token is None:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise DiscordConfigError("Set DISCORD_TOKEN to the bot token from the Discord developer portal.")
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
     client = discord.Client(intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none())

@@ -179,7 +179,7 @@ async def _use_gateway_from_api(client: discord.Client) -> None:
 
 async def start_discord(paperboy: Paperboy, settings: Settings, **client_options: Any) -> DiscordRunner:
     """Log in (failing fast on a bad token) and connect in the background; `stop()` ends it."""
-    if settings.discord_token is None:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise DiscordConfigError("Set DISCORD_TOKEN to the bot token from the Discord developer portal.")
     plan = shard_plan(settings.discord_shard_count, settings.discord_shard_ids)
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)

@@ -127,6 +127,8 @@ async def test_a_deleted_channel_is_paused(
 async def test_a_missing_token_or_bad_shards_are_explained(fake: FakeDiscord, paperboy: Paperboy) -> None:
     with pytest.raises(DiscordConfigError, match="DISCORD_TOKEN"):
         await start_discord(paperboy, discord_settings(fake, DISCORD_TOKEN=None))
+    with pytest.raises(DiscordConfigError, match="DISCORD_TOKEN"):
+        await start_discord(paperboy, discord_settings(fake, DISCORD_TOKEN=" "))
     with pytest.raises(DiscordConfigError, match="DISCORD_SHARD_COUNT"):
         await start_discord(paperboy, discord_settings(fake, DISCORD_SHARD_IDS="0,1"))
 
