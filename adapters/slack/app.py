@@ -423,7 +423,7 @@ async def build_slack_bot(
     """Build the Slack bot (creating the installation tables with OAuth) and register its digest publisher."""
     config.validate()
     installations: SlackInstallations | None = None
-    if config.uses_oauth and not config.socket_mode:
+    if config.uses_oauth:
         if engine is None:
             raise ValueError("The OAuth install needs the database engine for its installation tables.")
         installations = SlackInstallations(engine, config.client_id or "")
@@ -448,7 +448,7 @@ async def start_slack(
     """
     config = config or SlackConfig.from_settings(settings)
     engine: AsyncEngine | None = None
-    if config.uses_oauth and not config.socket_mode:
+    if config.uses_oauth:
         from storage.sql import create_engine_for
 
         engine = create_engine_for(settings.database_url)

@@ -38,8 +38,8 @@ class SlackConfig:
 
     @property
     def uses_oauth(self) -> bool:
-        """True when serving many workspaces through the OAuth install."""
-        return bool(self.client_id and self.client_secret)
+        """True when serving many workspaces through the OAuth install (never in Socket Mode)."""
+        return bool(self.client_id and self.client_secret) and not self.socket_mode
 
     @property
     def socket_mode(self) -> bool:
@@ -65,12 +65,12 @@ class SlackConfig:
             return
         if not self.signing_secret:
             raise SlackConfigError("Set SLACK_SIGNING_SECRET (Basic Information > App Credentials in Slack).")
+        if bool(self.client_id) != bool(self.client_secret):
+            raise SlackConfigError("Set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or neither.")
         if not self.bot_token and not self.uses_oauth:
             raise SlackConfigError(
                 "Set SLACK_BOT_TOKEN for one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many."
             )
-        if bool(self.client_id) != bool(self.client_secret):
-            raise SlackConfigError("Set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, or neither.")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackConfig:
