@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,22 @@ TEXT_FIELDS = tuple(name for name, _ in WORD_FIELDS)
 _TANTIVY_FILE = re.compile(
     r"^(?:meta\.json|\.managed\.json|\.tantivy-(?:meta|writer)\.lock|[0-9a-f]{32}(?:\.\d+)?\.[a-z]+)$"
 )
+
+
+@contextlib.contextmanager
+def young_garbage_only() -> Iterator[None]:
+    """Pause automatic cyclic garbage collection during a bulk load; the caller collects young generations.
+
+    Automatic full collections rescan every live object (the ORM, the batches in flight) and cost about a
+    third of a bulk load; `gc.collect(1)` once a batch frees young cycles at a fraction of that.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _text_analyzer() -> tantivy.TextAnalyzer:
@@ -239,6 +256,8 @@ class TantivyIndex:
         self._state = _State(path)
         self._index: tantivy.Index = self._open()
         self._writer: tantivy.IndexWriter | None = None
+        # Ids added since the last commit: invisible to searchers, yet a re-add must delete them.
+        self._uncommitted: set[str] = set()
         self._write_lock = threading.Lock()
         self._closed = False
         self._take_writer(warn=True)
@@ -304,6 +323,8 @@ class TantivyIndex:
                     self.path,
                 )
             return False
+        # Another process may have written since our reader last looked; deletes must see its documents.
+        self._index.reload()
         return True
 
     @property
@@ -339,18 +360,31 @@ class TantivyIndex:
                 self._commit_locked()
             return True
 
-    def _stage_locked(self, papers: Iterable[Paper]) -> int:
+    def _stage_locked(self, papers: Sequence[Paper]) -> int:
         assert self._writer is not None
         writer, schema = self._writer, self._schema
-        count = 0
+        # Upsert: delete earlier copies first. Deletes cost a lookup in every segment at commit time, so they
+        # are issued only for papers the index has (committed, or staged since the last commit).
+        ids = list(dict.fromkeys(paper.arxiv_id for paper in papers))
+        present = self._indexed_ids(ids) | self._uncommitted.intersection(ids)
         for paper in papers:
-            # Upsert: the delete applies to every earlier copy, including one added earlier in this batch.
-            writer.delete_documents_by_term("arxiv_id", paper.arxiv_id)
+            if paper.arxiv_id in present:
+                writer.delete_documents_by_term("arxiv_id", paper.arxiv_id)
             # Withdrawn papers leave search; the store still answers `paper ID` for them.
             if not paper.withdrawn:
                 writer.add_document(_document(paper, schema))
-            count += 1
-        return count
+            present.add(paper.arxiv_id)
+        self._uncommitted.update(ids)
+        return len(papers)
+
+    def _indexed_ids(self, ids: list[str]) -> set[str]:
+        """Which of these ids the committed index holds."""
+        searcher = self._index.searcher()
+        if not ids or searcher.num_docs == 0:
+            return set()
+        query = Query.term_set_query(self._schema, "arxiv_id", ids)
+        hits = searcher.search(query, 2 * len(ids), count=False).hits
+        return {searcher.doc(address)["arxiv_id"][0] for _, address in hits}
 
     def _commit_sync(self) -> None:
         with self._write_lock:
@@ -360,6 +394,7 @@ class TantivyIndex:
     def _commit_locked(self) -> None:
         assert self._writer is not None
         self._writer.commit()
+        self._uncommitted.clear()
         self._index.reload()
 
     # ----- catching up with the store -----
@@ -377,25 +412,31 @@ class TantivyIndex:
             watermark = None
         since = watermark - CATCH_UP_MARGIN if watermark is not None else None
         newest = watermark
-        after_id = ""
-        total = 0
-        staged = 0
-        while True:
-            page = await store.papers_changed_since(since, after_id, CATCH_UP_PAGE)
-            if not page:
-                break
-            await asyncio.to_thread(self._stage_page, page)
-            total += len(page)
-            staged += len(page)
-            for paper in page:
-                if paper.updated_at is not None and (newest is None or paper.updated_at > newest):
-                    newest = paper.updated_at
-            after_id = page[-1].arxiv_id
-            if staged >= CATCH_UP_COMMIT_EVERY:
-                await self.commit()
-                staged = 0
-            if len(page) < CATCH_UP_PAGE:
-                break
+        total = staged = 0
+        with young_garbage_only():
+            page = await store.papers_changed_since(since, "", CATCH_UP_PAGE)
+            while page:
+                # Read the next page while this one is indexed.
+                reading = (
+                    asyncio.ensure_future(store.papers_changed_since(since, page[-1].arxiv_id, CATCH_UP_PAGE))
+                    if len(page) >= CATCH_UP_PAGE
+                    else None
+                )
+                try:
+                    await asyncio.to_thread(self._stage_page, page)
+                finally:
+                    if reading is not None and not reading.done():
+                        await asyncio.wait([reading])
+                total += len(page)
+                staged += len(page)
+                for paper in page:
+                    if paper.updated_at is not None and (newest is None or paper.updated_at > newest):
+                        newest = paper.updated_at
+                if staged >= CATCH_UP_COMMIT_EVERY:
+                    await self.commit()
+                    staged = 0
+                page = await reading if reading is not None else []
+                gc.collect(1)
         if staged:
             await self.commit()
         await asyncio.to_thread(self._state.write, newest)
@@ -418,6 +459,7 @@ class TantivyIndex:
         with self._write_lock:
             log.warning("The search index folder %s disappeared; rebuilding it from the store.", self.path)
             self._writer = None
+            self._uncommitted.clear()
             self._state = _State(self.path)
             self._index = self._open()
             self._take_writer(warn=True)

@@ -301,3 +301,11 @@ async def test_papers_without_dates_are_left_out_by_since_only(index: TantivyInd
     assert await ids_for(index, "undated") == ["2401.00001"]
     assert await ids_for(index, "undated since:2000-01-01") == []
     assert await ids_for(index, f"undated since:{date.today().isoformat()}") == []
+
+
+async def test_a_paper_staged_twice_before_a_commit_is_indexed_once(index: TantivyIndex) -> None:
+    await index.stage_papers([paper("2401.00001", "Old Title")])
+    await index.stage_papers([paper("2401.00001", "New Title")])
+    await index.commit()
+    assert await ids_for(index, "title") == ["2401.00001"]
+    assert await ids_for(index, "old") == []
