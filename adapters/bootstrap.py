@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.observability import Observability
 from adapters.settings import Settings
 from bot.app import Paperboy
+from bot.ports import Telemetry
 from storage.search_index import open_index
 from storage.sql import open_store, sqlite_path
 
@@ -34,14 +36,20 @@ def index_dir_for(settings: Settings) -> Path:
 
 
 @asynccontextmanager
-async def paperboy_app(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Paperboy]:
-    """Open the store (migrated) and the index (caught up), and yield the wired core."""
+async def paperboy_app(
+    settings: Settings, *, migrate: bool = True, telemetry: Telemetry | None = None
+) -> AsyncIterator[Paperboy]:
+    """Open the store (migrated) and the index (caught up), and yield the wired core.
+
+    `telemetry` receives what the core does (default: fresh metrics and event logs of this process).
+    """
     store = await open_store(settings.database_url, migrate=migrate)
     try:
         index = await open_index(index_dir_for(settings))
         try:
             await index.catch_up(store)
-            yield Paperboy(store=store, index=index, clock=SystemClock())
+            telemetry = telemetry or Observability()
+            yield Paperboy(store=store, index=index, clock=SystemClock(), telemetry=telemetry)
         finally:
             await index.close()
     finally:

@@ -21,8 +21,11 @@ from bot.query import QueryError
 from bot.render_text import render_text
 from bot.replies import PaperCard, PaperList
 
-app = typer.Typer(help="Paperboy: the day's trending research papers in Slack, Discord and your terminal.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Paperboy: the day's trending research papers in Slack, Discord and your terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 ingest_app = typer.Typer(help="Load papers into the store.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
@@ -103,12 +106,18 @@ def list_json(items: list[ScoredPaper]) -> str:
 
 
 @app.command()
-def run(console: Annotated[bool, typer.Option("--console", help="Serve the console even when chat platforms are configured.")] = False) -> None:
+def run(
+    console: Annotated[
+        bool, typer.Option("--console", help="Serve the console even when chat platforms are configured.")
+    ] = False,
+) -> None:
     """Serve every configured adapter (the console when no chat platform is configured)."""
     from adapters.runner import configure_logging, serve, wants_console
 
     settings = Settings()
-    configure_logging(console_only=wants_console(settings, console) and not (settings.has_slack or settings.has_discord))
+    configure_logging(
+        console_only=wants_console(settings, console) and not (settings.has_slack or settings.has_discord)
+    )
     raise typer.Exit(run_async(lambda: serve(settings, force_console=console)))
 
 
@@ -128,7 +137,9 @@ def search(
     if as_json:
         typer.echo(list_json(items))
     else:
-        typer.echo(render_text(PaperList(f"Papers for “{query}”", tuple(items), "No paper matches that query.")))
+        typer.echo(
+            render_text(PaperList(f"Papers for “{query}”", tuple(items), "No paper matches that query."))
+        )
 
 
 @app.command()
@@ -149,7 +160,15 @@ def trending(
     if as_json:
         typer.echo(list_json(items))
     else:
-        typer.echo(render_text(PaperList(f"Trending papers of the {window}", tuple(items), f"No papers featured in the last {window}.")))
+        typer.echo(
+            render_text(
+                PaperList(
+                    f"Trending papers of the {window}",
+                    tuple(items),
+                    f"No papers featured in the last {window}.",
+                )
+            )
+        )
 
 
 @app.command()
@@ -164,7 +183,11 @@ def paper(
             return await paperboy.paper(paper_id)
 
     item = run_async(main)
-    typer.echo(json.dumps(paper_json(item), ensure_ascii=False, indent=2) if as_json else render_text(PaperCard(item)))
+    typer.echo(
+        json.dumps(paper_json(item), ensure_ascii=False, indent=2)
+        if as_json
+        else render_text(PaperCard(item))
+    )
 
 
 @app.command()
@@ -181,8 +204,12 @@ def cite(paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or
 @app.command()
 def digest(
     channel: Annotated[str, typer.Option(help="platform:workspace:channel, e.g. console:local:general")],
-    on_date: Annotated[str | None, typer.Option("--date", help="local date YYYY-MM-DD (default: today there)")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; post and record nothing.")] = False,
+    on_date: Annotated[
+        str | None, typer.Option("--date", help="local date YYYY-MM-DD (default: today there)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; post and record nothing.")
+    ] = False,
 ) -> None:
     """Plan one channel's digest, and post it unless --dry-run."""
     try:
@@ -236,7 +263,9 @@ def ingest_snapshot_command(
         from adapters.sources.snapshot import ingest_snapshot
 
         async with paperboy_app(Settings()) as paperboy:
-            counts = await ingest_snapshot(file, paperboy.store, paperboy.index, batch_size=batch_size, progress=progress)
+            counts = await ingest_snapshot(
+                file, paperboy.store, paperboy.index, batch_size=batch_size, progress=progress
+            )
             return f"Snapshot: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged, {counts.skipped} skipped."
 
     typer.echo(run_async(main))
@@ -255,9 +284,13 @@ def db_upgrade() -> None:
 @bench_app.command("search")
 def bench_search_command(
     papers: Annotated[int, typer.Option(min=100)] = 100_000,
-    snapshot: Annotated[Path | None, typer.Option(help="Use a snapshot file instead of synthetic papers.")] = None,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Use a snapshot file instead of synthetic papers.")
+    ] = None,
     queries: Annotated[int, typer.Option(min=10)] = 1000,
-    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path("bench-data"),
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data"
+    ),
 ) -> None:
     """Fill a store with N papers and print search latency (service and raw index) and ingest rate."""
     from adapters.bench import bench_search

@@ -9,15 +9,23 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.bootstrap import paperboy_app
+from adapters.observability import Observability
+from adapters.observability.health import Readiness, ReadinessCheck, add_health_routes, database_check
+from adapters.observability.logs import setup_logging
 from adapters.settings import Settings
 from adapters.web import WebServer, build_web_app
 from bot.app import Paperboy
 from bot.domain import ChannelRef
+
+if TYPE_CHECKING:
+    from adapters.discord.client import DiscordRunner
+    from adapters.slack.app import SlackService
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,54 @@ def wants_console(settings: Settings, force_console: bool) -> bool:
     return force_console or not (settings.has_slack or settings.has_discord)
 
 
+def serves_http(settings: Settings) -> bool:
+    """The HTTP port is served for a chat platform, or for health and metrics when asked."""
+    return settings.has_slack or settings.has_discord or settings.serve_http
+
+
+def slack_connected(service: SlackService) -> ReadinessCheck:
+    """Ready when Socket Mode is connected; in HTTP mode Slack comes to us, so being up is enough."""
+
+    async def check() -> str | None:
+        if service.socket is not None and not await service.socket.client.is_connected():
+            return "Socket Mode is not connected"
+        return None
+
+    return check
+
+
+def discord_connected(runner: DiscordRunner) -> ReadinessCheck:
+    """Ready when every shard of this replica is connected and has its guilds."""
+
+    async def check() -> str | None:
+        client = runner.client
+        if runner.task.done() or client.is_closed():
+            return "the gateway connection is closed"
+        if not client.is_ready():
+            return "the gateway is not ready yet"
+        return None
+
+    return check
+
+
+def discord_vote_emojis(settings: Settings) -> dict[str, Any]:
+    """The Discord client option for PAPERBOY_DISCORD_VOTE_EMOJIS, read through the settings (and `.env`)."""
+    chosen = tuple(e.strip() for e in (settings.discord_vote_emojis or "").split(",") if e.strip())
+    return {"vote_emojis": chosen} if chosen else {}
+
+
+async def _stop_within(stop: Awaitable[None], deadline: float, what: str) -> None:
+    """Await one stop until the shutdown deadline (at least a moment); log, never raise."""
+    remaining = max(0.2, deadline - asyncio.get_running_loop().time())
+    try:
+        async with asyncio.timeout(remaining):
+            await stop
+    except TimeoutError:
+        log.error("%s did not stop in time; closing anyway", what)
+    except Exception:
+        log.exception("%s did not stop cleanly", what)
+
+
 async def serve(
     settings: Settings,
     *,
@@ -48,10 +104,17 @@ async def serve(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    """Run until the console's input ends, a signal arrives, or a platform connection fails for good."""
+    """Run until the console's input ends, a signal arrives, or a platform connection fails for good.
+
+    On SIGTERM or SIGINT: /readyz turns 503, no new scheduled work starts, the HTTP server stops taking
+    requests, then each service (newest first: the digest engine before the platforms it posts through) gets
+    what is left of PAPERBOY_SHUTDOWN_SECONDS to finish or release its work; then the store closes and the
+    exit code is 0.
+    """
     from adapters.sources.refresh import refresh_job
 
-    async with paperboy_app(settings) as paperboy:
+    telemetry = Observability()
+    async with paperboy_app(settings, telemetry=telemetry) as paperboy:
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.start()
         stop = asyncio.Event()
@@ -62,6 +125,11 @@ async def serve(
         services: list[RunningService] = []
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         web_app = build_web_app()
+        readiness = Readiness()
+        add_health_routes(web_app, readiness, telemetry.metrics)
+        engine = getattr(paperboy.store, "engine", None)
+        if isinstance(engine, AsyncEngine):
+            readiness.add("database", database_check(engine))
         server: WebServer | None = None
         exit_code = 0
         try:
@@ -70,18 +138,21 @@ async def serve(
                     from adapters.slack.app import start_slack
 
                     socket_mode = settings.slack_app_token is not None
-                    services.append(await start_slack(paperboy, settings, web_app=None if socket_mode else web_app))
+                    slack = await start_slack(paperboy, settings, web_app=None if socket_mode else web_app)
+                    services.append(slack)
+                    readiness.add("slack", slack_connected(slack))
                 if settings.has_discord:
                     from adapters.discord.client import start_discord
 
-                    discord = await start_discord(paperboy, settings)
+                    discord = await start_discord(paperboy, settings, **discord_vote_emojis(settings))
                     services.append(discord)
+                    readiness.add("discord", discord_connected(discord))
                     waiters.append(asyncio.ensure_future(discord.wait()))
                 for starter in EXTRA_STARTERS:
                     extra = await starter(paperboy, settings, scheduler, web_app)
                     if extra is not None:
                         services.append(extra)
-                if settings.has_slack or settings.has_discord:
+                if serves_http(settings):
                     server = WebServer(web_app, "0.0.0.0", settings.port)
                     await server.start()
                 console_task: asyncio.Task[int] | None = None
@@ -99,23 +170,30 @@ async def serve(
                         log.error("stopping: %s", finished.exception())
                         exit_code = 1
         finally:
+            readiness.stopping = True
+            deadline = loop.time() + settings.shutdown_seconds
+            if stop.is_set():
+                log.info("stopping: finishing work for at most %g s", settings.shutdown_seconds)
             for waiter in waiters:
                 waiter.cancel()
+            # No new scheduled work (refresh, digest ticks) from now on; running jobs go on until their stop.
+            scheduler.pause()
             if server is not None:
-                await server.stop()
+                await _stop_within(server.stop(), deadline, "the HTTP server")
             for service in reversed(services):
-                try:
-                    await service.stop()
-                except Exception:
-                    log.exception("a service did not stop cleanly")
+                await _stop_within(service.stop(), deadline, type(service).__name__)
+            # Cancels what scheduled work is still running (a refresh: its transaction rolls back).
             scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)
     return exit_code
 
 
-def configure_logging(console_only: bool) -> None:
-    """Log to stderr: warnings only beside the console prompt, everything useful when serving platforms."""
-    logging.basicConfig(
-        level=logging.WARNING if console_only else logging.INFO,
+def configure_logging(console_only: bool, settings: Settings | None = None) -> None:
+    """Log to stderr, JSON unless on a terminal, secrets scrubbed: WARNING beside the console, else INFO."""
+    settings = settings or Settings()
+    setup_logging(
+        level=settings.log_level or ("WARNING" if console_only else "INFO"),
+        log_format=settings.log_format,
+        secrets=settings.secret_values(),
         stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

@@ -132,8 +132,9 @@ class Paperboy:
         """Best papers for a query in the query language; QueryError says what would work."""
         return await self.searcher.search(text, limit, workspace=workspace)
 
-    async def trending(self, window: str = "day", *, workspace: Workspace | None = None,
-                       limit: int = TRENDING_LIMIT) -> list[ScoredPaper]:
+    async def trending(
+        self, window: str = "day", *, workspace: Workspace | None = None, limit: int = TRENDING_LIMIT
+    ) -> list[ScoredPaper]:
         """Papers featured in the window, ranked by the trending formula."""
         today = self.clock.now().date()
         first = today - timedelta(days=TRENDING_WINDOW_DAYS[window])
@@ -146,9 +147,7 @@ class Paperboy:
         arxiv_id = normalize_arxiv_id(ref)
         paper = await self.store.get_paper(arxiv_id)
         if paper is None:
-            raise PaperNotFound(
-                f"I don't have {arxiv_id} yet; try /papers search with words from its title."
-            )
+            raise PaperNotFound(f"I don't have {arxiv_id} yet; try /papers search with words from its title.")
         votes = await self.votes.count(arxiv_id, workspace)
         return ScoredPaper(paper, 0.0, votes)
 
@@ -211,7 +210,9 @@ class Paperboy:
             outcome = "user_error"
             return ErrorReply(str(error))
         except Exception:
-            log.exception("command failed", extra={"channel": str(ctx.channel), "command": type(command).__name__})
+            log.exception(
+                "command failed", extra={"channel": str(ctx.channel), "command": type(command).__name__}
+            )
             return ErrorReply("Something went wrong on my side; please try again in a minute.")
         finally:
             self.telemetry.command_handled(
@@ -249,7 +250,9 @@ class Paperboy:
                 topic, topics = await self.topics.unsubscribe(ctx.channel, text)
                 return TopicList(tuple(topics), heading=f"Unsubscribed from “{topic}”.")
             case ListTopics():
-                return TopicList(tuple(await self.topics.of_channel(ctx.channel)), heading="Topics of this channel")
+                return TopicList(
+                    tuple(await self.topics.of_channel(ctx.channel)), heading="Topics of this channel"
+                )
             case Schedule(args=args):
                 return await self._schedule(ctx, args)
             case PostDigest():
@@ -296,9 +299,7 @@ class Paperboy:
 
     # ----- events from platforms -----
 
-    async def vote_on_message(
-        self, channel: ChannelRef, message_id: str, user: str, *, cast: bool
-    ) -> bool:
+    async def vote_on_message(self, channel: ChannelRef, message_id: str, user: str, *, cast: bool) -> bool:
         """A reaction on a bot message: cast or retract that user's vote for its paper; True when counted."""
         arxiv_id = await self.store.paper_for_message(channel, message_id)
         if arxiv_id is None:

@@ -37,7 +37,9 @@ def _year(paper: Paper) -> str:
 
 def citation_key(paper: Paper) -> str:
     """A readable key: first author's last name, year, first significant title word (kusupati2022matryoshka)."""
-    last_name = _ascii_word(paper.authors[0].split()[-1]) if paper.authors and paper.authors[0].split() else ""
+    last_name = (
+        _ascii_word(paper.authors[0].split()[-1]) if paper.authors and paper.authors[0].split() else ""
+    )
     title_words = [_ascii_word(w) for w in paper.title.split()]
     first_word = next((w for w in title_words if w and w not in _STOP_TITLE_WORDS), "")
     key = f"{last_name or 'arxiv'}{_year(paper)}{first_word}"

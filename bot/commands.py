@@ -164,7 +164,9 @@ def parse_command(text: str) -> Command:
         case "trending":
             window = rest.lower() or "day"
             if window not in WINDOWS:
-                raise CommandError(f"Trending takes day, week or month, e.g. /papers trending week; not {rest!r}.")
+                raise CommandError(
+                    f"Trending takes day, week or month, e.g. /papers trending week; not {rest!r}."
+                )
             return Trending(window)
         case "paper":
             return ShowPaper(rest)

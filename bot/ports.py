@@ -51,9 +51,7 @@ class PaperRepository(Protocol):
         """How many papers are stored."""
         ...
 
-    async def papers_changed_since(
-        self, since: datetime | None, after_id: str, limit: int
-    ) -> list[Paper]:
+    async def papers_changed_since(self, since: datetime | None, after_id: str, limit: int) -> list[Paper]:
         """Papers updated at or after `since` (all when None), ordered by id after `after_id`; for index catch-up."""
         ...
 
@@ -105,9 +103,7 @@ class VoteRepository(Protocol):
         """True when this person has voted for this paper here."""
         ...
 
-    async def vote_counts(
-        self, arxiv_ids: Collection[str], workspace: Workspace | None
-    ) -> dict[str, int]:
+    async def vote_counts(self, arxiv_ids: Collection[str], workspace: Workspace | None) -> dict[str, int]:
         """Votes per paper, in one workspace or (None) everywhere; papers without votes are left out."""
         ...
 

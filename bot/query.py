@@ -45,9 +45,7 @@ class SearchQuery:
     @property
     def has_positive_clause(self) -> bool:
         """True when the query asks for something, not only excludes."""
-        return bool(
-            self.words or self.phrases or self.authors or self.categories or self.orgs or self.since
-        )
+        return bool(self.words or self.phrases or self.authors or self.categories or self.orgs or self.since)
 
     def describe(self) -> str:
         """A normalized text form, used to compare topics and to echo the query back."""
@@ -76,9 +74,7 @@ def parse_query(text: str) -> SearchQuery:
     """Parse any text into a SearchQuery; problems are reported in `problems`, never raised."""
     query = SearchQuery()
     if len(text) > MAX_QUERY_LENGTH:
-        query.problems.append(
-            f"That query is {len(text)} characters long; keep it under {MAX_QUERY_LENGTH}."
-        )
+        query.problems.append(f"That query is {len(text)} characters long; keep it under {MAX_QUERY_LENGTH}.")
         return query
     for match in _TOKEN.finditer(text):
         negative = bool(match.group("neg"))

@@ -59,10 +59,17 @@ def paper_lines(item: ScoredPaper, *, number: int | None = None, full: bool = Fa
     """A paper as a few lines of text."""
     paper = item.paper
     prefix = f"{number}. " if number is not None else ""
-    lines = [f"{prefix}{paper.title} [{paper.arxiv_id}]", f"   {authors_line(paper.authors)}", f"   {counts_line(item)}"]
+    lines = [
+        f"{prefix}{paper.title} [{paper.arxiv_id}]",
+        f"   {authors_line(paper.authors)}",
+        f"   {counts_line(item)}",
+    ]
     if full:
         text = paper.ai_summary or paper.abstract
-        lines += ["", *textwrap.wrap(" ".join(text.split()), 100, initial_indent="   ", subsequent_indent="   ")]
+        lines += [
+            "",
+            *textwrap.wrap(" ".join(text.split()), 100, initial_indent="   ", subsequent_indent="   "),
+        ]
         lines.append("")
         dates = []
         if paper.published:
@@ -75,7 +82,11 @@ def paper_lines(item: ScoredPaper, *, number: int | None = None, full: bool = Fa
             lines.append("   " + " · ".join(dates))
         if paper.ai_keywords:
             lines.append("   keywords: " + ", ".join(paper.ai_keywords[:10]))
-        lines += [f"   arXiv: {paper.abs_url}", f"   PDF: {paper.pdf_url}", f"   Hugging Face: {paper.hf_url}"]
+        lines += [
+            f"   arXiv: {paper.abs_url}",
+            f"   PDF: {paper.pdf_url}",
+            f"   Hugging Face: {paper.hf_url}",
+        ]
         if paper.github_repo:
             lines.append(f"   Code: {paper.github_repo}")
         if paper.project_page:
@@ -134,7 +145,9 @@ def render_text(reply: Reply) -> str:
                 f"Last delivery: {_when(status.last_delivery)}.",
             ]
             if s.paused:
-                lines.append(f"Paused{': ' + s.pause_reason if s.pause_reason else ''}. Resume with /papers schedule on.")
+                lines.append(
+                    f"Paused{': ' + s.pause_reason if s.pause_reason else ''}. Resume with /papers schedule on."
+                )
             return "\n".join(lines)
         case VoteReply() as vote:
             if vote.voted:

@@ -38,8 +38,7 @@ class ScheduleChange:
     def is_empty(self) -> bool:
         """True when the line only asks to see the schedule."""
         return all(
-            v is None
-            for v in (self.hour, self.timezone, self.weekdays_only, self.digest_size, self.paused)
+            v is None for v in (self.hour, self.timezone, self.weekdays_only, self.digest_size, self.paused)
         )
 
 
@@ -103,7 +102,9 @@ def parse_schedule_args(text: str) -> ScheduleChange:
             zone = resolve_timezone(token)
         else:
             raise ScheduleError(f"I don't understand {token[:40]!r}. {SCHEDULE_HELP}")
-    return ScheduleChange(hour=hour, minute=minute, timezone=zone, weekdays_only=weekdays_only, digest_size=size)
+    return ScheduleChange(
+        hour=hour, minute=minute, timezone=zone, weekdays_only=weekdays_only, digest_size=size
+    )
 
 
 def _parse_time(match: re.Match[str]) -> tuple[int, int]:
@@ -114,7 +115,9 @@ def _parse_time(match: re.Match[str]) -> tuple[int, int]:
             raise ScheduleError(f"{hour}{ampm} is not a time; write e.g. 9am or 09:00.")
         hour = hour % 12 + (12 if ampm == "pm" else 0)
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise ScheduleError(f"{match.group(0)} is not a time of day; write HH:MM from 00:00 to 23:59, e.g. 09:00.")
+        raise ScheduleError(
+            f"{match.group(0)} is not a time of day; write HH:MM from 00:00 to 23:59, e.g. 09:00."
+        )
     return hour, minute
 
 

@@ -32,7 +32,9 @@ class ConsolePublisher:
         print(f"\n📰 {digest_heading(plan)}", file=self._out)
         return f"digest-{delivery.digest_id}"
 
-    async def post_paper(self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str) -> str:
+    async def post_paper(
+        self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
+    ) -> str:
         """Print one paper of the digest."""
         for line in paper_lines(item, number=delivery.position):
             print(f"  │ {line}", file=self._out)

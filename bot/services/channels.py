@@ -28,7 +28,9 @@ class ChannelTopics:
         try:
             validate_query(query)
         except ValueError as error:
-            raise TopicError(f"{error} {QUERY_HELP}" if QUERY_HELP not in str(error) else str(error)) from None
+            raise TopicError(
+                f"{error} {QUERY_HELP}" if QUERY_HELP not in str(error) else str(error)
+            ) from None
         normalized = query.describe()
         topics = await self._store.list_topics(channel)
         if any(t.query.casefold() == normalized.casefold() for t in topics):

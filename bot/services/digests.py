@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import Protocol
 
-from bot.domain import ChannelRef, ChannelSettings, Delivery, DigestPlan, ScoredPaper, Workspace
+from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Workspace
 from bot.ports import SearchIndex, Store
 from bot.query import parse_query
+from bot.services.delivery import CheckingPublisher, DeliveryEngine, DigestPublisher
 from bot.services.ranking import rank_trending
 
 log = logging.getLogger(__name__)
 
-
-class DigestPublisher(Protocol):
-    """Posts a digest on one platform: a parent message, then each paper in its thread."""
-
-    async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
-        """Post the parent message; return its platform message id (the thread to reply in)."""
-        ...
-
-    async def post_paper(
-        self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
-    ) -> str:
-        """Post one paper in the digest's thread; return its platform message id."""
-        ...
+__all__ = ["CheckingPublisher", "DigestDelivery", "DigestPlanner", "DigestPublisher"]
 
 
 class DigestPlanner:
@@ -63,30 +51,15 @@ class DigestPlanner:
 
 
 class DigestDelivery:
-    """Posts the pending deliveries of a digest, parent first, recording each platform message id."""
+    """Posts a digest's deliveries in order through the delivery engine, recording each platform message id.
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    The same engine serves `/papers digest` (here) and the scheduler, so that both share its claims, leases,
+    pacing and retries; the scheduler service replaces `engine` with one configured for the deployment.
+    """
+
+    def __init__(self, store: Store, engine: DeliveryEngine | None = None) -> None:
+        self.engine = engine or DeliveryEngine(store)
 
     async def deliver(self, digest_id: int, plan: DigestPlan, publisher: DigestPublisher) -> int:
-        """Post what is still pending; return how many messages were posted now."""
-        deliveries = await self._store.deliveries_of(digest_id)
-        items = {item.paper.arxiv_id: item for item in plan.papers}
-        posted = 0
-        thread_id: str | None = None
-        for delivery in deliveries:
-            if delivery.state == "posted":
-                thread_id = thread_id or delivery.message_id
-                continue
-            if delivery.is_parent:
-                thread_id = await publisher.post_parent(plan, delivery)
-                await self._store.mark_posted(delivery.id, thread_id)
-            else:
-                item = items.get(delivery.arxiv_id or "")
-                if item is None or thread_id is None:
-                    log.warning("delivery %s has no paper or thread; skipped", delivery.id)
-                    continue
-                message_id = await publisher.post_paper(plan, delivery, item, thread_id)
-                await self._store.mark_posted(delivery.id, message_id)
-            posted += 1
-        return posted
+        """Post what is still to post now; return how many messages were posted. Failures are raised."""
+        return await self.engine.deliver_now(digest_id, plan, publisher)

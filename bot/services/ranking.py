@@ -26,9 +26,7 @@ def paper_age_days(paper: Paper, today: date) -> int:
     return max((today - day).days, 0)
 
 
-def rank_trending(
-    papers: Iterable[Paper], votes: Mapping[str, int], today: date
-) -> list[ScoredPaper]:
+def rank_trending(papers: Iterable[Paper], votes: Mapping[str, int], today: date) -> list[ScoredPaper]:
     """Score and sort papers best first; ties go to more chat votes, more upvotes, then the newer arXiv id."""
     scored = [
         ScoredPaper(

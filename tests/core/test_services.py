@@ -128,10 +128,14 @@ async def test_schedule_set_show_and_bad_zone(paperboy: Paperboy) -> None:
     assert isinstance(saved, ScheduleStatus)
     assert (saved.settings.hour, saved.settings.minute, saved.settings.timezone) == (8, 30, "Europe/Berlin")
     shown = await ask(paperboy, "/papers schedule")
-    assert isinstance(shown, ScheduleStatus) and shown.settings.digest_size == 5 and not shown.settings.weekdays_only
+    assert (
+        isinstance(shown, ScheduleStatus)
+        and shown.settings.digest_size == 5
+        and not shown.settings.weekdays_only
+    )
     assert "08:30 Europe/Berlin every day" in render_text(shown)
     bad = await ask(paperboy, "/papers schedule 09:00 Mars/Olympus")
-    assert isinstance(bad, ErrorReply) and "Europe/Berlin" in bad.text or "IANA" in bad.text
+    assert (isinstance(bad, ErrorReply) and "Europe/Berlin" in bad.text) or "IANA" in bad.text
     paused = await ask(paperboy, "/papers schedule off")
     assert isinstance(paused, ScheduleStatus) and paused.settings.paused and paused.next_run is None
 

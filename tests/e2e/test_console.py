@@ -13,8 +13,9 @@ import pytest
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 
 
-def paperboy(tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def paperboy(
+    tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}",
@@ -25,7 +26,13 @@ def paperboy(tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str
     for name in ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_APP_TOKEN", "DISCORD_TOKEN"):
         environment.pop(name, None)
     return subprocess.run(
-        [PAPERBOY, *args], input=stdin, capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120
+        [PAPERBOY, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
     )
 
 
@@ -45,16 +52,18 @@ def test_piped_search_prints_the_paper_and_exits_zero(demo_store: Path) -> None:
 
 
 def test_a_console_session_subscribes_votes_and_posts_a_digest(demo_store: Path) -> None:
-    lines = "\n".join([
-        '/papers subscribe "gaussian splatting"',
-        "/papers topics",
-        "/papers vote 2311.13681",
-        "/papers vote 2311.13681",
-        "/papers schedule 25:00",
-        "/papers digest",
-        "/papers frobnicate",
-        "",
-    ])
+    lines = "\n".join(
+        [
+            '/papers subscribe "gaussian splatting"',
+            "/papers topics",
+            "/papers vote 2311.13681",
+            "/papers vote 2311.13681",
+            "/papers schedule 25:00",
+            "/papers digest",
+            "/papers frobnicate",
+            "",
+        ]
+    )
     result = paperboy(demo_store, "run", "--console", stdin=lines)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -76,8 +85,21 @@ def test_json_contracts_of_search_trending_and_paper(demo_store: Path) -> None:
     trending = json.loads(paperboy(demo_store, "trending", "--window", "week", "--json").stdout)
     assert len(trending) == 10 and trending[0]["score"] >= trending[-1]["score"]
     paper = json.loads(paperboy(demo_store, "paper", "arxiv.org/abs/2205.13147", "--json").stdout)
-    for key in ("arxiv_id", "title", "authors", "abstract", "published", "featured_on", "hf_upvotes", "chat_votes",
-                "ai_summary", "ai_keywords", "github_repo", "github_stars", "categories"):
+    for key in (
+        "arxiv_id",
+        "title",
+        "authors",
+        "abstract",
+        "published",
+        "featured_on",
+        "hf_upvotes",
+        "chat_votes",
+        "ai_summary",
+        "ai_keywords",
+        "github_repo",
+        "github_stars",
+        "categories",
+    ):
         assert key in paper
 
 

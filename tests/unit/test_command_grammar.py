@@ -1,7 +1,16 @@
 import pytest
 
 from bot.commands import (
-    CastVote, CommandError, ListTopics, PostDigest, Schedule, Search, ShowHelp, ShowPaper, Trending, Unsubscribe,
+    CastVote,
+    CommandError,
+    ListTopics,
+    PostDigest,
+    Schedule,
+    Search,
+    ShowHelp,
+    ShowPaper,
+    Trending,
+    Unsubscribe,
     parse_command,
 )
 

@@ -6,7 +6,9 @@ from bot.query import MAX_QUERY_LENGTH, QueryError, parse_query, validate_query
 
 
 def test_plain_words_phrases_exclusions_and_fields_are_recognised() -> None:
-    query = parse_query('matryoshka "nested representations" -vision author:Kusupati cat:cs.LG org:Google since:2022-01-01')
+    query = parse_query(
+        'matryoshka "nested representations" -vision author:Kusupati cat:cs.LG org:Google since:2022-01-01'
+    )
     assert query.words == ["matryoshka"]
     assert query.phrases == ["nested representations"]
     assert query.excluded_words == ["vision"]
@@ -23,8 +25,23 @@ def test_quoted_author_name_keeps_both_words() -> None:
 
 @pytest.mark.parametrize(
     "hostile",
-    ['"', '"unclosed phrase', "NEAR(a b)", "a OR b", "*", "title:foo", ":::", "((()))", "-", '-"', "🙂 emoji",
-     "a" * MAX_QUERY_LENGTH, "\x00\x01", "author:", "^~!?"],
+    [
+        '"',
+        '"unclosed phrase',
+        "NEAR(a b)",
+        "a OR b",
+        "*",
+        "title:foo",
+        ":::",
+        "((()))",
+        "-",
+        '-"',
+        "🙂 emoji",
+        "a" * MAX_QUERY_LENGTH,
+        "\x00\x01",
+        "author:",
+        "^~!?",
+    ],
 )
 def test_any_input_parses_without_raising(hostile: str) -> None:
     query = parse_query(hostile)

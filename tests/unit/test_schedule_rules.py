@@ -11,7 +11,11 @@ CHANNEL = ChannelRef("console", "local", "general")
 def test_time_and_zone_are_parsed() -> None:
     change = parse_schedule_args("09:30 Europe/Berlin daily papers 15")
     assert (change.hour, change.minute, change.timezone, change.weekdays_only, change.digest_size) == (
-        9, 30, "Europe/Berlin", False, 15,
+        9,
+        30,
+        "Europe/Berlin",
+        False,
+        15,
     )
 
 

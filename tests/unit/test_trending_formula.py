@@ -13,10 +13,15 @@ def test_chat_votes_and_upvotes_lift_and_age_sinks() -> None:
 
 
 def test_exact_ties_are_ordered_deterministically_newer_id_first() -> None:
-    papers = [Paper(arxiv_id=i, title=i, hf_upvotes=5, featured_on=TODAY) for i in ("2401.00001", "2411.00002")]
+    papers = [
+        Paper(arxiv_id=i, title=i, hf_upvotes=5, featured_on=TODAY) for i in ("2401.00001", "2411.00002")
+    ]
     ranked = rank_trending(papers, {}, TODAY)
     assert [s.paper.arxiv_id for s in ranked] == ["2411.00002", "2401.00001"]
-    assert [s.paper.arxiv_id for s in rank_trending(reversed(papers), {}, TODAY)] == ["2411.00002", "2401.00001"]
+    assert [s.paper.arxiv_id for s in rank_trending(reversed(papers), {}, TODAY)] == [
+        "2411.00002",
+        "2401.00001",
+    ]
 
 
 def test_a_chat_vote_can_overtake_hugging_face_upvotes() -> None:
