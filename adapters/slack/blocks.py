@@ -68,13 +68,13 @@ def unescape(text: str) -> str:
 
 def fit_escaped(raw: str, limit: int) -> str:
     """Escape `raw` and cut it (at a word boundary, before escaping) so the escaped text fits `limit`."""
-    text = escape(raw)
     budget = limit
+    text = escape(shorten(raw, budget))
     while len(text) > limit and budget > 1:
         # Escaping can grow the text up to five-fold; shrink the raw budget by the overflow and retry.
         budget = max(1, budget - (len(text) - limit))
         text = escape(shorten(raw, budget))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _cut(text, limit)
 
 
 def safe_url(url: str | None) -> str | None:

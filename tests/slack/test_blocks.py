@@ -116,10 +116,19 @@ def test_digest_parent_names_date_count_and_topics() -> None:
     assert 'cat:cs.CL, "gaussian splatting"' in text
 
 
-@pytest.mark.parametrize("raw", ["a & b", "<!channel>", "x" * 5000, "&" * 3000, "plain"])
+@pytest.mark.parametrize(
+    "raw", ["a & b", "<!channel>", "x" * 5000, "&" * 3000, "plain", "word & more " * 500]
+)
 def test_fit_escaped_never_exceeds_its_limit_and_round_trips(raw: str) -> None:
     fitted = fit_escaped(raw, 100)
     assert len(fitted) <= 100
     assert "<" not in fitted and ">" not in fitted
     if len(escape(raw)) <= 100:
         assert unescape(fitted) == raw
+
+
+def test_a_long_text_is_cut_near_its_limit_at_a_word_boundary() -> None:
+    fitted = fit_escaped("Learned representations are central & useful " * 100, 220)
+    assert 180 <= len(fitted) <= 220
+    assert fitted.endswith("…")
+    assert fitted.startswith("Learned representations are central &amp; useful Learned")
