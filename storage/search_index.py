@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # Bump when the schema or an analyzer changes: an index written by another version is rebuilt from the store.
 SCHEMA_VERSION = 1
 STATE_FILE = "paperboy-index.json"
+OPEN_LOCK_FILE = "paperboy-index.lock"
 # Papers whose `updated_at` lands just before the watermark may commit after we read it (clock skew between
 # replicas, long transactions); re-reading a short window costs little and misses nothing.
 CATCH_UP_MARGIN = timedelta(minutes=2)
@@ -152,8 +153,18 @@ class _Analyzers:
         return [_Token(token.text, token.position) for token in analyzer.pre_tokenize(text).tokens]
 
 
-def _paper_date(paper: Paper) -> date | None:
-    return paper.featured_on or paper.published
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _paper_date(paper: Paper) -> datetime | None:
+    """The day `since:` compares with: featured on Hugging Face, else published on arXiv."""
+    day = paper.featured_on or paper.published
+    if day is None:
+        return None
+    moment = _midnight(day)
+    # tantivy keeps dates in nanoseconds; a date outside that range is bad data, left undated.
+    return moment if tantivy.MIN_DATETIME <= moment <= tantivy.MAX_DATETIME else None
 
 
 def _document(paper: Paper, schema: tantivy.Schema) -> tantivy.Document:
@@ -170,9 +181,9 @@ def _document(paper: Paper, schema: tantivy.Schema) -> tantivy.Document:
         values["ai_summary"] = paper.ai_summary
     if paper.organization:
         values["org"] = paper.organization
-    day = _paper_date(paper)
-    if day is not None:
-        values["date"] = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    moment = _paper_date(paper)
+    if moment is not None:
+        values["date"] = moment
     # from_dict types every value by the schema; the keyword constructor guesses and can panic the writer.
     return tantivy.Document.from_dict(values, schema)
 
@@ -272,29 +283,32 @@ class TantivyIndex:
             self._state.write(None)
             return index
         self.path.mkdir(parents=True, exist_ok=True)
-        reason = self._unusable_reason()
-        if reason is not None:
+        # Processes that open one folder at the same moment take turns, so none rebuilds under another.
+        with open(self.path / OPEN_LOCK_FILE, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            opened = self._open_existing()
+            if isinstance(opened, tantivy.Index):
+                return opened
             if _writer_lock_busy(self.path):
                 log.warning(
                     "The search index in %s is %s but another process is writing it; "
                     "using an index in memory until it can be rebuilt.",
                     self.path,
-                    reason,
+                    opened,
                 )
                 self.path = None
                 self._state = _State(None)
                 return self._open()
-            if reason != "missing":
-                log.warning("The search index in %s is %s; rebuilding it from the store.", self.path, reason)
-            _wipe(self.path)
-        index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
-        self._analyzers.register(index)
-        if self._state.schema_version() is None:
+            if opened != "missing":
+                log.warning("The search index in %s is %s; rebuilding it from the store.", self.path, opened)
+                _wipe(self.path)
+            index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            self._analyzers.register(index)
             self._state.write(None)
-        return index
+            return index
 
-    def _unusable_reason(self) -> str | None:
-        """Why the folder's index cannot be used as it is, or None when it can."""
+    def _open_existing(self) -> tantivy.Index | str:
+        """The folder's index when it is usable as it is, else why not."""
         assert self.path is not None
         if not (self.path / "meta.json").exists():
             return "missing"
@@ -306,7 +320,7 @@ class TantivyIndex:
             index.searcher().num_docs  # noqa: B018 - opening segments is what reveals damage
         except (ValueError, OSError) as exc:
             return f"unreadable ({exc})"
-        return None
+        return index
 
     def _take_writer(self, *, warn: bool) -> bool:
         """Become the writer of the folder if nobody else is; False when another writer holds the lock."""
@@ -491,10 +505,7 @@ class TantivyIndex:
         """Best (arxiv_id, score) pairs: score descending, then arxiv_id descending (newest first)."""
         if limit <= 0 or (restrict_to is not None and not restrict_to):
             return []
-        built = self.build_query(query, restrict_to=restrict_to, require_all_words=require_all_words)
-        if built is None:
-            return []
-        return await asyncio.to_thread(self._search_sync, built, limit)
+        return await asyncio.to_thread(self._search_sync, query, limit, restrict_to, require_all_words)
 
     def build_query(
         self,
@@ -536,12 +547,11 @@ class TantivyIndex:
         for category in _unique(query.categories):
             filters.append(Query.term_query(schema, "categories", category.strip().lower()))
         if query.since is not None:
-            since = query.since
-            filters.append(
-                Query.range_query(
-                    schema, "date", FieldType.Date, datetime(since.year, since.month, since.day, tzinfo=UTC)
-                )
-            )
+            since = _midnight(query.since)
+            if since > tantivy.MAX_DATETIME:
+                return None  # no paper can be that recent
+            lowest = max(since, tantivy.MIN_DATETIME)
+            filters.append(Query.range_query(schema, "date", FieldType.Date, lowest))
         if restrict_to is not None:
             filters.append(Query.term_set_query(schema, "arxiv_id", sorted(set(restrict_to))))
 
@@ -608,7 +618,16 @@ class TantivyIndex:
             text, [(name, 1.0) for name in TEXT_FIELDS], self._analyzers.text
         ) + self._phrase_clauses(text, (("authors", 1.0),), self._analyzers.names)
 
-    def _search_sync(self, built: _BuiltQuery, limit: int) -> list[tuple[str, float]]:
+    def _search_sync(
+        self,
+        query: SearchQuery,
+        limit: int,
+        restrict_to: Collection[str] | None,
+        require_all_words: bool,
+    ) -> list[tuple[str, float]]:
+        built = self.build_query(query, restrict_to=restrict_to, require_all_words=require_all_words)
+        if built is None:
+            return []
         searcher = self._index.searcher()
         if not built.scored:
             result = searcher.search(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
@@ -199,3 +200,16 @@ async def test_catch_up_follows_a_real_store(store: SqlStore, tmp_path: Path) ->
         assert await ids_for(index, "dolls") == ["2205.13147"]
     finally:
         await index.close()
+
+
+async def test_two_processes_opening_a_new_folder_at_once_share_it(tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    first, second = await asyncio.gather(open_index(folder), open_index(folder))
+    try:
+        assert sorted([first.read_only, second.read_only]) == [False, True]
+        writer = second if first.read_only else first
+        await writer.add_papers(LIBRARY)
+        assert await ids_for(writer, "matryoshka") == ["2205.13147"]
+    finally:
+        await first.close()
+        await second.close()

@@ -309,3 +309,16 @@ async def test_a_paper_staged_twice_before_a_commit_is_indexed_once(index: Tanti
     await index.commit()
     assert await ids_for(index, "title") == ["2401.00001"]
     assert await ids_for(index, "old") == []
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1970, 1, 1), date(9999, 12, 31)])
+async def test_since_at_the_edges_of_the_calendar_never_raises(index: TantivyIndex, day: date) -> None:
+    await index.add_papers(LIBRARY)
+    hits = await index.search(SearchQuery(since=day), 10)
+    assert len(hits) == (0 if day.year == 9999 else len(LIBRARY))
+
+
+async def test_a_paper_with_an_impossible_date_is_indexed_without_it(index: TantivyIndex) -> None:
+    await index.add_papers([paper("2401.00001", "Ancient Scrolls", published=date(1, 1, 1))])
+    assert await ids_for(index, "ancient") == ["2401.00001"]
+    assert await ids_for(index, "ancient since:1900-01-01") == []
