@@ -281,6 +281,42 @@ def db_upgrade() -> None:
     typer.echo("Database is up to date.")
 
 
+@db_app.command("copy")
+def db_copy(
+    to: Annotated[str, typer.Option("--to", help="The new database, e.g. postgresql://user:pw@host:5432/paperboy")],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per insert.")] = 1000,
+) -> None:
+    """Copy every table from DATABASE_URL into an empty database (migrated first); verify the counts."""
+    from adapters.dbcopy import CopyError, copy_database
+    from adapters.doctor import display_url
+
+    settings = Settings()
+    typer.echo(f"Copying {display_url(settings.database_url)} to {display_url(to)}…")
+    try:
+        tables = run_async(lambda: copy_database(settings.database_url, to, batch_size=batch_size))
+    except CopyError as error:
+        raise fail(str(error)) from None
+    for table in tables:
+        typer.echo(f"✓ {table.name}: {table.target_rows} rows")
+    rows = sum(table.target_rows for table in tables)
+    typer.echo(
+        f"Copied {len(tables)} tables, {rows} rows; every count matches. "
+        "Point DATABASE_URL at the new database and start Paperboy."
+    )
+
+
+@app.command()
+def doctor(
+    timeout: Annotated[float, typer.Option(min=0.5, max=60, help="Seconds each check may take.")] = 5.0,
+) -> None:
+    """Check the configuration, database, platforms and paper sources; exit 1 when something is wrong."""
+    from adapters.doctor import doctor_report
+
+    report, healthy = asyncio.run(doctor_report(time_limit=timeout))
+    typer.echo(report)
+    raise typer.Exit(0 if healthy else 1)
+
+
 @bench_app.command("search")
 def bench_search_command(
     papers: Annotated[int, typer.Option(min=100)] = 100_000,

@@ -1,0 +1,209 @@
+"""Structured logs: JSON lines when stderr is not a terminal, secrets scrubbed, one event per unit of work."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from bot.domain import ChannelRef, UpsertCounts
+
+EVENTS = "paperboy.events"
+REDACTED = "***"
+# Shorter "secrets" would scrub ordinary words out of log lines; real tokens are far longer.
+MIN_SECRET_LENGTH = 6
+# Libraries that log every routine step at INFO; their warnings still show.
+QUIET_LOGGERS = (
+    "apscheduler",
+    "aiosqlite",
+    "asyncio",
+    "httpx",
+    "httpcore",
+    "discord.gateway",
+    "discord.client",
+)
+
+_STANDARD_ATTRIBUTES = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime", "taskName"}
+)
+
+log = logging.getLogger(EVENTS)
+
+
+class Redactor:
+    """Replaces every known secret value in a text by ***."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is scrubbed whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """The text with secrets replaced."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The extra fields a log call attached (`extra={...}`), without LogRecord's own attributes."""
+    return {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRIBUTES and not k.startswith("_")
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, msg, the extra fields, and error when there is one."""
+
+    def __init__(self, redact: Redactor | None = None) -> None:
+        super().__init__()
+        self._redact = redact or Redactor()
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON, secrets scrubbed."""
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record_fields(record).items():
+            entry.setdefault(key, value)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["error"] = record.exc_text
+        return self._redact(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines for a terminal, secrets scrubbed."""
+
+    def __init__(self, redact: Redactor | None = None) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._redact = redact or Redactor()
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text, secrets scrubbed."""
+        return self._redact(super().format(record))
+
+
+def wants_json(log_format: str, stream: TextIO) -> bool:
+    """JSON when asked, or (`auto`) when the stream is not a terminal (a container, systemd, a pipe)."""
+    if log_format == "auto":
+        isatty = getattr(stream, "isatty", None)
+        return not (isatty is not None and isatty())
+    return log_format == "json"
+
+
+def setup_logging(
+    *, level: str, log_format: str = "auto", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> logging.Handler:
+    """Send every log record to `stream` (stderr) in the chosen format; return the handler installed."""
+    stream = stream or sys.stderr
+    redact = Redactor(secrets)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(redact) if wants_json(log_format, stream) else TextFormatter(redact))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    logging.captureWarnings(True)
+    return handler
+
+
+def _channel_fields(channel: ChannelRef) -> dict[str, str]:
+    return {"platform": channel.platform, "workspace": channel.workspace, "channel": channel.channel}
+
+
+class LogTelemetry:
+    """The core's `Telemetry` as log events: ids, names, outcomes and times, never message content."""
+
+    def command_handled(self, channel: ChannelRef, command: str, outcome: str, seconds: float) -> None:
+        """One event per command."""
+        ms = round(seconds * 1000, 1)
+        log.info(
+            "command %s %s in %.1f ms (%s)",
+            command,
+            outcome,
+            ms,
+            channel,
+            extra={
+                "event": "command",
+                **_channel_fields(channel),
+                "command": command,
+                "outcome": outcome,
+                "ms": ms,
+            },
+        )
+
+    def vote_changed(self, platform: str, cast: bool) -> None:
+        """Votes are counted in metrics only: they are many, and say nothing an operator acts on."""
+
+    def digest_delivered(self, channel: ChannelRef, outcome: str, messages: int, seconds: float) -> None:
+        """One event per digest run."""
+        ms = round(seconds * 1000, 1)
+        level = logging.WARNING if outcome == "failed" else logging.INFO
+        log.log(
+            level,
+            "digest %s: %d messages in %.1f ms (%s)",
+            outcome,
+            messages,
+            ms,
+            channel,
+            extra={
+                "event": "digest",
+                **_channel_fields(channel),
+                "outcome": outcome,
+                "messages": messages,
+                "ms": ms,
+            },
+        )
+
+    def delivery_finished(self, channel: ChannelRef, outcome: str) -> None:
+        """One event per delivery (one message of a digest)."""
+        log.info(
+            "delivery %s (%s)",
+            outcome,
+            channel,
+            extra={"event": "delivery", **_channel_fields(channel), "outcome": outcome},
+        )
+
+    def rate_limit_waited(self, platform: str, seconds: float) -> None:
+        """One event per rate-limit wait."""
+        log.info(
+            "%s asked to wait %.2f s (rate limit)",
+            platform,
+            seconds,
+            extra={"event": "rate_limit", "platform": platform, "seconds": round(seconds, 3)},
+        )
+
+    def ingest_ran(self, source: str, counts: UpsertCounts, seconds: float) -> None:
+        """One event per ingest run."""
+        ms = round(seconds * 1000, 1)
+        log.info(
+            "ingest %s: %d new, %d updated, %d unchanged, %d skipped in %.1f ms",
+            source,
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+            counts.skipped,
+            ms,
+            extra={
+                "event": "ingest",
+                "source": source,
+                "new": counts.new,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "skipped": counts.skipped,
+                "ms": ms,
+            },
+        )
