@@ -144,7 +144,75 @@ class DigestRepository(Protocol):
         ...
 
 
-class Store(PaperRepository, ChannelRepository, VoteRepository, DigestRepository, Protocol):
+class DeliveryQueue(Protocol):
+    """Hands out deliveries to workers as leases, so that several replicas share them and post each once.
+
+    A worker claims whole digests (every delivery of one that is pending, or claimed under a lease that ran
+    out); it counts an attempt before each message, renews its leases while it works, and releases what it
+    did not post when it stops.
+    """
+
+    async def claim_deliveries(
+        self,
+        worker: str,
+        now: datetime,
+        until: datetime,
+        *,
+        platforms: Collection[str],
+        limit: int,
+        digest_ids: Collection[int] | None = None,
+    ) -> list[Delivery]:
+        """Claim up to `limit` digests with work left, for `worker` until `until`; return all their deliveries.
+
+        The result is ordered by digest, then position, and holds every delivery of each claimed digest
+        (those posted before too, so the thread is known); the ones claimed now are in state "claimed".
+        Digests another worker is claiming at the same moment are skipped, never waited for.
+        """
+        ...
+
+    async def begin_attempt(
+        self, delivery_id: int, digest_id: int, worker: str, until: datetime
+    ) -> int | None:
+        """Count one attempt at a delivery and renew the digest's lease; return the attempts made before.
+
+        None when `worker` no longer holds the claim (its lease ran out and another worker took it).
+        """
+        ...
+
+    async def renew_claims(self, worker: str, until: datetime) -> int:
+        """Extend every lease `worker` holds to `until`; return how many deliveries."""
+        ...
+
+    async def release_claims(self, worker: str) -> int:
+        """Hand back every delivery `worker` claimed but did not post (they become pending); return how many."""
+        ...
+
+    async def fail_claimed(self, digest_id: int, worker: str, reason: str) -> int:
+        """Give up the deliveries of a digest that `worker` still holds, with the reason; return how many."""
+        ...
+
+    async def mark_failed(self, delivery_ids: Collection[int], reason: str) -> None:
+        """Give up these deliveries for good, with the reason."""
+        ...
+
+    async def record_error(self, delivery_id: int, error: str) -> None:
+        """Remember why the last attempt at a delivery failed (it stays claimed for the next attempt)."""
+        ...
+
+    async def claim_holders(self) -> set[str]:
+        """The workers that hold claims now (live or not)."""
+        ...
+
+    async def digest_topics(self, digest_id: int) -> tuple[str, ...]:
+        """The topics a digest was planned for."""
+        ...
+
+    async def delivery_counts(self, channel: ChannelRef, local_date: date) -> dict[str, int]:
+        """How many deliveries of the channel's digest for that date are in each state (empty: no digest)."""
+        ...
+
+
+class Store(PaperRepository, ChannelRepository, VoteRepository, DigestRepository, DeliveryQueue, Protocol):
     """Everything the core keeps, in one database."""
 
     async def close(self) -> None:

@@ -83,6 +83,7 @@ class PlatformPace:
 # what neither does is keep the whole app under a global rate. discord.py waits out 429s and follows the
 # per-route buckets but does not pace ahead of them, and each digest message costs about two requests
 # (message and reaction, or message and thread) of Discord's 50 requests a second.
+UNPACED = PlatformPace(channel_interval=0.0)
 DEFAULT_PACES: dict[str, PlatformPace] = {
     "slack": PlatformPace(channel_interval=0.0, rate=50.0, burst=5),
     "discord": PlatformPace(channel_interval=1.0, rate=20.0, burst=5),
@@ -104,8 +105,8 @@ class DeliveryPolicy:
     paces: Mapping[str, PlatformPace] = field(default_factory=lambda: dict(DEFAULT_PACES))
 
     def pace(self, platform: str) -> PlatformPace:
-        """The pace of a platform (one message a second per channel when unknown)."""
-        return self.paces.get(platform, PlatformPace())
+        """The pace of a platform; unpaced (as fast as its publisher allows) when the policy names none."""
+        return self.paces.get(platform, UNPACED)
 
 
 class RateGate:
@@ -240,7 +241,8 @@ class DeliveryEngine:
         self._jobs[digest_id] = job
         self._plans.pop(digest_id, None)
         try:
-            return await self._deliver(job, deliveries, plan, publisher)
+            # Someone asked for this digest explicitly: post it even in a paused channel (the error says why).
+            return await self._deliver(job, deliveries, plan, publisher, honour_pause=False)
         finally:
             self._jobs.pop(digest_id, None)
 
@@ -416,11 +418,17 @@ class DeliveryEngine:
             self._job_finished()
 
     async def _deliver(
-        self, job: _Job, deliveries: list[Delivery], plan: DigestPlan | None, publisher: DigestPublisher
+        self,
+        job: _Job,
+        deliveries: list[Delivery],
+        plan: DigestPlan | None,
+        publisher: DigestPublisher,
+        *,
+        honour_pause: bool = True,
     ) -> int:
         """Post this worker's claimed deliveries of one digest in order; return how many were posted."""
         channel = deliveries[0].channel
-        settings = await self.store.get_settings(channel)
+        settings = await self.store.get_settings(channel) if honour_pause else None
         if settings is not None and settings.paused:
             reason = settings.pause_reason or "The channel's digests are paused."
             await self.store.fail_claimed(job.digest_id, self.worker, reason)
@@ -512,7 +520,9 @@ class DeliveryEngine:
         settings = await self.store.get_settings(delivery.channel)
         if settings is not None and settings.paused:
             # The publisher paused the channel (gone, archived, no permission): nothing passes until someone acts.
-            await self.store.fail_claimed(delivery.digest_id, self.worker, settings.pause_reason or _describe(error))
+            await self.store.fail_claimed(
+                delivery.digest_id, self.worker, settings.pause_reason or _describe(error)
+            )
             self.telemetry.delivery_finished(delivery.channel, "failed")
             raise error
         await self.store.record_error(delivery.id, _describe(error))
@@ -529,7 +539,12 @@ class DeliveryEngine:
         delay = min(policy.max_backoff, policy.first_backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
         log.warning(
             "delivery %s to %s failed (attempt %d of %d): %s; retrying in %.1f s",
-            delivery.id, delivery.channel, attempt, policy.max_attempts, _describe(error), delay,
+            delivery.id,
+            delivery.channel,
+            attempt,
+            policy.max_attempts,
+            _describe(error),
+            delay,
         )
         await asyncio.sleep(delay)
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Workspace
 from bot.ports import SearchIndex, Store
 from bot.query import parse_query
-from bot.services.delivery import CheckingPublisher, DeliveryEngine, DigestPublisher
+from bot.services.delivery import CheckingPublisher, DeliveryEngine, DeliveryPolicy, DigestPublisher
 from bot.services.ranking import rank_trending
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,12 @@ class DigestDelivery:
     """Posts a digest's deliveries in order through the delivery engine, recording each platform message id.
 
     The same engine serves `/papers digest` (here) and the scheduler, so that both share its claims, leases,
-    pacing and retries; the scheduler service replaces `engine` with one configured for the deployment.
+    pacing and retries. Without one, it posts as fast as each publisher allows (the publishers wait out
+    rate limits themselves); the scheduler service of `paperboy run` installs the deployment's paced engine.
     """
 
     def __init__(self, store: Store, engine: DeliveryEngine | None = None) -> None:
-        self.engine = engine or DeliveryEngine(store)
+        self.engine = engine or DeliveryEngine(store, policy=DeliveryPolicy(paces={}))
 
     async def deliver(self, digest_id: int, plan: DigestPlan, publisher: DigestPublisher) -> int:
         """Post what is still to post now; return how many messages were posted. Failures are raised."""
