@@ -471,7 +471,9 @@ async def start_slack(
     except BaseException:
         await service.stop()
         raise
-    mode = "Socket Mode" if config.socket_mode else "many workspaces" if config.uses_oauth else "one workspace"
+    mode = (
+        "Socket Mode" if config.socket_mode else "many workspaces" if config.uses_oauth else "one workspace"
+    )
     where = f"port {service.port}" if service.port is not None else "the shared web app"
     log.info("Slack adapter started: %s, %s", mode, "outbound connection" if config.socket_mode else where)
     return service
