@@ -207,7 +207,7 @@ async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> 
         host="127.0.0.1",
         port=0,
     )
-    service = await start_slack(paperboy, Settings(_env_file=None, DATABASE_URL=url), config=config)  # type: ignore[call-arg]
+    service = await start_slack(paperboy, Settings(_env_file=None, DATABASE_URL=url), config=config)
     events_url = f"http://127.0.0.1:{service.port}/slack/events"
     loop = asyncio.get_running_loop()
     try:

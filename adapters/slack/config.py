@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
 from adapters.settings import Settings
 
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
@@ -74,29 +76,23 @@ class SlackConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackConfig:
-        """Read the SLACK_* and PAPERBOY_* settings (optional ones the settings may not declare yet)."""
+        """Read the SLACK_* and PAPERBOY_SLACK_* settings."""
 
-        def secret(name: str) -> str | None:
-            value = getattr(settings, name, None)
+        def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value is not None else None
 
-        emoji = getattr(settings, "slack_vote_emoji", None)
-        vote_emoji = (
-            tuple(e.strip().strip(":") for e in emoji.split(",") if e.strip())
-            if emoji
-            else DEFAULT_VOTE_EMOJI
-        )
-        interval = getattr(settings, "slack_post_interval", None)
+        emoji = settings.slack_vote_emoji
+        vote_emoji = tuple(e.strip().strip(":") for e in emoji.split(",") if e.strip()) if emoji else ()
         return cls(
-            signing_secret=secret("slack_signing_secret") or "",
-            bot_token=secret("slack_bot_token"),
+            signing_secret=secret(settings.slack_signing_secret) or "",
+            bot_token=secret(settings.slack_bot_token),
             client_id=settings.slack_client_id,
-            client_secret=secret("slack_client_secret"),
-            app_token=secret("slack_app_token"),
+            client_secret=secret(settings.slack_client_secret),
+            app_token=secret(settings.slack_app_token),
             api_url=settings.slack_api_url,
             admins_only=settings.slack_admins_only,
             port=settings.port,
             vote_emoji=vote_emoji or DEFAULT_VOTE_EMOJI,
-            post_interval=float(interval) if interval is not None else 1.0,
-            redirect_uri=getattr(settings, "slack_redirect_uri", None),
+            post_interval=settings.slack_post_interval,
+            redirect_uri=settings.slack_redirect_uri,
         )

@@ -34,6 +34,18 @@ def test_bot_token_and_signing_secret_serve_one_workspace_over_http() -> None:
     assert config.base_url == "http://127.0.0.1:9/api/"
     assert config.port == 4000
     assert config.vote_emoji == ("+1", "thumbsup", "arrow_up")
+    assert config.post_interval == 1.0
+
+
+def test_vote_emoji_and_pacing_can_be_chosen() -> None:
+    config = config_from(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        PAPERBOY_SLACK_VOTE_EMOJI=":rocket:, star",
+        PAPERBOY_SLACK_POST_INTERVAL="0.5",
+    )
+    assert config.vote_emoji == ("rocket", "star")
+    assert config.post_interval == 0.5
 
 
 def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_only_for_admins_only() -> None:
