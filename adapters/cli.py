@@ -203,15 +203,37 @@ def cite(paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or
 
 @app.command()
 def digest(
-    channel: Annotated[str, typer.Option(help="platform:workspace:channel, e.g. console:local:general")],
+    channel: Annotated[
+        str | None, typer.Option(help="platform:workspace:channel, e.g. console:local:general")
+    ] = None,
     on_date: Annotated[
         str | None, typer.Option("--date", help="local date YYYY-MM-DD (default: today there)")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the plan; post and record nothing.")
     ] = False,
+    due: Annotated[
+        bool, typer.Option("--due", help="Post every digest that is due (one scheduler tick), then exit.")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Each channel's next run, last delivery and pause reason.")
+    ] = False,
 ) -> None:
-    """Plan one channel's digest, and post it unless --dry-run."""
+    """Plan one channel's digest and post it (--channel), post every due digest (--due), or show --status."""
+    if due or status:
+        from adapters.scheduler import format_due, format_status, read_status, run_due
+
+        if (due and status) or channel or on_date or dry_run:
+            raise fail("--due and --status stand alone: use one, without --channel, --date or --dry-run.")
+        settings = Settings()
+        if status:
+            typer.echo(format_status(run_async(lambda: read_status(settings))))
+            return
+        report = run_async(lambda: run_due(settings))
+        typer.echo(format_due(report))
+        raise typer.Exit(0 if report.ok else 1)
+    if channel is None:
+        raise fail("Name a channel with --channel platform:workspace:channel, or use --due or --status.")
     try:
         ref = ChannelRef.parse(channel)
     except InvalidChannelRef as error:

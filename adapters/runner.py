@@ -18,6 +18,7 @@ from adapters.bootstrap import paperboy_app
 from adapters.observability import Observability
 from adapters.observability.health import Readiness, ReadinessCheck, add_health_routes, database_check
 from adapters.observability.logs import setup_logging
+from adapters.scheduler import start_digest_scheduler
 from adapters.settings import Settings
 from adapters.web import WebServer, build_web_app
 from bot.app import Paperboy
@@ -41,7 +42,7 @@ class RunningService(Protocol):
 # Extra services other parts register (the digest scheduler, health endpoints); each gets the core,
 # the settings, the scheduler and the web application before the server starts.
 ServiceStarter = Callable[[Paperboy, Settings, AsyncIOScheduler, Any], Awaitable[RunningService | None]]
-EXTRA_STARTERS: list[ServiceStarter] = []
+EXTRA_STARTERS: list[ServiceStarter] = [start_digest_scheduler]
 
 
 def wants_console(settings: Settings, force_console: bool) -> bool:

@@ -193,6 +193,7 @@ class DeliveryEngine:
         self.telemetry: Telemetry = telemetry or NullTelemetry()
         self.worker_alive = worker_alive
         self.posted = 0
+        self.failed = 0
         self._schedules = ChannelSchedules(store)
         self._publishers: Mapping[str, DigestPublisher] = {}
         self._plans: dict[int, DigestPlan] = {}
@@ -411,6 +412,7 @@ class DeliveryEngine:
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            self.failed += 1
             log.warning("digest %s for %s not delivered: %s", job.digest_id, job.channel, _describe(error))
             return 0
         finally:

@@ -1,0 +1,163 @@
+"""The daily schedule: which channels' digests are due now, planning and queueing them, and their status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain import ChannelRef, ChannelSettings
+from bot.ports import Clock, Store
+from bot.schedule import due_local_date, next_run
+from bot.services.delivery import DeliveryEngine
+from bot.services.digests import DigestPlanner
+
+log = logging.getLogger(__name__)
+
+# Papers reach Hugging Face through the day: a channel with nothing new at its hour is looked at again later
+# that day (and posted then, once), but not every minute.
+EMPTY_RETRY = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one scheduler tick did."""
+
+    due: int = 0
+    created: int = 0
+    already: int = 0
+    empty: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """One channel's schedule as `paperboy digest --status` shows it."""
+
+    settings: ChannelSettings
+    next_run: datetime | None
+    today: date
+    today_counts: dict[str, int]
+    last_posted_at: datetime | None
+
+    @property
+    def channel(self) -> ChannelRef:
+        """The channel."""
+        return self.settings.channel
+
+
+class DigestScheduler:
+    """Finds the channels whose local hour has come today without a digest, plans each one and queues it.
+
+    A tick is safe on every replica at once: the store keeps one digest per (channel, local date), so a
+    digest another replica created first is simply skipped. A channel whose hour passed while nothing ran is
+    caught up at the next tick on the same local day; a day that has ended is never posted.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        planner: DigestPlanner,
+        engine: DeliveryEngine,
+        clock: Clock,
+        *,
+        concurrency: int = 8,
+        empty_retry: timedelta = EMPTY_RETRY,
+    ) -> None:
+        self._store = store
+        self._planner = planner
+        self._engine = engine
+        self._clock = clock
+        self._concurrency = max(1, concurrency)
+        self._empty_retry = empty_retry
+        # (channel, local date) pairs known to have a digest, and channels with nothing new until when.
+        self._done: set[tuple[ChannelRef, date]] = set()
+        self._empty_until: dict[tuple[ChannelRef, date], datetime] = {}
+        self._lock = asyncio.Lock()
+
+    async def tick(self, platforms: Collection[str]) -> TickReport:
+        """Plan and queue every due digest of channels on `platforms`; one tick at a time per scheduler."""
+        async with self._lock:
+            return await self._tick(set(platforms))
+
+    async def _tick(self, platforms: set[str]) -> TickReport:
+        now = self._clock.now()
+        self._forget_before(now.date() - timedelta(days=2))
+        due: list[tuple[ChannelSettings, date]] = []
+        for settings in await self._store.list_channels():
+            if settings.channel.platform not in platforms:
+                continue
+            day = due_local_date(settings, now)
+            if day is None or (settings.channel, day) in self._done:
+                continue
+            retry_at = self._empty_until.get((settings.channel, day))
+            if retry_at is not None and now < retry_at:
+                continue
+            due.append((settings, day))
+        counts = {"created": 0, "already": 0, "empty": 0, "failed": 0}
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def one(settings: ChannelSettings, day: date) -> None:
+            async with slots:
+                try:
+                    counts[await self._queue(settings, day, now)] += 1
+                except Exception:
+                    counts["failed"] += 1
+                    log.exception("could not plan the digest of %s for %s", settings.channel, day)
+
+        await asyncio.gather(*(one(settings, day) for settings, day in due))
+        report = TickReport(due=len(due), **counts)
+        if report.due:
+            log.info(
+                "digest tick: %d due, %d queued, %d already there, %d with nothing new, %d failed",
+                report.due,
+                report.created,
+                report.already,
+                report.empty,
+                report.failed,
+            )
+        return report
+
+    async def _queue(self, settings: ChannelSettings, day: date, now: datetime) -> str:
+        """Plan and record one channel's digest; say what happened."""
+        channel = settings.channel
+        if await self._store.has_digest(channel, day):
+            self._done.add((channel, day))
+            return "already"
+        plan = await self._planner.plan(channel, day, settings)
+        if plan.is_empty:
+            self._empty_until[(channel, day)] = now + self._empty_retry
+            return "empty"
+        digest_id = await self._store.create_digest(plan)
+        self._done.add((channel, day))
+        if digest_id is None:
+            return "already"
+        self._engine.offer(digest_id, plan)
+        return "created"
+
+    def _forget_before(self, day: date) -> None:
+        """Drop memories of local dates that can no longer be due."""
+        self._done = {key for key in self._done if key[1] >= day}
+        self._empty_until = {key: at for key, at in self._empty_until.items() if key[1] >= day}
+
+
+async def channel_statuses(store: Store, clock: Clock) -> list[ChannelStatus]:
+    """Every scheduled channel with its next run, today's digest (by delivery state) and last delivery."""
+    now = clock.now()
+    statuses = []
+    for settings in await store.list_channels():
+        today = now.astimezone(ZoneInfo(settings.timezone)).date()
+        counts = await store.delivery_counts(settings.channel, today)
+        statuses.append(
+            ChannelStatus(
+                settings=settings,
+                next_run=next_run(settings, now, done_today=bool(counts)),
+                today=today,
+                today_counts=counts,
+                last_posted_at=await store.last_posted_at(settings.channel),
+            )
+        )
+    return statuses
