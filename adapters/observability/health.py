@@ -83,7 +83,7 @@ def add_health_routes(app: web.Application, readiness: Readiness, metrics: Prome
         )
 
     async def metrics_text(request: web.Request) -> web.Response:
-        body, content_type = metrics.exposition()
+        body, content_type = metrics.exposition(request.headers.get("Accept", ""))
         response = web.Response(body=body)
         # The Prometheus content type carries a version parameter that aiohttp's content_type cannot take.
         response.headers["Content-Type"] = content_type

@@ -6,7 +6,6 @@ import time
 from importlib import metadata
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -14,8 +13,8 @@ from prometheus_client import (
     Info,
     PlatformCollector,
     ProcessCollector,
-    generate_latest,
 )
+from prometheus_client.exposition import choose_encoder
 
 from bot.domain import ChannelRef, UpsertCounts
 
@@ -132,6 +131,7 @@ class PrometheusTelemetry:
                 self.ingest_papers.labels(source, change).inc(amount)
         self.last_ingest.labels(source).set(time.time())
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The Prometheus text of every metric, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """Every metric in the format the scraper accepts (Prometheus text by default), and its content type."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
