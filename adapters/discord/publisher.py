@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from typing import Any
@@ -18,6 +19,7 @@ THREAD_ALREADY_CREATED = 160004  # Discord's error code: this message already ha
 UNKNOWN_CHANNEL = 10003
 THREAD_ARCHIVE_MINUTES = 1440
 NONCE_LENGTH = 25  # Discord accepts nonces of at most 25 characters
+LOOKUP_LIMIT = 30  # messages read when checking for an earlier post (a digest has at most 26)
 
 NEEDED_PERMISSIONS = (
     "View Channel, Send Messages, Embed Links, Create Public Threads and Send Messages in Threads"
@@ -102,6 +104,73 @@ class DiscordPublisher:
             except discord.HTTPException:
                 log.info("could not add the vote reaction in %s", where)
         return str(message.id)
+
+    async def find_posted(
+        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
+    ) -> str | None:
+        """The id of a message an earlier attempt posted for this delivery, or None.
+
+        The nonce makes Discord return the first message for a repeat within a few minutes; this covers a
+        retry after longer (a crashed replica's lease ran out): it reads the thread (the channel, for the
+        parent) after the last message known to be posted, for one of ours that shows this delivery.
+        """
+        channel = await self._channel(plan.channel)
+        if delivery.is_parent and isinstance(channel, discord.ForumChannel):
+            existing = self._own_post(channel, digest_thread_name(plan))
+            return str(existing.id) if existing is not None else None
+        where: Any = channel
+        if (
+            not delivery.is_parent
+            and thread_id is not None
+            and isinstance(channel, discord.TextChannel | discord.ForumChannel)
+        ):
+            where = self._client.get_partial_messageable(
+                int(thread_id), guild_id=int(plan.channel.workspace), type=discord.ChannelType.public_thread
+            )
+        found = None
+        async with self._pausing(plan.channel, is_channel=where is channel):
+            start = discord.Object(int(after)) if after else None
+            async for message in where.history(limit=LOOKUP_LIMIT, after=start):
+                if self._shows(message, plan, delivery):
+                    found = message
+                    break
+        if found is None:
+            return None
+        if delivery.is_parent:
+            if isinstance(channel, discord.TextChannel):
+                # The crash may have come between the message and its thread.
+                try:
+                    await found.create_thread(
+                        name=digest_thread_name(plan), auto_archive_duration=THREAD_ARCHIVE_MINUTES
+                    )
+                except discord.HTTPException as error:
+                    if error.code != THREAD_ALREADY_CREATED:
+                        raise
+        elif delivery.arxiv_id is not None:
+            where_ref = ChannelRef("discord", plan.channel.workspace, str(found.channel.id))
+            await self._paperboy.store.remember_message(where_ref, str(found.id), delivery.arxiv_id)
+            if self._seed_emoji:
+                with contextlib.suppress(discord.HTTPException):
+                    await found.add_reaction(self._seed_emoji)
+        return str(found.id)
+
+    def _shows(self, message: discord.Message, plan: DigestPlan, delivery: Delivery) -> bool:
+        """True when a message is ours and was posted for this delivery (same nonce, or the same embed)."""
+        me = self._client.user
+        if me is None or message.author.id != me.id:
+            return False
+        if message.nonce is not None and str(message.nonce) == delivery_nonce(delivery):
+            return True
+        embed = message.embeds[0] if message.embeds else None
+        if embed is None:
+            return False
+        if delivery.is_parent:
+            return embed.title == digest_parent_embed(plan).title
+        return bool(
+            delivery.arxiv_id
+            and delivery.arxiv_id in (embed.url or "")
+            and (embed.title or "").startswith(f"{delivery.position}. ")
+        )
 
     async def _channel(self, ref: ChannelRef) -> Any:
         """The channel a digest goes to, from the cache or (after a restart) from Discord."""

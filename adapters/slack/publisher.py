@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -51,6 +52,29 @@ CHANNEL_GONE_REASONS: dict[str, str] = {
     "then run /papers schedule on.",
     "team_access_not_granted": "Paperboy has no access to this channel's workspace; " + _REINSTALL,
 }
+
+
+# Apps outside the Marketplace may read at most 15 messages per conversations.* call, about once a minute:
+# the look-up after a crash reads one such page, starting after the last message known to be posted.
+LOOKUP_PAGE = 15
+LOOKUP_PAGES = 3
+# Without a history scope Slack cannot show the thread; the message is then posted again rather than lost.
+_NO_HISTORY = ("missing_scope", "not_allowed_token_type")
+
+
+def names_delivery(message: dict[str, Any], delivery: Delivery) -> bool:
+    """True when a Slack message's metadata says it was posted for this delivery."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") in (DIGEST_EVENT_TYPE, DIGEST_ITEM_EVENT_TYPE) and str(
+        payload.get("delivery_id")
+    ) == str(delivery.id)
+
+
+def _day_before(day: date) -> str:
+    """A Slack `oldest` timestamp: midnight UTC the day before a local date (no zone is further ahead)."""
+    moment = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return f"{moment.timestamp():.6f}"
 
 
 class SlackPostError(RuntimeError):
@@ -129,6 +153,54 @@ class SlackPublisher:
         }
         message = digest_paper_message(item, delivery.position)
         return await self.post(plan.channel, message, thread_ts=thread_id, metadata=metadata)
+
+    async def find_posted(
+        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
+    ) -> str | None:
+        """The ts of a message an earlier attempt posted for this delivery (its metadata names it), or None.
+
+        The engine asks only after an attempt that may have reached Slack (a crash, a timeout). It reads the
+        thread (the channel, for the parent) from just after the last message known to be posted.
+        """
+        token = await self._tokens(plan.channel.workspace)
+        if token is None:
+            await self._channel_gone(plan.channel, "no_installation")
+        args: dict[str, Any] = {
+            "token": token,
+            "channel": plan.channel.channel,
+            "include_all_metadata": True,
+            "limit": LOOKUP_PAGE,
+            "oldest": after or _day_before(plan.local_date),
+            "inclusive": False,
+        }
+        thread = None if delivery.is_parent else thread_id
+        try:
+            for _page in range(LOOKUP_PAGES):
+                if thread is not None:
+                    response = await self._client.conversations_replies(ts=thread, **args)
+                else:
+                    response = await self._client.conversations_history(**args)
+                for message in response.get("messages") or []:
+                    if names_delivery(message, delivery):
+                        return str(message["ts"])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not response.get("has_more") or not cursor:
+                    return None
+                args["cursor"] = cursor
+        except SlackApiError as error:
+            code = slack_error(error)
+            if code in _NO_HISTORY:
+                log.warning(
+                    "cannot read %s to check for an earlier post (%s); posting again. Reinstall Paperboy "
+                    "with the channels:history and groups:history scopes to avoid this.",
+                    plan.channel,
+                    code,
+                )
+                return None
+            if code in CHANNEL_GONE_REASONS:
+                await self._channel_gone(plan.channel, code)
+            raise SlackPostError(f"Slack would not show the messages of {plan.channel}: {code}.") from error
+        return None
 
     async def post(
         self,
