@@ -28,12 +28,14 @@ from rich.progress import (
 )
 
 from bot.domain import Paper, UpsertCounts
+from bot.ids import InvalidPaperId, normalize_arxiv_id
 from bot.ports import PaperRepository, SearchIndex
 from storage.search_index import young_garbage_only
 
 log = logging.getLogger(__name__)
 
-_VERSION = re.compile(r"v\d+$")
+# Broken lines are logged one by one up to this many; the counts tell the rest.
+_LOGGED_BROKEN_LINES = 10
 # Bulk loads commit the index about this often rather than after every batch: a commit flushes a segment.
 INDEX_COMMIT_EVERY = 100_000
 
@@ -124,11 +126,16 @@ def paper_from_record(record: Any) -> Paper:
         raise SnapshotLineInvalid("not a JSON object")
     raw_id = record.get("id")
     title = _text(record.get("title"))
-    if not isinstance(raw_id, str) or not raw_id.strip() or not title:
+    if not isinstance(raw_id, str) or not title:
         raise SnapshotLineInvalid("no id or title")
+    try:
+        # The same normal form as every other way a paper comes in, so a re-ingest meets the same row.
+        arxiv_id = normalize_arxiv_id(raw_id)
+    except InvalidPaperId as exc:
+        raise SnapshotLineInvalid(f"{raw_id[:40]!r} is not an arXiv id") from exc
     categories = record.get("categories")
     return Paper(
-        arxiv_id=_VERSION.sub("", raw_id.strip()),
+        arxiv_id=arxiv_id,
         title=title,
         authors=_authors(record),
         abstract=_text(record.get("abstract")),
@@ -167,9 +174,7 @@ def _open(path: Path) -> io.BufferedIOBase:
 def _batches(handle: io.BufferedIOBase, size: int) -> Iterator[_Batch]:
     """Batches of up to `size` papers, deduplicated by id (the last line wins), with broken lines counted."""
     papers: dict[str, Paper] = {}
-    skipped = 0
-    read = 0
-    line_number = 0
+    skipped = read = line_number = broken = 0
     for line in handle:
         line_number += 1
         read += len(line)
@@ -177,7 +182,9 @@ def _batches(handle: io.BufferedIOBase, size: int) -> Iterator[_Batch]:
             paper = parse_line(line)
         except SnapshotLineInvalid as exc:
             skipped += 1
-            log.warning("Snapshot line %d skipped: %s.", line_number, exc)
+            broken += 1
+            if broken <= _LOGGED_BROKEN_LINES:
+                log.warning("Snapshot line %d skipped: %s.", line_number, exc)
             continue
         if paper is None:
             continue
@@ -188,6 +195,10 @@ def _batches(handle: io.BufferedIOBase, size: int) -> Iterator[_Batch]:
             papers, skipped, read = {}, 0, 0
     if papers or skipped or read:
         yield _Batch(list(papers.values()), skipped, read)
+    if broken > _LOGGED_BROKEN_LINES:
+        log.warning(
+            "%d snapshot lines skipped in all (the first %d are logged).", broken, _LOGGED_BROKEN_LINES
+        )
 
 
 def _progress(enabled: bool) -> Progress:

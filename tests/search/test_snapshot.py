@@ -165,3 +165,21 @@ async def test_ingest_into_a_real_store_is_idempotent(store: SqlStore, tmp_path:
         assert await ids_for(index, "diphoton") == ["0704.0001"]
     finally:
         await index.close()
+
+
+async def test_a_line_whose_id_is_not_an_arxiv_id_is_skipped(tmp_path: Path) -> None:
+    snapshot = _write(
+        tmp_path / "arxiv.json",
+        [
+            json.dumps(_record("not an id", "Some Title")),
+            json.dumps(_record("Hep-TH/9901001v2", "Old Title")),
+        ],
+    )
+    store = FakePaperStore()
+    index = await open_index(tmp_path / "index")
+    try:
+        counts = await ingest_snapshot(snapshot, store, index, progress=False)
+        assert (counts.new, counts.skipped) == (1, 1)
+        assert list(store.papers) == ["hep-th/9901001"]
+    finally:
+        await index.close()
