@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -180,6 +180,14 @@ class Settings(BaseSettings):
         description="Minutes between two refreshes of today's and yesterday's Daily Papers; `0` turns "
         "it off.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, values: Any) -> Any:
+        # `DISCORD_TOKEN=` in an env file (as the example file has it) means "not configured", not "empty token".
+        if isinstance(values, dict):
+            return {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
+        return values
 
     @field_validator("log_level")
     @classmethod
