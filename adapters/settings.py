@@ -181,6 +181,57 @@ class Settings(BaseSettings):
         "it off.",
     )
 
+    digest_tick_seconds: float = Field(
+        60.0,
+        alias="PAPERBOY_DIGEST_TICK_SECONDS",
+        gt=0,
+        description="Seconds between two looks for channels whose digest is due.",
+    )
+    delivery_lease_seconds: float = Field(
+        60.0,
+        alias="PAPERBOY_DELIVERY_LEASE_SECONDS",
+        gt=0,
+        description="How long a replica's claim on a digest lasts without renewal; a crashed replica's digests "
+        "are taken over after this (at once on the same host).",
+    )
+    slack_rate: float = Field(
+        50.0,
+        alias="PAPERBOY_SLACK_RATE",
+        ge=0,
+        description="Digest messages a second to Slack over all channels (`0`: no cap of ours).",
+    )
+    discord_rate: float = Field(
+        20.0,
+        alias="PAPERBOY_DISCORD_RATE",
+        ge=0,
+        description="Digest messages a second to Discord over all channels (each is about two of Discord's "
+        "50 requests a second; `0`: no cap of ours).",
+    )
+    discord_post_interval: float = Field(
+        1.0,
+        alias="PAPERBOY_DISCORD_POST_INTERVAL",
+        ge=0,
+        description="Seconds between two digest messages in one Discord channel.",
+    )
+    delivery_attempts: int = Field(
+        4,
+        alias="PAPERBOY_DELIVERY_ATTEMPTS",
+        ge=1,
+        description="Attempts at one message before its channel is paused with the reason.",
+    )
+    delivery_backoff_seconds: float = Field(
+        2.0,
+        alias="PAPERBOY_DELIVERY_BACKOFF",
+        ge=0,
+        description="Seconds before the second attempt at a message; the wait doubles after each failure.",
+    )
+    delivery_concurrency: int = Field(
+        2000,
+        alias="PAPERBOY_DELIVERY_CONCURRENCY",
+        ge=1,
+        description="Digests (channels) one replica delivers at the same time.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _blank_is_unset(cls, values: Any) -> Any:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
+
+from pydantic_settings import BaseSettings
 
 from adapters.settings import TABLE_END, TABLE_START, Settings, settings_table
 
@@ -112,3 +115,23 @@ def test_tokens_and_secrets_are_secret_settings_that_never_show() -> None:
 
     assert not any(value in shown for value in values.values())
     assert sorted(settings.secret_values()) == sorted([*values.values(), "db-password-42"])
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    """Every pydantic-settings class of the adapters (imported, so that their subclasses are known)."""
+    for path in (ROOT / "adapters").rglob("*.py"):
+        if "BaseSettings" in path.read_text(encoding="utf-8") and path.stem != "__main__":
+            importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    return [cls for cls in BaseSettings.__subclasses__() if cls.__module__.startswith("adapters.")]
+
+
+def test_settings_read_elsewhere_are_declared_in_the_one_settings_object_alike() -> None:
+    fields = {field.alias: field for field in Settings.model_fields.values()}
+    for cls in settings_classes():
+        if cls is Settings:
+            continue
+        for field in cls.model_fields.values():
+            assert field.alias in fields, (
+                f"{cls.__name__} reads {field.alias}, which Settings does not declare"
+            )
+            assert fields[field.alias].default == field.default, field.alias
