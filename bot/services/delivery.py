@@ -103,6 +103,8 @@ class DeliveryPolicy:
     max_digests: int = 2000
     poll_seconds: float = 5.0
     paces: Mapping[str, PlatformPace] = field(default_factory=lambda: dict(DEFAULT_PACES))
+    heartbeat_seconds: float | None = None
+    """How often held leases are renewed; a third of the lease when None."""
 
     def pace(self, platform: str) -> PlatformPace:
         """The pace of a platform; unpaced (as fast as its publisher allows) when the policy names none."""
@@ -345,6 +347,9 @@ class DeliveryEngine:
         count = 0
         for digest_id, group in groupby(deliveries, key=lambda d: d.digest_id):
             rows = list(group)
+            if digest_id in self._jobs:
+                # Our own lease ran out and we claimed it again: the job already on it carries on.
+                continue
             publisher = self._publishers[rows[0].channel.platform]
             job = _Job(digest_id, rows[0].channel)
             self._jobs[digest_id] = job
@@ -374,7 +379,7 @@ class DeliveryEngine:
 
     async def _heartbeat(self) -> None:
         """Renew this worker's leases, and now and then free the claims of local workers that died."""
-        every = max(0.5, self.policy.lease_seconds / 3)
+        every = self.policy.heartbeat_seconds or max(0.5, self.policy.lease_seconds / 3)
         rounds = 0
         while True:
             await asyncio.sleep(every)
@@ -491,6 +496,7 @@ class DeliveryEngine:
             if earlier is None:
                 raise ClaimLost(f"delivery {delivery.id} was taken over by another worker")
             job.in_flight = True
+            self._sending(delivery.channel)
             try:
                 message_id: str | None = None
                 if earlier > 0 and isinstance(publisher, CheckingPublisher):
@@ -553,9 +559,8 @@ class DeliveryEngine:
     async def _wait_turn(self, channel: ChannelRef) -> None:
         """Space messages in one channel, then keep the platform under its global rate."""
         pace = self.policy.pace(channel.platform)
-        key = str(channel)
         if pace.channel_interval > 0:
-            last = self._last_sent.get(key)
+            last = self._last_sent.get(str(channel))
             if last is not None:
                 delay = last + pace.channel_interval - time.monotonic()
                 if delay > 0:
@@ -565,8 +570,11 @@ class DeliveryEngine:
             if gate is None:
                 gate = self._gates[channel.platform] = RateGate(pace.rate, pace.burst)
             await gate.wait()
-        if pace.channel_interval > 0:
-            self._last_sent[key] = time.monotonic()
+
+    def _sending(self, channel: ChannelRef) -> None:
+        """Note that a message to the channel leaves now (the next one waits from here)."""
+        if self.policy.pace(channel.platform).channel_interval > 0:
+            self._last_sent[str(channel)] = time.monotonic()
 
     def _prune_last_sent(self) -> None:
         """Forget channels whose last message is long past (the spacing no longer matters)."""
