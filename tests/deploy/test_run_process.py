@@ -1,0 +1,268 @@
+"""The real `paperboy run` process against loopback fakes of Slack and Discord: health, readiness and metrics over
+HTTP, JSON logs on stderr, and SIGTERM: exit 0 within 10 s, a digest interrupted mid-way neither lost nor doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.delivery_fake import RateLimitedSlack
+from adapters.discord.fake import FakeDiscord
+from adapters.sources.demo import load_demo_papers
+from bot.domain import ChannelRef, ChannelSettings
+from storage.sql import open_store
+from tests.slack.fake_slack import FakeSlack, command_body, signed_headers
+
+PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_TOKEN = "xoxb-team-one-secret-token"
+DISCORD_TOKEN = "discord.bot.secret-token"
+FORM = "application/x-www-form-urlencoded"
+# What the issue promises: SIGTERM to exit in at most this long.
+STOP_LIMIT_SECONDS = 10.0
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Running:
+    """A `paperboy run` process; its stderr is read as it comes, so the pipe never fills."""
+
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+        self.stderr: list[str] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            self.stderr.append(line.decode(errors="replace"))
+
+    def url(self, path: str) -> str:
+        """A URL of its HTTP server."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def wait_ready(self, http: httpx.AsyncClient, within: float = 60.0) -> dict[str, Any]:
+        """Wait until /readyz says ready; return its body."""
+        deadline = time.monotonic() + within
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.process.returncode is not None:
+                break
+            with contextlib.suppress(httpx.HTTPError):
+                response = await http.get(self.url("/readyz"))
+                last = response.json()
+                if response.status_code == 200:
+                    return dict(last)
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"never ready (last answer {last}); stderr:\n{''.join(self.stderr)[-4000:]}")
+
+    async def terminate(self) -> tuple[int, float]:
+        """SIGTERM; return the exit code and the seconds it took (fails past STOP_LIMIT_SECONDS)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(self.process.wait(), timeout=STOP_LIMIT_SECONDS)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            raise AssertionError(f"still running {STOP_LIMIT_SECONDS} s after SIGTERM") from None
+        await self._reader
+        return code, time.monotonic() - started
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        """The JSON log events of one kind."""
+        found = []
+        for line in self.stderr:
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if entry.get("event") == kind:
+                    found.append(entry)
+        return found
+
+    async def kill(self) -> None:
+        """Make sure it is gone."""
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+
+
+async def start_paperboy(cwd: Path, env: dict[str, str], *args: str) -> Running:
+    process = await asyncio.create_subprocess_exec(
+        PAPERBOY,
+        *(args or ("run",)),
+        env=env,
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    return Running(process, int(env["PAPERBOY_PORT"]))
+
+
+def base_environment(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "PAPERBOY_"))}
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: the paper sources stay offline
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}",
+            "PAPERBOY_PORT": str(free_port()),
+            "PAPERBOY_REFRESH_MINUTES": "0",
+            "HF_API_URL": closed,
+            "ARXIV_API_URL": closed,
+        }
+    )
+    return env
+
+
+async def demo_store(url: str, *scheduled: ChannelRef) -> None:
+    """The demo papers, featured today, and the given channels due a digest now."""
+    store = await open_store(url)
+    try:
+        await store.upsert_papers(load_demo_papers(datetime.now(UTC).date()))
+        for channel in scheduled:
+            await store.save_settings(
+                ChannelSettings(channel, hour=0, minute=0, timezone="UTC", weekdays_only=False, digest_size=5)
+            )
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    fake.add_team("T1", SLACK_TOKEN)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    guild = fake.add_guild("Reading Group")
+    fake.add_channel(guild, "papers")
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+async def test_a_serving_process_is_healthy_ready_measured_and_logged_then_exits_zero_on_sigterm(
+    tmp_path: Path, fake_slack: FakeSlack, fake_discord: FakeDiscord
+) -> None:
+    env = base_environment(tmp_path)
+    await demo_store(env["DATABASE_URL"])
+    env = {
+        **base_environment(tmp_path),
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "DISCORD_TOKEN": DISCORD_TOKEN,
+        "DISCORD_API_URL": fake_discord.api_url,
+        "DISCORD_GATEWAY_URL": fake_discord.gateway_url,
+    }
+    running = await start_paperboy(tmp_path, env)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            ready = await running.wait_ready(http)
+            health = await http.get(running.url("/healthz"))
+            body = command_body(
+                "search matryoshka",
+                team="T1",
+                channel="C1",
+                user="U1",
+                response_url=fake_slack.response_url("s"),
+            )
+            answered = await http.post(
+                running.url("/slack/events"), content=body, headers=signed_headers(SECRET, body, FORM)
+            )
+            await fake_slack.wait_for(lambda: [r for r in fake_slack.responses if r["_name"] == "s"], 30)
+            metrics = (await http.get(running.url("/metrics"))).text
+        code, seconds = await running.terminate()
+    finally:
+        await running.kill()
+    print(f"paperboy run (Slack and Discord) exited {code} {seconds:.2f} s after SIGTERM")
+
+    assert ready == {"status": "ready", "checks": {"database": "ok", "slack": "ok", "discord": "ok"}}
+    assert health.status_code == 200 and answered.status_code == 200
+    assert 'paperboy_commands_total{command="search",outcome="ok",platform="slack"} 1.0' in metrics
+    assert code == 0
+    [event] = running.events("command")
+    assert {k: event[k] for k in ("platform", "workspace", "channel", "command", "outcome")} == {
+        "platform": "slack",
+        "workspace": "T1",
+        "channel": "C1",
+        "command": "search",
+        "outcome": "ok",
+    }
+    log = "".join(running.stderr)
+    assert SLACK_TOKEN not in log and DISCORD_TOKEN not in log and SECRET not in log
+
+
+async def test_sigterm_during_a_digest_loses_and_doubles_nothing(tmp_path: Path, database_url: str) -> None:
+    slack = RateLimitedSlack(channel_interval=1.0)
+    await slack.start()
+    await demo_store(database_url, ChannelRef("slack", "T1", "C1"))
+    env = {
+        **base_environment(tmp_path),
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "PAPERBOY_SLACK_POST_INTERVAL": "1",
+    }
+    try:
+        running = await start_paperboy(tmp_path, env)
+        try:
+            deadline = time.monotonic() + 60
+            while len(slack.in_channel("C1")) < 2:
+                assert running.process.returncode is None, "".join(running.stderr)[-4000:]
+                assert time.monotonic() < deadline, "the digest never started"
+                await asyncio.sleep(0.05)
+            code, seconds = await running.terminate()
+        finally:
+            await running.kill()
+        posted_before = len(slack.in_channel("C1"))
+        backend = database_url.split(":")[0]
+        print(
+            f"SIGTERM mid-digest on {backend}: exit {code} after {seconds:.2f} s, {posted_before} of 6 posted"
+        )
+
+        # The next run finishes what the stopped one handed back.
+        finish = await start_paperboy(tmp_path, env, "digest", "--due")
+        try:
+            finished = await asyncio.wait_for(finish.process.wait(), timeout=120)
+        finally:
+            await finish.kill()
+        audit = slack.audit({"C1": 5})
+    finally:
+        await slack.stop()
+
+    assert code == 0
+    assert posted_before < 6, "SIGTERM came after the whole digest: the test proved nothing"
+    assert finished == 0, "".join(finish.stderr)[-4000:]
+    assert audit["problems"] == []
+    assert audit["messages"] == 6
