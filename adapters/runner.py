@@ -18,6 +18,7 @@ from adapters.bootstrap import paperboy_app
 from adapters.observability import Observability
 from adapters.observability.health import Readiness, ReadinessCheck, add_health_routes, database_check
 from adapters.observability.logs import setup_logging
+from adapters.observability.ratelimits import watch_discord_rate_limits
 from adapters.scheduler import start_digest_scheduler
 from adapters.settings import Settings
 from adapters.web import WebServer, build_web_app
@@ -124,6 +125,7 @@ async def serve(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         services: list[RunningService] = []
+        cleanups: list[Callable[[], None]] = []
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         web_app = build_web_app()
         readiness = Readiness()
@@ -144,6 +146,8 @@ async def serve(
                     readiness.add("slack", slack_connected(slack))
                 if settings.has_discord:
                     from adapters.discord.client import start_discord
+
+                    cleanups.append(watch_discord_rate_limits(telemetry))
 
                     discord = await start_discord(paperboy, settings, **discord_vote_emojis(settings))
                     services.append(discord)
@@ -185,6 +189,8 @@ async def serve(
                 await _stop_within(service.stop(), deadline, type(service).__name__)
             # Cancels what scheduled work is still running (a refresh: its transaction rolls back).
             scheduler.shutdown(wait=False)
+            for cleanup in cleanups:
+                cleanup()
             await asyncio.sleep(0)
     return exit_code
 
