@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import date
@@ -212,3 +213,20 @@ async def test_copying_a_database_onto_itself_is_refused(tmp_path: Path) -> None
 
     assert code == 1
     assert err.strip() == "The target is the configured database itself; give --to another database."
+
+
+async def test_an_unreachable_target_is_one_sentence_without_its_password(tmp_path: Path) -> None:
+    source = await filled_sqlite(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    target = f"postgresql://paperboy:never-show-this-pw@127.0.0.1:{port}/paperboy"
+
+    code, out, err = await paperboy({"DATABASE_URL": source}, tmp_path, "db", "copy", "--to", target)
+
+    assert code == 1
+    assert "never-show-this-pw" not in out + err
+    assert err.strip() == (
+        f"Cannot open the database at postgresql://paperboy:***@127.0.0.1:{port}/paperboy: "
+        "connection refused (no server is listening on that port)."
+    )

@@ -266,3 +266,31 @@ async def test_sigterm_during_a_digest_loses_and_doubles_nothing(tmp_path: Path,
     assert finished == 0, "".join(finish.stderr)[-4000:]
     assert audit["problems"] == []
     assert audit["messages"] == 6
+
+
+async def test_without_a_chat_platform_health_is_served_when_asked_and_sigterm_still_exits_zero(
+    tmp_path: Path,
+) -> None:
+    env = {**base_environment(tmp_path), "PAPERBOY_SERVE_HTTP": "true"}
+    await demo_store(env["DATABASE_URL"])
+    process = await asyncio.create_subprocess_exec(
+        PAPERBOY,
+        "run",
+        env=env,
+        cwd=tmp_path,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    running = Running(process, int(env["PAPERBOY_PORT"]))
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            ready = await running.wait_ready(http)  # the console waits on stdin, kept open
+            health = await http.get(running.url("/healthz"))
+        code, _seconds = await running.terminate()
+    finally:
+        await running.kill()
+
+    assert ready == {"status": "ready", "checks": {"database": "ok"}}
+    assert health.json() == {"status": "ok"}
+    assert code == 0
