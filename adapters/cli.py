@@ -305,7 +305,9 @@ def db_upgrade() -> None:
 
 @db_app.command("copy")
 def db_copy(
-    to: Annotated[str, typer.Option("--to", help="The new database, e.g. postgresql://user:pw@host:5432/paperboy")],
+    to: Annotated[
+        str, typer.Option("--to", help="The new database, e.g. postgresql://user:pw@host:5432/paperboy")
+    ],
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per insert.")] = 1000,
 ) -> None:
     """Copy every table from DATABASE_URL into an empty database (migrated first); verify the counts."""
