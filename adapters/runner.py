@@ -148,7 +148,6 @@ async def serve(
                     from adapters.discord.client import start_discord
 
                     cleanups.append(watch_discord_rate_limits(telemetry))
-
                     discord = await start_discord(paperboy, settings, **discord_vote_emojis(settings))
                     services.append(discord)
                     readiness.add("discord", discord_connected(discord))

@@ -15,16 +15,8 @@ EVENTS = "paperboy.events"
 REDACTED = "***"
 # Shorter "secrets" would scrub ordinary words out of log lines; real tokens are far longer.
 MIN_SECRET_LENGTH = 6
-# Libraries that log every routine step at INFO; their warnings still show.
-QUIET_LOGGERS = (
-    "apscheduler",
-    "aiosqlite",
-    "asyncio",
-    "httpx",
-    "httpcore",
-    "discord.gateway",
-    "discord.client",
-)
+# Libraries that log every routine step (each request, each job run) at INFO; their warnings still show.
+QUIET_LOGGERS = ("apscheduler", "aiosqlite", "httpx", "httpcore")
 
 _STANDARD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime", "taskName"}
