@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ CATCH_UP_MARGIN = timedelta(minutes=2)
 CATCH_UP_PAGE = 5000
 # Catch-up of a large store commits every so often, so that an interrupted rebuild keeps most of its work.
 CATCH_UP_COMMIT_EVERY = 100_000
+CATCH_UP_LOG_EVERY = 100_000
 WRITER_HEAP_BYTES = 128_000_000
 WRITER_THREADS = 2
 # Hits fetched beyond `limit` at first, and the most ever fetched to settle ties at the cut-off.
@@ -126,6 +128,8 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field("org", tokenizer_name=NAME_ANALYZER)
     builder.add_text_field("categories", tokenizer_name=RAW_LOWER_ANALYZER, index_option="basic")
     builder.add_date_field("date", indexed=True, fast=True)
+    # What the indexed fields held, so that re-reading an unchanged paper writes nothing.
+    builder.add_unsigned_field("fingerprint", fast=True)
     return builder.build()
 
 
@@ -167,10 +171,28 @@ def _paper_date(paper: Paper) -> datetime | None:
     return moment if tantivy.MIN_DATETIME <= moment <= tantivy.MAX_DATETIME else None
 
 
-def _document(paper: Paper, schema: tantivy.Schema) -> tantivy.Document:
+def _fingerprint(paper: Paper) -> int:
+    """A stable 64-bit digest of everything the index takes from a paper."""
+    moment = _paper_date(paper)
+    parts = (
+        paper.title,
+        paper.abstract,
+        paper.ai_summary or "",
+        "\x1e".join(paper.ai_keywords),
+        "\x1e".join(paper.authors),
+        "\x1e".join(paper.categories).lower(),
+        paper.organization or "",
+        moment.isoformat() if moment is not None else "",
+    )
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _document(paper: Paper, schema: tantivy.Schema, fingerprint: int) -> tantivy.Document:
     """The index document of a paper."""
     values: dict[str, Any] = {
         "arxiv_id": paper.arxiv_id,
+        "fingerprint": fingerprint,
         "title": paper.title,
         "abstract": paper.abstract,
         "authors": list(paper.authors),
@@ -267,8 +289,9 @@ class TantivyIndex:
         self._state = _State(path)
         self._index: tantivy.Index = self._open()
         self._writer: tantivy.IndexWriter | None = None
-        # Ids added since the last commit: invisible to searchers, yet a re-add must delete them.
-        self._uncommitted: set[str] = set()
+        # Papers written since the last commit (fingerprint, or None when deleted): searchers cannot see them
+        # yet, but the next write of the same paper must.
+        self._uncommitted: dict[str, int | None] = {}
         self._write_lock = threading.Lock()
         self._closed = False
         self._take_writer(warn=True)
@@ -370,35 +393,55 @@ class TantivyIndex:
                 )
                 return False
             self._stage_locked(papers)
-            if commit:
+            if commit and self._uncommitted:
                 self._commit_locked()
             return True
 
     def _stage_locked(self, papers: Sequence[Paper]) -> int:
+        """Write the papers that differ from what the index holds; return how many were written."""
         assert self._writer is not None
         writer, schema = self._writer, self._schema
-        # Upsert: delete earlier copies first. Deletes cost a lookup in every segment at commit time, so they
-        # are issued only for papers the index has (committed, or staged since the last commit).
         ids = list(dict.fromkeys(paper.arxiv_id for paper in papers))
-        present = self._indexed_ids(ids) | self._uncommitted.intersection(ids)
+        # What the index will hold after the next commit: the committed copies, overridden by staged ones.
+        held = self._committed_fingerprints(ids)
+        for arxiv_id in ids:
+            if arxiv_id in self._uncommitted:
+                staged = self._uncommitted[arxiv_id]
+                if staged is None:
+                    held.pop(arxiv_id, None)
+                else:
+                    held[arxiv_id] = staged
+        written = 0
         for paper in papers:
-            if paper.arxiv_id in present:
+            fingerprint = _fingerprint(paper)
+            previous = held.get(paper.arxiv_id)
+            if previous == fingerprint and not paper.withdrawn:
+                continue
+            if previous is not None:
+                # Deletes cost a lookup in every segment at commit time: only for papers the index holds.
                 writer.delete_documents_by_term("arxiv_id", paper.arxiv_id)
-            # Withdrawn papers leave search; the store still answers `paper ID` for them.
-            if not paper.withdrawn:
-                writer.add_document(_document(paper, schema))
-            present.add(paper.arxiv_id)
-        self._uncommitted.update(ids)
-        return len(papers)
+            if paper.withdrawn:
+                # Withdrawn papers leave search; the store still answers `paper ID` for them.
+                held.pop(paper.arxiv_id, None)
+                self._uncommitted[paper.arxiv_id] = None
+                written += previous is not None
+                continue
+            writer.add_document(_document(paper, schema, fingerprint))
+            held[paper.arxiv_id] = fingerprint
+            self._uncommitted[paper.arxiv_id] = fingerprint
+            written += 1
+        return written
 
-    def _indexed_ids(self, ids: list[str]) -> set[str]:
-        """Which of these ids the committed index holds."""
+    def _committed_fingerprints(self, ids: list[str]) -> dict[str, int]:
+        """The fingerprints of the committed copies of these papers, for those the index holds."""
         searcher = self._index.searcher()
         if not ids or searcher.num_docs == 0:
-            return set()
+            return {}
         query = Query.term_set_query(self._schema, "arxiv_id", ids)
-        hits = searcher.search(query, 2 * len(ids), count=False).hits
-        return {searcher.doc(address)["arxiv_id"][0] for _, address in hits}
+        # Ordering by the id fast field hands back each hit's id without reading stored documents.
+        hits = searcher.search(query, 2 * len(ids), count=False, order_by_field="arxiv_id").hits
+        fingerprints = searcher.fast_field_values("fingerprint", [address for _, address in hits])
+        return {str(key): int(value or 0) for (key, _), value in zip(hits, fingerprints, strict=True)}
 
     def _commit_sync(self) -> None:
         with self._write_lock:
@@ -414,7 +457,11 @@ class TantivyIndex:
     # ----- catching up with the store -----
 
     async def catch_up(self, store: PaperRepository) -> int:
-        """Index what changed in the store since the last catch-up (everything when the index is empty)."""
+        """Index what changed in the store since the last catch-up; return how many papers were (re)indexed.
+
+        Papers stamped within CATCH_UP_MARGIN of the watermark are read again, and written only when they
+        differ from the indexed copy; an empty index is rebuilt from the whole store.
+        """
         if self.read_only and not await asyncio.to_thread(self._retake_writer):
             log.warning("The search index is read-only here (another process writes it); catch-up skipped.")
             return 0
@@ -426,7 +473,7 @@ class TantivyIndex:
             watermark = None
         since = watermark - CATCH_UP_MARGIN if watermark is not None else None
         newest = watermark
-        total = staged = 0
+        total = staged = read = 0
         with young_garbage_only():
             page = await store.papers_changed_since(since, "", CATCH_UP_PAGE)
             while page:
@@ -437,12 +484,15 @@ class TantivyIndex:
                     else None
                 )
                 try:
-                    await asyncio.to_thread(self._stage_page, page)
+                    written = await asyncio.to_thread(self._stage_page, page)
                 finally:
                     if reading is not None and not reading.done():
                         await asyncio.wait([reading])
-                total += len(page)
-                staged += len(page)
+                total += written
+                staged += written
+                read += len(page)
+                if read // CATCH_UP_LOG_EVERY != (read - len(page)) // CATCH_UP_LOG_EVERY:
+                    log.info("Search index catch-up: %d papers read, %d indexed so far.", read, total)
                 for paper in page:
                     if paper.updated_at is not None and (newest is None or paper.updated_at > newest):
                         newest = paper.updated_at
@@ -462,9 +512,9 @@ class TantivyIndex:
         with self._write_lock:
             return self._take_writer(warn=False)
 
-    def _stage_page(self, papers: Sequence[Paper]) -> None:
+    def _stage_page(self, papers: Sequence[Paper]) -> int:
         with self._write_lock:
-            self._stage_locked(papers)
+            return self._stage_locked(papers)
 
     def _num_docs(self) -> int:
         return int(self._index.searcher().num_docs)

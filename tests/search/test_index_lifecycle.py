@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,17 +60,17 @@ async def test_catch_up_picks_up_only_what_changed(tmp_path: Path) -> None:
                 paper("2503.00003", "A Brand New Paper on Dolls"),
             ]
         )
-        # The two changes, plus the paper stamped at the watermark (re-read within the safety margin).
-        assert await index.catch_up(store) == 3
+        # The paper stamped at the watermark is read again (safety margin) but, unchanged, not rewritten.
+        assert await index.catch_up(store) == 2
         assert set(await ids_for(index, "dolls")) == {"2503.00003", "2205.13147"}
         assert await ids_for(index, "matryoshka") == []
         store.tick(minutes=30)
-        assert await index.catch_up(store) == 2
+        assert await index.catch_up(store) == 0
     finally:
         await index.close()
 
 
-async def test_catch_up_after_a_restart_rereads_only_the_safety_margin(tmp_path: Path) -> None:
+async def test_catch_up_after_a_restart_reads_only_the_safety_margin(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     store.tick(minutes=10)
     await store.upsert_papers([paper("2503.00003", "Late Arrival")])
@@ -79,11 +80,42 @@ async def test_catch_up_after_a_restart_rereads_only_the_safety_margin(tmp_path:
 
     reopened = await open_index(tmp_path / "index")
     try:
+        assert await reopened.catch_up(store) == 0
         # Papers stamped within two minutes of the watermark are read again; older ones are not.
-        assert await reopened.catch_up(store) == 1
+        since, _, _ = store.reads[-1]
+        assert since == store.now - timedelta(minutes=2)
         assert await ids_for(reopened, "matryoshka") == ["2205.13147"]
     finally:
         await reopened.close()
+
+
+async def test_papers_indexed_directly_are_not_rewritten_when_catch_up_reads_them(tmp_path: Path) -> None:
+    store = await _stored(LIBRARY)
+    index = await open_index(tmp_path / "index")
+    try:
+        # As after `ingest snapshot`: the store and the index were written side by side.
+        await index.add_papers(LIBRARY)
+        assert await index.catch_up(store) == 0
+        changed = paper("2205.13147", "Matryoshka Dolls Everywhere", categories=["cs.LG"])
+        store.tick()
+        await store.upsert_papers([changed])
+        assert await index.catch_up(store) == 1
+        assert await ids_for(index, "dolls") == ["2205.13147"]
+    finally:
+        await index.close()
+
+
+async def test_a_paper_withdrawn_in_the_store_leaves_the_index_on_catch_up(tmp_path: Path) -> None:
+    store = await _stored(LIBRARY)
+    index = await open_index(tmp_path / "index")
+    try:
+        await index.catch_up(store)
+        store.tick()
+        await store.upsert_papers([paper("2308.04079", "3D Gaussian Splatting", withdrawn=True)])
+        assert await index.catch_up(store) == 1
+        assert await ids_for(index, "gaussian") == ["2501.00001"]
+    finally:
+        await index.close()
 
 
 async def test_a_deleted_index_folder_is_rebuilt_from_the_store(tmp_path: Path) -> None:

@@ -322,3 +322,11 @@ async def test_a_paper_with_an_impossible_date_is_indexed_without_it(index: Tant
     await index.add_papers([paper("2401.00001", "Ancient Scrolls", published=date(1, 1, 1))])
     assert await ids_for(index, "ancient") == ["2401.00001"]
     assert await ids_for(index, "ancient since:1900-01-01") == []
+
+
+async def test_withdrawing_and_restoring_a_paper_before_a_commit_keeps_it(index: TantivyIndex) -> None:
+    await index.add_papers(LIBRARY)
+    await index.stage_papers([paper("2308.04079", "3D Gaussian Splatting", withdrawn=True)])
+    await index.stage_papers([LIBRARY[1]])
+    await index.commit()
+    assert await ids_for(index, "drettakis") == ["2308.04079"]
