@@ -358,6 +358,23 @@ def bench_search_command(
     typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
 
 
+@bench_app.command("delivery")
+def bench_delivery_command(
+    channels: Annotated[int, typer.Option(min=1)] = 1000,
+    papers: Annotated[int, typer.Option(min=1, max=25)] = 5,
+    rate: Annotated[float, typer.Option(min=1, help="The fake's messages a second in all.")] = 200.0,
+    database: Annotated[
+        str | None, typer.Option(help="An empty database URL (default: SQLite in --workdir).")
+    ] = None,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path("bench-data/delivery"),
+) -> None:
+    """Post every channel's digest at once through Slack's adapter to a rate-limited fake; print the numbers."""
+    from adapters.delivery_bench import bench_delivery
+
+    result = run_async(lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir))
+    typer.echo(result.report())
+
+
 def _mount_adapter_commands() -> None:
     # Sources add `ingest hf` and `ingest arxiv` to the ingest group; Discord brings `discord sync|invite-url`.
     from adapters.discord.cli import discord_app

@@ -97,7 +97,7 @@ class RateLimitedSlack:
         """Listen on 127.0.0.1 (a free port unless given)."""
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
-        app.router.add_get("/_audit", self._audit_route)
+        app.router.add_post("/_audit", self._audit_route)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port, backlog=1024).start()
@@ -158,8 +158,9 @@ class RateLimitedSlack:
     # ----- the API -----
 
     async def _audit_route(self, request: web.Request) -> web.Response:
-        expected = request.query.get("expected")
-        return web.json_response(self.audit(json.loads(expected) if expected else None))
+        """`POST /_audit` with `{"expected": {channel: papers}}`: the audit, for a fake in another process."""
+        body = await request.json() if request.can_read_body else {}
+        return web.json_response(self.audit(body.get("expected")))
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

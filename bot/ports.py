@@ -207,6 +207,24 @@ class DeliveryQueue(Protocol):
         """The topics a digest was planned for."""
         ...
 
+    async def digest_keys(self, local_dates: Collection[date]) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs that have a digest, among those dates."""
+        ...
+
+    async def create_digests(self, plans: Sequence[DigestPlan]) -> list[int | None]:
+        """`create_digest` for many plans in one transaction; None for a date that already has one."""
+        ...
+
+    async def posted_paper_ids_of(
+        self, channels: Collection[ChannelRef], among: Collection[str]
+    ) -> dict[ChannelRef, set[str]]:
+        """Which of the papers `among` each channel's digests carried (channels with none are left out)."""
+        ...
+
+    async def topics_of(self, channels: Collection[ChannelRef]) -> dict[ChannelRef, list[Topic]]:
+        """`list_topics` of many channels at once (channels with none are left out)."""
+        ...
+
     async def delivery_counts(self, channel: ChannelRef, local_date: date) -> dict[str, int]:
         """How many deliveries of the channel's digest for that date are in each state (empty: no digest)."""
         ...

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -28,6 +30,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    tuple_,
     union,
     update,
 )
@@ -63,6 +66,7 @@ from storage.tables import (
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+T = TypeVar("T")
 
 # Keys of pg_advisory_xact_lock. One writer of papers at a time keeps `updated_at` in commit order (the
 # search index catches up by it) and makes the read-merge-write of an upsert safe; one migrator at a time
@@ -72,6 +76,9 @@ _MIGRATION_LOCK = 0x6D696772  # "migr"
 
 # Ids per SELECT … IN (…): far below the bind limits of SQLite (32766) and asyncpg (32767).
 _CHUNK = 2000
+# Channels per query (three binds each) and digests per multi-row INSERT (five binds each).
+_CHANNELS_PER_QUERY = 500
+_PLANS_PER_INSERT = 500
 
 # A database host that drops packets should fail a start within seconds, not asyncpg's default minute.
 _CONNECT_TIMEOUT_SECONDS = 10
@@ -234,13 +241,36 @@ async def _transaction(
     engine: AsyncEngine, *, write: bool = False, lock: int | None = None
 ) -> AsyncIterator[AsyncConnection]:
     """One transaction; writes take SQLite's write lock up front, `lock` a PostgreSQL advisory lock."""
-    async with engine.connect() as conn:
-        if write and engine.dialect.name == "sqlite":
+    sqlite_writer = write and engine.dialect.name == "sqlite"
+    async with (
+        _sqlite_writers(engine) if sqlite_writer else contextlib.nullcontext(),
+        engine.connect() as conn,
+    ):
+        if sqlite_writer:
             await conn.execution_options(paperboy_begin="BEGIN IMMEDIATE")
         async with conn.begin():
             if lock is not None and engine.dialect.name == "postgresql":
                 await conn.execute(select(func.pg_advisory_xact_lock(literal(lock))))
             yield conn
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[AsyncEngine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_writers(engine: AsyncEngine) -> asyncio.Lock:
+    """One SQLite writer at a time within this process, waiting in turn.
+
+    SQLite takes one writer anyway; without this, hundreds of concurrent deliveries would meet in SQLite's
+    busy handler, which sleeps and polls (and gives up after busy_timeout). Other processes still wait there.
+    """
+    loop = asyncio.get_running_loop()
+    known = _WRITER_LOCKS.get(engine)
+    if known is None or known[0] is not loop:
+        known = (loop, asyncio.Lock())
+        _WRITER_LOCKS[engine] = known
+    return known[1]
 
 
 def _alembic_config(url: str) -> Config:
@@ -427,6 +457,13 @@ def _of_channel(table: Table, channel: ChannelRef) -> Any:
     )
 
 
+def _of_channels(table: Table, channels: Sequence[ChannelRef]) -> Any:
+    """A WHERE clause naming any of several channels, all three parts of each."""
+    return tuple_(table.c.platform, table.c.workspace, table.c.channel).in_(
+        [(c.platform, c.workspace, c.channel) for c in channels]
+    )
+
+
 def _of_workspace(table: Table, workspace: Workspace) -> Any:
     """A WHERE clause naming platform and workspace."""
     return (table.c.platform == workspace.platform) & (table.c.workspace == workspace.workspace)
@@ -527,6 +564,56 @@ class _PaperCodec:
         return row[0], values
 
 
+class _GroupCommit:
+    """Runs small writes of many tasks in one SQLite transaction (group commit), in the order they came.
+
+    SQLite takes one writer at a time and each transaction costs several round trips through aiosqlite's
+    thread; a fan-out of hundreds of channels makes two writes a message. Writes that arrive while one
+    transaction runs go together in the next. Each caller's await returns once its write is committed.
+    Should the grouped transaction fail, each write is tried again alone, so that one bad write fails alone.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._waiting: list[tuple[Callable[[AsyncConnection], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Queue one write and wait until it is committed; return what it returned."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                async with _transaction(self._engine, write=True) as conn:
+                    results = [await work(conn) for work, _ in batch]
+            except Exception:
+                await self._one_by_one(batch)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _one_by_one(
+        self, batch: list[tuple[Callable[[AsyncConnection], Awaitable[Any]], asyncio.Future[Any]]]
+    ) -> None:
+        for work, future in batch:
+            try:
+                async with _transaction(self._engine, write=True) as conn:
+                    result = await work(conn)
+            except Exception as error:
+                if not future.done():
+                    future.set_exception(error)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+
 class SqlStore:
     """The `bot.ports.Store` on SQLite or PostgreSQL."""
 
@@ -535,6 +622,14 @@ class SqlStore:
         self._clock: Clock = clock or _SystemClock()
         self._dialect = engine.dialect.name
         self._paper_codec = _PaperCodec(engine.dialect)
+        self._group_commit = _GroupCommit(engine) if self._dialect == "sqlite" else None
+
+    async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """One small write of the delivery path: grouped with others into one transaction on SQLite."""
+        if self._group_commit is not None:
+            return await self._group_commit.run(work)
+        async with _transaction(self.engine, write=True) as conn:
+            return await work(conn)
 
     def _now(self) -> datetime:
         """The clock's time in UTC."""
@@ -820,12 +915,15 @@ class SqlStore:
                 deliveries.c.platform, deliveries.c.workspace, deliveries.c.channel, deliveries.c.arxiv_id
             )
         )
-        async with _transaction(self.engine, write=True) as conn:
+
+        async def write(conn: AsyncConnection) -> None:
             row = (await conn.execute(statement)).first()
             # A workspace deleted mid-delivery leaves nothing to mark; that is not an error.
             if row is not None and row.arxiv_id is not None:
                 channel = ChannelRef(row.platform, row.workspace, row.channel)
                 await conn.execute(self._remember(channel, message_id, row.arxiv_id))
+
+        await self._write(write)
 
     def _remember(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> Insert:
         """INSERT of a message->paper link that keeps the first link when told twice."""
@@ -932,12 +1030,14 @@ class SqlStore:
             )
             .returning(deliveries.c.id, deliveries.c.attempts)
         )
-        async with _transaction(self.engine, write=True) as conn:
-            rows = (await conn.execute(statement)).all()
-        for row in rows:
-            if row.id == delivery_id:
-                return int(row.attempts) - 1
-        return None
+
+        async def write(conn: AsyncConnection) -> int | None:
+            for row in (await conn.execute(statement)).all():
+                if row.id == delivery_id:
+                    return int(row.attempts) - 1
+            return None
+
+        return await self._write(write)
 
     async def renew_claims(self, worker: str, until: datetime) -> int:
         """Extend every lease `worker` holds to `until`."""
@@ -1017,3 +1117,123 @@ class SqlStore:
         )
         async with self.engine.connect() as conn:
             return {str(state): int(count) for state, count in await conn.execute(statement)}
+
+    # Many channels at once, for the scheduler's tick
+
+    async def digest_keys(self, local_dates: Collection[date]) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs that have a digest, among those dates."""
+        if not local_dates:
+            return set()
+        statement = select(
+            digests.c.platform, digests.c.workspace, digests.c.channel, digests.c.local_date
+        ).where(digests.c.local_date.in_(sorted(local_dates)))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(statement)
+            return {(ChannelRef(r.platform, r.workspace, r.channel), r.local_date) for r in rows}
+
+    async def create_digests(self, plans: Sequence[DigestPlan]) -> list[int | None]:
+        """Record many digests and their deliveries in one transaction; None where the date had one."""
+        created: dict[tuple[ChannelRef, date], int] = {}
+        now = self._now()
+        async with _transaction(self.engine, write=True) as conn:
+            for start in range(0, len(plans), _PLANS_PER_INSERT):
+                chunk = plans[start : start + _PLANS_PER_INSERT]
+                rows = [
+                    {
+                        **_ref_values(p.channel),
+                        "local_date": p.local_date,
+                        "topics": list(p.topics),
+                        "created_at": now,
+                    }
+                    for p in chunk
+                ]
+                statement = (
+                    self._insert(digests)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "local_date"])
+                    .returning(
+                        digests.c.id,
+                        digests.c.platform,
+                        digests.c.workspace,
+                        digests.c.channel,
+                        digests.c.local_date,
+                    )
+                )
+                for row in await conn.execute(statement):
+                    created[(ChannelRef(row.platform, row.workspace, row.channel), row.local_date)] = int(
+                        row.id
+                    )
+            messages = []
+            for plan in plans:
+                digest_id = created.get((plan.channel, plan.local_date))
+                if digest_id is None:
+                    continue
+                papers: list[str | None] = [None, *(scored.paper.arxiv_id for scored in plan.papers)]
+                messages += [
+                    {
+                        **_ref_values(plan.channel),
+                        "digest_id": digest_id,
+                        "position": position,
+                        "arxiv_id": arxiv_id,
+                        "state": DELIVERY_PENDING,
+                        "attempts": 0,
+                    }
+                    for position, arxiv_id in enumerate(papers)
+                ]
+            if messages:
+                await conn.execute(insert(deliveries), messages)
+        return [created.get((plan.channel, plan.local_date)) for plan in plans]
+
+    async def posted_paper_ids_of(
+        self, channels: Collection[ChannelRef], among: Collection[str]
+    ) -> dict[ChannelRef, set[str]]:
+        """Which of the papers `among` each channel's digests carried or are about to carry."""
+        found: dict[ChannelRef, set[str]] = {}
+        ids = list(dict.fromkeys(among))
+        if not ids:
+            return found
+        refs = list(dict.fromkeys(channels))
+        async with self.engine.connect() as conn:
+            for start in range(0, len(refs), _CHANNELS_PER_QUERY):
+                chunk = refs[start : start + _CHANNELS_PER_QUERY]
+                for id_chunk in _chunks(ids, _CHANNELS_PER_QUERY):
+                    statement = (
+                        select(
+                            deliveries.c.platform,
+                            deliveries.c.workspace,
+                            deliveries.c.channel,
+                            deliveries.c.arxiv_id,
+                        )
+                        .distinct()
+                        .where(
+                            _of_channels(deliveries, chunk),
+                            deliveries.c.arxiv_id.in_(list(id_chunk)),
+                            deliveries.c.state != DELIVERY_FAILED,
+                        )
+                    )
+                    for row in await conn.execute(statement):
+                        found.setdefault(ChannelRef(row.platform, row.workspace, row.channel), set()).add(
+                            row.arxiv_id
+                        )
+        return found
+
+    async def topics_of(self, channels: Collection[ChannelRef]) -> dict[ChannelRef, list[Topic]]:
+        """The topics of many channels, each list in the order they were added, numbered from 1."""
+        queries: dict[ChannelRef, list[str]] = {}
+        refs = list(dict.fromkeys(channels))
+        async with self.engine.connect() as conn:
+            for start in range(0, len(refs), _CHANNELS_PER_QUERY):
+                chunk = refs[start : start + _CHANNELS_PER_QUERY]
+                statement = (
+                    select(topics.c.platform, topics.c.workspace, topics.c.channel, topics.c.query)
+                    .where(_of_channels(topics, chunk))
+                    .order_by(topics.c.id)
+                )
+                for row in await conn.execute(statement):
+                    queries.setdefault(ChannelRef(row.platform, row.workspace, row.channel), []).append(
+                        row.query
+                    )
+        return {
+            ref: [Topic(ref, query, position) for position, query in enumerate(texts, start=1)]
+            for ref, texts in queries.items()
+        }

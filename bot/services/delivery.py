@@ -112,26 +112,30 @@ class DeliveryPolicy:
 
 
 class RateGate:
-    """Lets callers through at most `rate` a second after a burst, in the order they asked."""
+    """Lets callers through at most `rate` a second, `burst` at once at most, in the order they asked.
+
+    A token bucket: a caller that was held up (a busy event loop) finds at most `burst` tokens waiting,
+    so a stall is never followed by a catch-up burst the platform would answer with 429s.
+    """
 
     def __init__(self, rate: float, burst: int = 1) -> None:
-        self.interval = 1.0 / rate
+        self.rate = rate
         self.burst = max(1, burst)
-        self._next = 0.0
-
-    def reserve(self) -> float:
-        """Take the next free slot; return how many seconds from now it is (0 when it is now)."""
-        now = time.monotonic()
-        # A gate idle for a while lets `burst` callers through at once, never more.
-        slot = max(self._next, now - (self.burst - 1) * self.interval)
-        self._next = slot + self.interval
-        return max(0.0, slot - now)
+        self._tokens = float(self.burst)
+        self._refilled = time.monotonic()
+        self._turn = asyncio.Lock()
 
     async def wait(self) -> None:
-        """Wait for this caller's slot."""
-        delay = self.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Wait for this caller's turn and a token."""
+        async with self._turn:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.rate)
+                self._refilled = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
 
 
 class ClaimLost(Exception):
@@ -490,11 +494,21 @@ class DeliveryEngine:
         for attempt in range(1, policy.max_attempts + 1):
             if self._stopping:
                 raise DeliveryStopped
-            await self._wait_turn(delivery.channel)
             until = self.clock.now() + timedelta(seconds=policy.lease_seconds)
             earlier = await self.store.begin_attempt(delivery.id, delivery.digest_id, self.worker, until)
             if earlier is None:
                 raise ClaimLost(f"delivery {delivery.id} was taken over by another worker")
+            # The pace is kept last, right before the request, so that a slow database write in between
+            # cannot bunch messages up into a burst the platform would refuse.
+            await self._wait_turn(delivery.channel)
+            if self.clock.now() > until - timedelta(seconds=policy.lease_seconds / 2):
+                # The wait ate half the lease this attempt took: make sure the claim is still ours.
+                until = self.clock.now() + timedelta(seconds=policy.lease_seconds)
+                if (
+                    await self.store.begin_attempt(delivery.id, delivery.digest_id, self.worker, until)
+                    is None
+                ):
+                    raise ClaimLost(f"delivery {delivery.id} was taken over by another worker")
             job.in_flight = True
             self._sending(delivery.channel)
             try:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Workspace
+from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Paper, Topic, Workspace
 from bot.ports import SearchIndex, Store
 from bot.query import parse_query
 from bot.services.delivery import CheckingPublisher, DeliveryEngine, DeliveryPolicy, DigestPublisher
@@ -28,26 +29,51 @@ class DigestPlanner:
     ) -> DigestPlan:
         """Papers featured in the look-back window, matching any topic (all when none), never posted here, best first."""
         settings = settings or await self._store.get_settings(channel) or ChannelSettings(channel)
+        [plan] = await self.plan_many([(settings, local_date)])
+        return plan
+
+    async def plan_many(self, wanted: Sequence[tuple[ChannelSettings, date]]) -> list[DigestPlan]:
+        """The plans of many channels at once (the scheduler's tick), with a handful of queries in all."""
         # Looking back a few days lets a paper that Hugging Face listed late still reach a digest.
-        first = local_date - timedelta(days=settings.lookback_days)
-        candidates = await self._store.papers_featured_between(first, local_date)
-        posted = await self._store.posted_paper_ids(channel)
-        candidates = [p for p in candidates if p.arxiv_id not in posted]
-        topics = await self._store.list_topics(channel)
-        if topics and candidates:
-            ids = {p.arxiv_id for p in candidates}
-            matched: set[str] = set()
-            for topic in topics:
-                hits = await self._index.search(
-                    parse_query(topic.query), len(ids), restrict_to=ids, require_all_words=True
-                )
-                matched.update(arxiv_id for arxiv_id, _ in hits)
-            candidates = [p for p in candidates if p.arxiv_id in matched]
-        votes = await self._store.vote_counts(
-            [p.arxiv_id for p in candidates], Workspace(channel.platform, channel.workspace)
-        )
-        ranked = rank_trending(candidates, votes, local_date)[: settings.digest_size]
-        return DigestPlan(channel, local_date, tuple(t.query for t in topics), tuple(ranked))
+        windows: dict[tuple[date, date], list[Paper]] = {}
+        for settings, local_date in wanted:
+            window = (local_date - timedelta(days=settings.lookback_days), local_date)
+            if window not in windows:
+                windows[window] = await self._store.papers_featured_between(*window)
+        channels = [settings.channel for settings, _ in wanted]
+        candidates_anywhere = {p.arxiv_id for papers in windows.values() for p in papers}
+        posted = await self._store.posted_paper_ids_of(channels, candidates_anywhere)
+        topics = await self._store.topics_of(channels)
+        votes: dict[tuple[Workspace, date, date], dict[str, int]] = {}
+        plans = []
+        for settings, local_date in wanted:
+            channel = settings.channel
+            window = (local_date - timedelta(days=settings.lookback_days), local_date)
+            seen = posted.get(channel, set())
+            candidates = [p for p in windows[window] if p.arxiv_id not in seen]
+            queries = topics.get(channel, [])
+            if queries and candidates:
+                candidates = await self._matching(candidates, queries)
+            workspace = Workspace(channel.platform, channel.workspace)
+            if (workspace, *window) not in votes:
+                ids = [p.arxiv_id for p in windows[window]]
+                votes[(workspace, *window)] = await self._store.vote_counts(ids, workspace)
+            ranked = rank_trending(candidates, votes[(workspace, *window)], local_date)[
+                : settings.digest_size
+            ]
+            plans.append(DigestPlan(channel, local_date, tuple(t.query for t in queries), tuple(ranked)))
+        return plans
+
+    async def _matching(self, candidates: list[Paper], topics: Sequence[Topic]) -> list[Paper]:
+        """The candidates that match any of the topics."""
+        ids = {p.arxiv_id for p in candidates}
+        matched: set[str] = set()
+        for topic in topics:
+            hits = await self._index.search(
+                parse_query(topic.query), len(ids), restrict_to=ids, require_all_words=True
+            )
+            matched.update(arxiv_id for arxiv_id, _ in hits)
+        return [p for p in candidates if p.arxiv_id in matched]
 
 
 class DigestDelivery:

@@ -64,14 +64,14 @@ class DigestScheduler:
         engine: DeliveryEngine,
         clock: Clock,
         *,
-        concurrency: int = 8,
+        batch: int = 200,
         empty_retry: timedelta = EMPTY_RETRY,
     ) -> None:
         self._store = store
         self._planner = planner
         self._engine = engine
         self._clock = clock
-        self._concurrency = max(1, concurrency)
+        self._batch = max(1, batch)
         self._empty_retry = empty_retry
         # (channel, local date) pairs known to have a digest, and channels with nothing new until when.
         self._done: set[tuple[ChannelRef, date]] = set()
@@ -97,46 +97,48 @@ class DigestScheduler:
             if retry_at is not None and now < retry_at:
                 continue
             due.append((settings, day))
-        counts = {"created": 0, "already": 0, "empty": 0, "failed": 0}
-        slots = asyncio.Semaphore(self._concurrency)
-
-        async def one(settings: ChannelSettings, day: date) -> None:
-            async with slots:
-                try:
-                    counts[await self._queue(settings, day, now)] += 1
-                except Exception:
-                    counts["failed"] += 1
-                    log.exception("could not plan the digest of %s for %s", settings.channel, day)
-
-        await asyncio.gather(*(one(settings, day) for settings, day in due))
+        if not due:
+            return TickReport()
+        existing = await self._store.digest_keys({day for _, day in due})
+        self._done.update(key for key in existing)
+        wanted = [(settings, day) for settings, day in due if (settings.channel, day) not in existing]
+        counts = {"created": 0, "already": len(due) - len(wanted), "empty": 0, "failed": 0}
+        # In batches, so that the first digests are on their way while the later ones are planned.
+        for start in range(0, len(wanted), self._batch):
+            batch = wanted[start : start + self._batch]
+            try:
+                await self._queue(batch, now, counts)
+            except Exception:
+                counts["failed"] += len(batch)
+                log.exception("could not plan %d digests; the next tick tries again", len(batch))
         report = TickReport(due=len(due), **counts)
-        if report.due:
-            log.info(
-                "digest tick: %d due, %d queued, %d already there, %d with nothing new, %d failed",
-                report.due,
-                report.created,
-                report.already,
-                report.empty,
-                report.failed,
-            )
+        log.info(
+            "digest tick: %d due, %d queued, %d already there, %d with nothing new, %d failed",
+            report.due,
+            report.created,
+            report.already,
+            report.empty,
+            report.failed,
+        )
         return report
 
-    async def _queue(self, settings: ChannelSettings, day: date, now: datetime) -> str:
-        """Plan and record one channel's digest; say what happened."""
-        channel = settings.channel
-        if await self._store.has_digest(channel, day):
-            self._done.add((channel, day))
-            return "already"
-        plan = await self._planner.plan(channel, day, settings)
-        if plan.is_empty:
-            self._empty_until[(channel, day)] = now + self._empty_retry
-            return "empty"
-        digest_id = await self._store.create_digest(plan)
-        self._done.add((channel, day))
-        if digest_id is None:
-            return "already"
-        self._engine.offer(digest_id, plan)
-        return "created"
+    async def _queue(
+        self, batch: list[tuple[ChannelSettings, date]], now: datetime, counts: dict[str, int]
+    ) -> None:
+        """Plan and record a batch of digests, and hand each new one to the engine."""
+        plans = await self._planner.plan_many(batch)
+        for plan in plans:
+            if plan.is_empty:
+                self._empty_until[(plan.channel, plan.local_date)] = now + self._empty_retry
+                counts["empty"] += 1
+        full = [plan for plan in plans if not plan.is_empty]
+        for plan, digest_id in zip(full, await self._store.create_digests(full), strict=True):
+            self._done.add((plan.channel, plan.local_date))
+            if digest_id is None:
+                counts["already"] += 1
+            else:
+                counts["created"] += 1
+                self._engine.offer(digest_id, plan)
 
     def _forget_before(self, day: date) -> None:
         """Drop memories of local dates that can no longer be due."""
