@@ -22,7 +22,7 @@ import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
 from bot.domain import Paper
-from bot.ports import PaperRepository
+from bot.ports import Clock, PaperRepository
 from bot.query import SearchQuery
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 STATE_FILE = "paperboy-index.json"
 OPEN_LOCK_FILE = "paperboy-index.lock"
-# Papers whose `updated_at` lands just before the watermark may commit after we read it (clock skew between
-# replicas, long transactions); re-reading a short window costs little and misses nothing.
+# A paper stamped just before the watermark may commit after catch-up read past it (a slow transaction, clocks
+# of replicas a little apart): catch-up reads this much before the watermark again, until the watermark is
+# older than that by this process's clock, after which no such late commit can still come.
 CATCH_UP_MARGIN = timedelta(minutes=2)
 CATCH_UP_PAGE = 5000
 # Catch-up of a large store commits every so often, so that an interrupted rebuild keeps most of its work.
@@ -155,6 +156,18 @@ class _Analyzers:
     def tokens(analyzer: tantivy.TextAnalyzer, text: str) -> list[_Token]:
         """Tokens with their positions, so phrases keep the gaps left by removed stop words."""
         return [_Token(token.text, token.position) for token in analyzer.pre_tokenize(text).tokens]
+
+
+class _SystemClock:
+    """The real UTC clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A timestamp comparable with any other: stores that drop the zone keep UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _midnight(day: date) -> datetime:
@@ -281,9 +294,10 @@ class _State:
 class TantivyIndex:
     """The `bot.ports.SearchIndex` on tantivy: BM25 over weighted fields, filters, deterministic order."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, clock: Clock | None = None) -> None:
         # None means an index in memory (used when the folder cannot be rebuilt); it works, but is not kept.
         self.path = path
+        self._clock: Clock = clock or _SystemClock()
         self._schema = build_schema()
         self._analyzers = _Analyzers()
         self._state = _State(path)
@@ -471,7 +485,7 @@ class TantivyIndex:
         watermark = self._state.watermark()
         if await asyncio.to_thread(self._num_docs) == 0:
             watermark = None
-        since = watermark - CATCH_UP_MARGIN if watermark is not None else None
+        since = self._read_from(watermark)
         newest = watermark
         total = staged = read = 0
         with young_garbage_only():
@@ -494,8 +508,9 @@ class TantivyIndex:
                 if read // CATCH_UP_LOG_EVERY != (read - len(page)) // CATCH_UP_LOG_EVERY:
                     log.info("Search index catch-up: %d papers read, %d indexed so far.", read, total)
                 for paper in page:
-                    if paper.updated_at is not None and (newest is None or paper.updated_at > newest):
-                        newest = paper.updated_at
+                    stamp = paper.updated_at
+                    if stamp is not None and (newest is None or _aware(stamp) > _aware(newest)):
+                        newest = stamp
                 if staged >= CATCH_UP_COMMIT_EVERY:
                     await self.commit()
                     staged = 0
@@ -507,6 +522,14 @@ class TantivyIndex:
         if total:
             log.info("Search index caught up with %d papers.", total)
         return total
+
+    def _read_from(self, watermark: datetime | None) -> datetime | None:
+        """Where catch-up starts reading: the watermark, less the safety margin while it is fresh."""
+        if watermark is None:
+            return None
+        if _aware(self._clock.now()) < _aware(watermark) + CATCH_UP_MARGIN:
+            return watermark - CATCH_UP_MARGIN
+        return watermark
 
     def _retake_writer(self) -> bool:
         with self._write_lock:
@@ -723,6 +746,6 @@ def _all_of(clauses: Sequence[Query], *, score: float) -> Query:
     return Query.const_score_query(combined, score)
 
 
-async def open_index(path: Path) -> TantivyIndex:
+async def open_index(path: Path, *, clock: Clock | None = None) -> TantivyIndex:
     """Open (or create) the index in `path`; a missing, corrupt or outdated index is rebuilt empty."""
-    return await asyncio.to_thread(TantivyIndex, path)
+    return await asyncio.to_thread(TantivyIndex, path, clock)

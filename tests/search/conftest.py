@@ -20,23 +20,30 @@ Fill = Callable[[Sequence[Paper]], Awaitable[TantivyIndex]]
 
 
 class FakePaperStore:
-    """Just enough of PaperRepository for the index: upserts stamped by a clock the test moves."""
+    """Just enough of PaperRepository for the index: upserts stamped by a clock the test moves.
+
+    It is also a Clock, so an index can be given the store's idea of the time.
+    """
 
     def __init__(self) -> None:
         self.papers: dict[str, Paper] = {}
-        self.now = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+        self.time = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
         self.reads: list[tuple[datetime | None, str, int]] = []
+
+    def now(self) -> datetime:
+        """The store's current time."""
+        return self.time
 
     def tick(self, minutes: int = 10) -> None:
         """Move the clock forward."""
-        self.now += timedelta(minutes=minutes)
+        self.time += timedelta(minutes=minutes)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
         """Store papers stamped with the current time."""
         new = updated = unchanged = 0
         for paper in papers:
             known = self.papers.get(paper.arxiv_id)
-            stamped = replace(paper, updated_at=self.now)
+            stamped = replace(paper, updated_at=self.time)
             if known is None:
                 new += 1
             elif replace(known, updated_at=None) == replace(paper, updated_at=None):
