@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiohttp import web
+
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import open_store
 from tests.scheduler.conftest import synthetic_papers
@@ -92,20 +94,33 @@ async def test_status_shows_next_run_today_s_digest_last_delivery_and_pause_reas
 async def test_a_digest_that_cannot_be_delivered_fails_the_run_and_pauses_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    team = ChannelRef("slack", "T1", "C1")
-    await channels(tmp_path, due_now(team))
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-unreachable",
-        "SLACK_SIGNING_SECRET": "secret",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing listens there
-        "PAPERBOY_DELIVERY_ATTEMPTS": "2",
-        "PAPERBOY_DELIVERY_BACKOFF": "0.01",
-    }
-    code, out, _ = await paperboy(tmp_path, "digest", "--due", **env)
-    assert code == 1
-    assert "1 digest(s) could not be delivered" in out
-    code, out, _ = await paperboy(tmp_path, "digest", "--status", **env)
-    assert "paused: Posting the digest failed 2 times in a row" in out
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"ok": False, "error": "fatal_error"})
+
+    app = web.Application()
+    app.router.add_route("*", "/api/{method}", refuse)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        team = ChannelRef("slack", "T1", "C1")
+        await channels(tmp_path, due_now(team))
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-refused",
+            "SLACK_SIGNING_SECRET": "secret",
+            "SLACK_API_URL": f"http://127.0.0.1:{port}/api/",
+            "PAPERBOY_DELIVERY_ATTEMPTS": "2",
+            "PAPERBOY_DELIVERY_BACKOFF": "0.01",
+        }
+        code, out, _ = await paperboy(tmp_path, "digest", "--due", **env)
+        assert code == 1
+        assert "1 digest(s) could not be delivered" in out
+        code, out, _ = await paperboy(tmp_path, "digest", "--status", **env)
+        assert "paused: Posting the digest failed 2 times in a row" in out
+        assert "fatal_error" in out
+    finally:
+        await runner.cleanup()
 
 
 async def test_due_and_status_stand_alone(tmp_path: Path) -> None:
