@@ -81,12 +81,6 @@ def discord_connected(runner: DiscordRunner) -> ReadinessCheck:
     return check
 
 
-def discord_vote_emojis(settings: Settings) -> dict[str, Any]:
-    """The Discord client option for PAPERBOY_DISCORD_VOTE_EMOJIS, read through the settings (and `.env`)."""
-    chosen = tuple(e.strip() for e in (settings.discord_vote_emojis or "").split(",") if e.strip())
-    return {"vote_emojis": chosen} if chosen else {}
-
-
 async def _stop_within(stop: Awaitable[None], deadline: float, what: str) -> None:
     """Await one stop until the shutdown deadline (at least a moment); log, never raise."""
     remaining = max(0.2, deadline - asyncio.get_running_loop().time())
@@ -148,7 +142,7 @@ async def serve(
                     from adapters.discord.client import start_discord
 
                     cleanups.append(watch_discord_rate_limits(telemetry))
-                    discord = await start_discord(paperboy, settings, **discord_vote_emojis(settings))
+                    discord = await start_discord(paperboy, settings)
                     services.append(discord)
                     readiness.add("discord", discord_connected(discord))
                     waiters.append(asyncio.ensure_future(discord.wait()))

@@ -21,7 +21,7 @@ from adapters.discord.config import (
     minimal_intents,
     point_discord_at,
     shard_plan,
-    vote_emojis_from_env,
+    vote_emojis,
 )
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
 from adapters.discord.views import UpvoteButton
@@ -183,7 +183,7 @@ async def start_discord(paperboy: Paperboy, settings: Settings, **client_options
         raise DiscordConfigError("Set DISCORD_TOKEN to the bot token from the Discord developer portal.")
     plan = shard_plan(settings.discord_shard_count, settings.discord_shard_ids)
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
-    client_options.setdefault("vote_emojis", vote_emojis_from_env())
+    client_options.setdefault("vote_emojis", vote_emojis(settings.discord_vote_emojis))
     client = PaperboyDiscord(paperboy, shards=plan, **client_options)
     try:
         await client.login(settings.discord_token.get_secret_value())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import discord
@@ -69,10 +68,9 @@ def shard_plan(shard_count: int | None, shard_ids: str | None) -> ShardPlan:
     return ShardPlan(shard_count, ids)
 
 
-def vote_emojis_from_env() -> tuple[str, ...]:
+def vote_emojis(raw: str | None) -> tuple[str, ...]:
     """The reaction emojis that count as votes: PAPERBOY_DISCORD_VOTE_EMOJIS (comma-separated), or 👍 ⬆️."""
-    raw = os.environ.get(VOTE_EMOJIS_ENV, "")
-    chosen = tuple(e.strip() for e in raw.split(",") if e.strip())
+    chosen = tuple(e.strip() for e in (raw or "").split(",") if e.strip())
     return chosen or DEFAULT_VOTE_EMOJIS
 
 

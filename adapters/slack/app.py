@@ -16,7 +16,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
@@ -24,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.observability.ratelimits import ReportingRateLimitHandler
 from adapters.settings import Settings
 from adapters.slack.blocks import (
     SHARE_ACTION,
@@ -57,6 +57,7 @@ from bot.commands import (
     parse_command,
 )
 from bot.domain import ChannelRef, Vote, Workspace
+from bot.ports import NullTelemetry, Telemetry
 from bot.replies import ErrorReply, Reply, VoteReply
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,12 @@ _NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
 DRAIN_SECONDS = 10.0
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
-    """slack_sdk's own retries: 429 waits its Retry-After, 5xx and dropped connections back off."""
+def retry_handlers(telemetry: Telemetry | None = None) -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries: 429 waits its Retry-After (reported as a rate-limit wait), 5xx and dropped
+    connections back off."""
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
     return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ReportingRateLimitHandler(telemetry or NullTelemetry(), platform=PLATFORM, max_retry_count=3),
         AsyncServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
         AsyncConnectionErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
     ]
@@ -111,11 +113,14 @@ class SlackBot:
         self.client = AsyncWebClient(
             token=None if config.uses_oauth else config.bot_token,
             base_url=config.base_url,
-            retry_handlers=retry_handlers(),
+            retry_handlers=retry_handlers(paperboy.telemetry),
             logger=log,
         )
         self.poster = AsyncWebClient(
-            base_url=config.base_url, session=session, retry_handlers=retry_handlers(), logger=log
+            base_url=config.base_url,
+            session=session,
+            retry_handlers=retry_handlers(paperboy.telemetry),
+            logger=log,
         )
         self.bolt = self._build_bolt()
         self.work = BackgroundWork(config.work_concurrency)
@@ -247,7 +252,10 @@ class SlackBot:
             log.warning("no response_url to answer with")
             return False
         hook = AsyncWebhookClient(
-            response_url, session=self.session, retry_handlers=retry_handlers(), logger=log
+            response_url,
+            session=self.session,
+            retry_handlers=retry_handlers(self.paperboy.telemetry),
+            logger=log,
         )
         payload: dict[str, Any] = {
             "text": message.text,
