@@ -265,7 +265,7 @@ def ingest_demo(
         async with paperboy_app(Settings()) as paperboy:
             if if_empty and await paperboy.store.count_papers() > 0:
                 return "The store already holds papers; demo data not loaded."
-            counts = await paperboy.ingest(load_demo_papers(paperboy.clock.now().date()))
+            counts = await paperboy.ingest(load_demo_papers(paperboy.clock.now().date()), source="demo")
             return f"Demo papers: {counts.new} new, {counts.updated} updated, {counts.skipped} skipped."
 
     typer.echo(run_async(main))

@@ -143,7 +143,7 @@ def ingest_hf(
                     async with arxiv_client(settings) as arxiv:
                         counts, _ = await enrich_and_ingest(app, fetched.papers, arxiv)
                 else:
-                    counts = await app.ingest(fetched.papers)
+                    counts = await app.ingest(fetched.papers, source="hf")
             return format_counts(counts, fetched.skipped)
 
     typer.echo(_run(main))
@@ -182,7 +182,7 @@ def ingest_arxiv(
             else:
                 result = await arxiv.fetch_by_ids(wanted)
             async with open_app(settings) as app:
-                counts = await app.ingest(result.papers)
+                counts = await app.ingest(result.papers, source="arxiv")
             return format_counts(counts, result.skipped)
 
     typer.echo(_run(main))

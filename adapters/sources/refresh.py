@@ -39,8 +39,8 @@ class IngestTarget(Protocol):
         """The paper store."""
         ...
 
-    async def ingest(self, papers: Sequence[Paper]) -> UpsertCounts:
-        """Store papers (one transaction) and index them."""
+    async def ingest(self, papers: Sequence[Paper], *, source: str = "other") -> UpsertCounts:
+        """Store papers (one transaction) and index them; `source` names the feed in metrics and logs."""
         ...
 
 
@@ -89,7 +89,7 @@ async def enrich_and_ingest(
             except SourceError as error:
                 log.warning("arXiv enrichment skipped: %s", error)
     # arXiv first, Hugging Face last: for fields both carry, the store keeps the later (HF's) value.
-    counts = await app.ingest([*enrichment, *papers])
+    counts = await app.ingest([*enrichment, *papers], source="hf")
     return counts, len(enrichment)
 
 

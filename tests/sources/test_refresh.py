@@ -45,7 +45,7 @@ class StoreApp:
     def __init__(self, store: SqlStore) -> None:
         self.store = store
 
-    async def ingest(self, papers: Sequence[Paper]) -> UpsertCounts:
+    async def ingest(self, papers: Sequence[Paper], *, source: str = "other") -> UpsertCounts:
         return await self.store.upsert_papers(papers)
 
 
@@ -206,7 +206,7 @@ class RecordingApp:
     async def get_papers(self, ids: object) -> dict[str, Paper]:
         return {}
 
-    async def ingest(self, papers: Sequence[Paper]) -> UpsertCounts:
+    async def ingest(self, papers: Sequence[Paper], *, source: str = "other") -> UpsertCounts:
         self.batches.append(list(papers))
         return UpsertCounts(new=len(papers))
 
