@@ -28,7 +28,7 @@ from bot.query import SearchQuery
 log = logging.getLogger(__name__)
 
 # Bump when the schema or an analyzer changes: an index written by another version is rebuilt from the store.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATE_FILE = "paperboy-index.json"
 OPEN_LOCK_FILE = "paperboy-index.lock"
 # A paper stamped just before the watermark may commit after catch-up read past it (a slow transaction, clocks
