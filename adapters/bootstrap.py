@@ -37,17 +37,24 @@ def index_dir_for(settings: Settings) -> Path:
 
 @asynccontextmanager
 async def paperboy_app(
-    settings: Settings, *, migrate: bool = True, telemetry: Telemetry | None = None
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    telemetry: Telemetry | None = None,
+    catch_up: bool = True,
 ) -> AsyncIterator[Paperboy]:
-    """Open the store (migrated) and the index (caught up), and yield the wired core.
+    """Open the store (migrated) and the index (caught up unless `catch_up` is False), and yield the wired core.
 
     `telemetry` receives what the core does (default: fresh metrics and event logs of this process).
+    `paperboy run` passes catch_up=False and catches up in the background, so that a large catch-up never
+    delays serving; one-shot commands wait for it, so that they answer from everything stored.
     """
     store = await open_store(settings.database_url, migrate=migrate)
     try:
         index = await open_index(index_dir_for(settings))
         try:
-            await index.catch_up(store)
+            if catch_up:
+                await index.catch_up(store)
             telemetry = telemetry or Observability()
             yield Paperboy(store=store, index=index, clock=SystemClock(), telemetry=telemetry)
         finally:

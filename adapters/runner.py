@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.bootstrap import paperboy_app
+from adapters.index_sync import start_index_sync
 from adapters.observability import Observability
 from adapters.observability.health import Readiness, ReadinessCheck, add_health_routes, database_check
 from adapters.observability.logs import setup_logging
@@ -43,7 +44,7 @@ class RunningService(Protocol):
 # Extra services other parts register (the digest scheduler, health endpoints); each gets the core,
 # the settings, the scheduler and the web application before the server starts.
 ServiceStarter = Callable[[Paperboy, Settings, AsyncIOScheduler, Any], Awaitable[RunningService | None]]
-EXTRA_STARTERS: list[ServiceStarter] = [start_digest_scheduler]
+EXTRA_STARTERS: list[ServiceStarter] = [start_index_sync, start_digest_scheduler]
 
 
 def wants_console(settings: Settings, force_console: bool) -> bool:
@@ -110,7 +111,10 @@ async def serve(
     from adapters.sources.refresh import refresh_job
 
     telemetry = Observability()
-    async with paperboy_app(settings, telemetry=telemetry) as paperboy:
+    # Chat platforms must be answered at once, so the start-up catch-up of the index runs in the background
+    # there; the console alone can wait for it and then answer from everything stored.
+    serves_platforms = settings.has_slack or settings.has_discord
+    async with paperboy_app(settings, telemetry=telemetry, catch_up=not serves_platforms) as paperboy:
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.start()
         stop = asyncio.Event()
