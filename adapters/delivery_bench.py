@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import multiprocessing
 import platform
 import resource
@@ -142,6 +143,7 @@ async def _run(
 ) -> dict[str, Any]:
     from adapters.bootstrap import SystemClock
     from adapters.scheduler import DeliverySettings, install_engine
+    from adapters.settings import Settings
     from adapters.slack.app import SlackService, build_slack_bot
     from adapters.slack.config import SlackConfig
     from bot.app import Paperboy
@@ -188,7 +190,9 @@ async def _run(
         )
         bot = await build_slack_bot(paperboy, config)
         service = SlackService(bot)
-        delivery = DeliverySettings(slack_rate=rate, max_digests=max(2000, channels))
+        delivery = dataclasses.replace(
+            DeliverySettings.from_settings(Settings()), slack_rate=rate, max_digests=max(2000, channels)
+        )
         engine = install_engine(paperboy, delivery)
         digests = DigestScheduler(store, paperboy.planner, engine, paperboy.clock)
         tick_done: list[float] = []

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
-from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy import literal, select
 from sqlalchemy.engine import make_url
@@ -106,18 +105,11 @@ def check_configuration(settings: Settings) -> Check:
     return Check("configuration", "ok", ", ".join(parts))
 
 
-def head_revision() -> str | None:
-    """The newest migration this code ships."""
-    from storage.sql import MIGRATIONS_DIR
-
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-
-
 async def check_database(
     settings: Settings, time_limit: float
 ) -> tuple[list[Check], AsyncEngine | None, bool]:
     """Reachable, and at the newest migration: (lines, the engine to dispose when reachable, migrated)."""
-    from storage.sql import StoreError, create_engine_for, current_revision, sqlite_path
+    from storage.sql import StoreError, create_engine_for, current_revision, head_revision, sqlite_path
 
     where = display_url(settings.database_url)
     try:

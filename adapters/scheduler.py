@@ -24,8 +24,6 @@ from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.settings import Settings
 from bot.app import Paperboy
@@ -38,61 +36,32 @@ TICK_JOB_ID = "paperboy-digest-tick"
 STOP_GRACE_SECONDS = 5.0
 
 
-class DeliverySettings(BaseSettings):
-    """How the digest scheduler and the delivery engine run (environment or `.env`)."""
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How the digest scheduler and the delivery engine run; read from `Settings` (one source of truth)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    tick_seconds: float
+    lease_seconds: float
+    slack_rate: float
+    discord_rate: float
+    discord_post_interval: float
+    attempts: int
+    backoff_seconds: float
+    max_digests: int
 
-    tick_seconds: float = Field(
-        60.0,
-        alias="PAPERBOY_DIGEST_TICK_SECONDS",
-        gt=0,
-        description="Seconds between two looks for due digests.",
-    )
-    lease_seconds: float = Field(
-        60.0,
-        alias="PAPERBOY_DELIVERY_LEASE_SECONDS",
-        gt=0,
-        description="How long a claim on a digest lasts without renewal; a crashed replica's digests are "
-        "taken over after this (at once on the same host).",
-    )
-    slack_rate: float = Field(
-        50.0,
-        alias="PAPERBOY_SLACK_RATE",
-        ge=0,
-        description="Digest messages a second to Slack over all channels (0: no cap of ours).",
-    )
-    discord_rate: float = Field(
-        20.0,
-        alias="PAPERBOY_DISCORD_RATE",
-        ge=0,
-        description="Digest messages a second to Discord over all channels (each is about two requests "
-        "of Discord's 50 a second; 0: no cap of ours).",
-    )
-    discord_post_interval: float = Field(
-        1.0,
-        alias="PAPERBOY_DISCORD_POST_INTERVAL",
-        ge=0,
-        description="Seconds between two digest messages in one Discord channel.",
-    )
-    attempts: int = Field(
-        4,
-        alias="PAPERBOY_DELIVERY_ATTEMPTS",
-        ge=1,
-        description="Attempts at one message before its channel is paused with the reason.",
-    )
-    backoff_seconds: float = Field(
-        2.0,
-        alias="PAPERBOY_DELIVERY_BACKOFF",
-        ge=0,
-        description="Wait before the second attempt at a message; it doubles after each failure.",
-    )
-    max_digests: int = Field(
-        2000,
-        alias="PAPERBOY_DELIVERY_CONCURRENCY",
-        ge=1,
-        description="Digests (channels) one replica delivers at the same time.",
-    )
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliverySettings:
+        """The delivery part of the process settings."""
+        return cls(
+            tick_seconds=settings.digest_tick_seconds,
+            lease_seconds=settings.delivery_lease_seconds,
+            slack_rate=settings.slack_rate,
+            discord_rate=settings.discord_rate,
+            discord_post_interval=settings.discord_post_interval,
+            attempts=settings.delivery_attempts,
+            backoff_seconds=settings.delivery_backoff_seconds,
+            max_digests=settings.delivery_concurrency,
+        )
 
     def policy(self) -> DeliveryPolicy:
         """The delivery engine's policy for these settings."""
@@ -236,7 +205,7 @@ async def start_digest_scheduler(
     paperboy: Paperboy, settings: Settings, scheduler: AsyncIOScheduler, web_app: Any
 ) -> DigestService:
     """`paperboy run`'s digest scheduler (registered in adapters.runner.EXTRA_STARTERS)."""
-    delivery = DeliverySettings()
+    delivery = DeliverySettings.from_settings(settings)
     service = DigestService(
         paperboy,
         install_engine(paperboy, delivery),
@@ -316,7 +285,7 @@ async def run_due(settings: Settings, delivery: DeliverySettings | None = None) 
     """One tick and every delivery it (or an earlier, interrupted run) left, to the end; then return."""
     from adapters.bootstrap import paperboy_app
 
-    delivery = delivery or DeliverySettings()
+    delivery = delivery or DeliverySettings.from_settings(settings)
     async with paperboy_app(settings) as paperboy, posting_publishers(paperboy, settings):
         engine = install_engine(paperboy, delivery)
         digests = DigestScheduler(paperboy.store, paperboy.planner, engine, paperboy.clock)

@@ -10,7 +10,9 @@ from adapters.settings import Settings
 
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
 # Bot scopes the OAuth install asks for; deploy/slack-app-manifest.yml lists the same ones.
-BOT_SCOPES = ("commands", "chat:write", "reactions:read")
+# The history scopes let a digest that was interrupted after posting find its message instead of posting twice
+# (docs/exactly-once.md); votes are never counted by re-reading history.
+BOT_SCOPES = ("commands", "chat:write", "reactions:read", "channels:history", "groups:history")
 ADMIN_CHECK_SCOPE = "users:read"
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from adapters.slack.config import BOT_SCOPES
+
 FEED = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>arXiv</title></feed>'
 
 
@@ -17,7 +19,7 @@ class FakeServices:
     slack_token: str = "xoxb-good-slack-token-123"
     app_token: str = "xapp-good-app-token-456"
     discord_token: str = "good.discord.token-789"
-    scopes: tuple[str, ...] = ("commands", "chat:write", "reactions:read")
+    scopes: tuple[str, ...] = BOT_SCOPES
     # Some proxies quote the credentials they refused; the doctor must not print them anyway.
     echo_tokens: bool = False
     hf_status: int = 200

@@ -13,7 +13,7 @@ from pathlib import Path
 from adapters.doctor import doctor_report, run_checks
 from adapters.settings import Settings
 from bot.domain import ChannelRef, ChannelSettings
-from storage.sql import open_store
+from storage.sql import head_revision, open_store
 from tests.deploy.fakes import FakeServices
 
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
@@ -109,7 +109,9 @@ async def test_each_problem_is_a_failed_line_and_the_report_is_unhealthy(
 
     assert not healthy
     lines = lines_by_name(report)
-    assert lines["slack scopes"].startswith("✗ missing chat:write, reactions:read, users:read;")
+    assert lines["slack scopes"].startswith(
+        "✗ missing chat:write, reactions:read, channels:history, groups:history, users:read;"
+    )
     assert lines["discord"] == "✗ Discord refused DISCORD_TOKEN; copy the bot token again from the portal"
     assert lines["hugging face"] == "✗ Daily Papers answered HTTP 503"
     assert lines["time zones"].startswith(
@@ -131,7 +133,7 @@ async def test_a_database_behind_on_migrations_says_to_upgrade(
 
     lines = {c.name: c.line() for c in checks}
     assert lines["database"].startswith("✓")
-    assert lines["migrations"] == "✗ migrations: at none, the newest is 0001; run `paperboy db upgrade`"
+    assert lines["migrations"] == f"✗ migrations: at none, the newest is {head_revision()}; run `paperboy db upgrade`"
     assert lines["time zones"].startswith("- time zones: needs")
     assert lines["hugging face"] == f"✗ hugging face: cannot connect ({closed})"
     assert lines["slack"] == "- slack: not configured" and lines["discord"] == "- discord: not configured"
