@@ -49,6 +49,7 @@ from bot.replies import (
 )
 from bot.schedule import ScheduleError, next_run, parse_schedule_args
 from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError
+from bot.services.delivery import ChannelUnavailable, PublishError
 from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
 from bot.services.ranking import rank_trending
 from bot.services.search import PaperSearch
@@ -209,6 +210,9 @@ class Paperboy:
         except (QueryError, InvalidPaperId, PaperNotFound, TopicError, ScheduleError, CommandError) as error:
             outcome = "user_error"
             return ErrorReply(str(error))
+        except PublishError as error:
+            log.warning("posting to %s failed: %s", ctx.channel, error)
+            return await self._explain_publish_error(ctx.channel, error)
         except Exception:
             log.exception(
                 "command failed", extra={"channel": str(ctx.channel), "command": type(command).__name__}
@@ -218,6 +222,16 @@ class Paperboy:
             self.telemetry.command_handled(
                 ctx.channel, command_name(command), outcome, time.perf_counter() - started
             )
+
+    async def _explain_publish_error(self, channel: ChannelRef, error: PublishError) -> ErrorReply:
+        # A channel the platform refuses, or that failed again and again, is paused: its managers can act on
+        # the reason (invite the bot, unarchive, /papers schedule on). Anything else is worth a retry.
+        settings = await self.schedules.get(channel)
+        if settings.paused and settings.pause_reason:
+            return ErrorReply(settings.pause_reason)
+        if isinstance(error, ChannelUnavailable):
+            return ErrorReply(str(error))
+        return ErrorReply("The platform did not take the digest just now; please try again in a few minutes.")
 
     async def _execute(self, ctx: CommandContext, command: Command) -> Reply:
         workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)

@@ -107,7 +107,7 @@ async def answer(
         for command in commands:
             reply = await paperboy.execute(ctx, command)
             if isinstance(reply, ErrorReply):
-                return await explain_pause(paperboy, ctx, reply) if isinstance(command, PostDigest) else reply
+                return reply
         assert reply is not None
         return reply
 
@@ -119,14 +119,6 @@ async def answer(
             return
     await interaction.response.defer(thinking=True)
     await send_reply(interaction, await work)
-
-
-async def explain_pause(paperboy: Paperboy, ctx: CommandContext, reply: ErrorReply) -> ErrorReply:
-    """A digest that failed because Discord refused the channel has paused it: say why."""
-    settings = await paperboy.schedules.get(ctx.channel)
-    if settings.paused and settings.pause_reason:
-        return ErrorReply(settings.pause_reason)
-    return reply
 
 
 def require_manage_for_changes(interaction: discord.Interaction[Any]) -> bool:

@@ -12,6 +12,7 @@ import discord
 from adapters.discord.render import digest_paper_message, digest_parent_embed, digest_thread_name
 from bot.app import Paperboy
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
+from bot.services.delivery import ChannelUnavailable as CoreChannelUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ NEEDED_PERMISSIONS = (
 )
 
 
-class ChannelUnavailable(RuntimeError):
+class ChannelUnavailable(CoreChannelUnavailable):
     """Posting to a channel failed in a way that will not pass by itself; the channel has been paused."""
 
 

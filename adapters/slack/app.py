@@ -35,7 +35,7 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.config import SlackConfig
 from adapters.slack.installations import SlackInstallations
-from adapters.slack.publisher import ChannelPacer, ChannelUnavailable, SlackPostError, SlackPublisher
+from adapters.slack.publisher import ChannelPacer, SlackPublisher
 from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys, slack_error
 from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.app import Paperboy
@@ -220,29 +220,11 @@ class SlackBot:
             if self.config.admins_only and needs_manage(command):
                 can_manage = await self.admins.is_admin(client, team, user)
             ctx = CommandContext(channel=channel, user=user, can_manage=can_manage)
-            reply = await self._execute(ctx, command)
+            reply = await self.paperboy.execute(ctx, command)
         private = is_private(command, reply)
         share = private and isinstance(command, Search | ShowPaper)
         message = render_reply(reply, share=share)
         await self.respond(body.get("response_url"), message, private=private)
-
-    async def _execute(self, ctx: CommandContext, command: Command) -> Reply:
-        if isinstance(command, PostDigest) and ctx.can_manage:
-            # The core turns unexpected failures into a generic apology; a channel Paperboy cannot post to
-            # deserves the actual reason, so the digest is posted here rather than through execute().
-            try:
-                return await self.paperboy.post_digest(ctx.channel)
-            except ChannelUnavailable as error:
-                return ErrorReply(str(error))
-            except SlackPostError as error:
-                log.warning("digest for %s failed: %s", ctx.channel, error)
-                return ErrorReply(
-                    "Slack did not accept the digest just now; please try again in a few minutes."
-                )
-            except Exception:
-                log.exception("digest for %s failed", ctx.channel)
-                return ErrorReply("Something went wrong on my side; please try again in a minute.")
-        return await self.paperboy.execute(ctx, command)
 
     async def respond(
         self, response_url: str | None, message: SlackMessage, *, private: bool, replace: bool = False

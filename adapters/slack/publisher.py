@@ -22,6 +22,8 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.runtime import slack_error
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
+from bot.services.delivery import ChannelUnavailable as CoreChannelUnavailable
+from bot.services.delivery import PublishError
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +79,11 @@ def _day_before(day: date) -> str:
     return f"{moment.timestamp():.6f}"
 
 
-class SlackPostError(RuntimeError):
+class SlackPostError(PublishError):
     """A message could not be posted (after slack_sdk's own retries); the reason is one sentence."""
 
 
-class ChannelUnavailable(SlackPostError):
+class ChannelUnavailable(SlackPostError, CoreChannelUnavailable):
     """The channel cannot be posted to until someone acts (invite, unarchive, reinstall); it was paused."""
 
 

@@ -38,6 +38,17 @@ from bot.services.channels import ChannelSchedules
 log = logging.getLogger(__name__)
 
 
+class PublishError(RuntimeError):
+    """A platform did not take a message (after its SDK's own retries); str() is one sentence."""
+
+
+class ChannelUnavailable(PublishError):
+    """The channel cannot be posted to until someone acts (invite the bot, unarchive, grant a permission).
+
+    The publisher that raises it has paused the channel with the same reason, which /papers schedule shows.
+    """
+
+
 class DigestPublisher(Protocol):
     """Posts a digest on one platform: a parent message, then each paper in its thread."""
 

@@ -202,3 +202,36 @@ async def test_digest_command_posts_through_the_publisher_once(paperboy: Paperbo
     assert await paperboy.vote_on_message(GENERAL, "m1", "bob", cast=True)
     assert await paperboy.votes.count(posted[1], Workspace("console", "local")) == 1
     assert not await paperboy.vote_on_message(GENERAL, "not-ours", "bob", cast=True)
+
+
+async def test_a_channel_the_platform_refuses_gets_the_reason_and_a_failing_platform_a_pause_it_can_undo(
+    paperboy: Paperboy,
+) -> None:
+    from bot.services.delivery import ChannelUnavailable, PublishError
+
+    class Refusing:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        async def post_parent(self, plan, delivery) -> str:  # type: ignore[no-untyped-def]
+            raise self.error
+
+        async def post_paper(self, plan, delivery, item, thread_id) -> str:  # type: ignore[no-untyped-def]
+            raise self.error
+
+    reason = "Paperboy was removed from this channel; invite it back with /invite @Paperboy."
+    await paperboy.schedules.pause(GENERAL, reason)  # what a publisher does before raising ChannelUnavailable
+    paperboy.publishers["console"] = Refusing(ChannelUnavailable(reason))
+    refused = await ask(paperboy, "/papers digest")
+    assert isinstance(refused, ErrorReply) and refused.text == reason
+
+    await ask(paperboy, "/papers schedule on", channel=TEAM_A)
+    paperboy.publishers["slack"] = Refusing(PublishError("HTTP 503 from chat.postMessage"))
+    paperboy.delivery.engine.policy = replace(paperboy.delivery.engine.policy, first_backoff=0.0)
+    flaky = await ask(paperboy, "/papers digest", channel=TEAM_A)
+    # Four failed attempts in a row pause the channel, and the answer says so and how to resume.
+    assert (
+        isinstance(flaky, ErrorReply)
+        and "failed 4 times" in flaky.text
+        and "/papers schedule on" in flaky.text
+    )

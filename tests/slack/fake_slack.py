@@ -460,7 +460,7 @@ class FakeSlack:
                 "ok": True,
                 "app_id": "A0PAPERBOY",
                 "authed_user": {"id": "UINSTALLER"},
-                "scope": "commands,chat:write,reactions:read",
+                "scope": "commands,chat:write,reactions:read,channels:history,groups:history",
                 "token_type": "bot",
                 "access_token": team.token,
                 "bot_user_id": team.bot_user,
