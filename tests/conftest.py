@@ -52,14 +52,22 @@ async def _drop_database(name: str) -> None:
 
 
 async def _empty_tables(url: str) -> None:
-    """Truncate every table but Alembic's, so each test starts from a migrated, empty database."""
+    """Truncate our tables and drop any other (e.g. Slack's installation tables, which slack_sdk creates
+    itself), so each test starts from a migrated, empty database that has exactly the migrated schema."""
+    from storage.tables import metadata
+
     conn = await asyncpg.connect(url, timeout=5)
     try:
-        names = await conn.fetch(
+        rows = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         )
-        if names:
-            tables = ", ".join(f'"{row["tablename"]}"' for row in names)
+        names = [row["tablename"] for row in rows]
+        foreign = [name for name in names if name not in metadata.tables]
+        if foreign:
+            await conn.execute("DROP TABLE " + ", ".join(f'"{name}"' for name in foreign) + " CASCADE")
+        ours = [name for name in names if name in metadata.tables]
+        if ours:
+            tables = ", ".join(f'"{name}"' for name in ours)
             await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
