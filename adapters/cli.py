@@ -358,6 +358,23 @@ def bench_search_command(
     typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
 
 
+@bench_app.command("relevance")
+def bench_relevance_command(
+    distractors: Annotated[int, typer.Option(min=0, help="Synthetic papers the demo papers hide among.")] = 20_000,
+    semantic: Annotated[
+        bool, typer.Option(help="Also rank by meaning and hybrid (needs the semantic extra).")
+    ] = True,
+    misses: Annotated[bool, typer.Option("--misses", help="List the queries each ranker did not answer first.")] = False,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store, index and vectors go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """MRR@10, recall@10 and latency of each ranker on hand-written queries over the demo papers."""
+    from adapters.relevance import bench_relevance
+
+    typer.echo(run_async(lambda: bench_relevance(distractors, workdir, semantic=semantic, show_misses=misses)))
+
+
 @bench_app.command("delivery")
 def bench_delivery_command(
     channels: Annotated[int, typer.Option(min=1)] = 1000,

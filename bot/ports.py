@@ -260,8 +260,44 @@ class SearchIndex(Protocol):
         """Index what changed in the store since the index last looked; return how many papers."""
         ...
 
+    async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
+        """Papers sharing the most telling words of `paper` (more like this), best first, itself left out."""
+        ...
+
     async def close(self) -> None:
         """Release the index."""
+        ...
+
+
+class SemanticIndex(Protocol):
+    """Papers by meaning (the optional `semantic` extra): an embedding of each paper, nearest ones first.
+
+    Similarities are cosines in [-1, 1]. `topic_similarity` is the lowest similarity at which a paper counts
+    as matching a channel's topic; it belongs to the model, so it travels with it.
+    """
+
+    topic_similarity: float
+
+    async def search(
+        self, text: str, limit: int, *, restrict_to: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The papers closest in meaning to `text` as (arxiv_id, similarity), best first."""
+        ...
+
+    async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
+        """The papers closest in meaning to `paper`, best first, itself left out."""
+        ...
+
+    async def add_papers(self, papers: Sequence[Paper]) -> int:
+        """Embed the papers whose text is new or changed (in batches), store and search them; return how many."""
+        ...
+
+    async def catch_up(self) -> int:
+        """Load the embeddings other processes stored since the last look; return how many."""
+        ...
+
+    async def close(self) -> None:
+        """Release the model and the vectors."""
         ...
 
 

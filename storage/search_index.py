@@ -7,8 +7,10 @@ import contextlib
 import fcntl
 import gc
 import hashlib
+import itertools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -24,11 +26,12 @@ from tantivy import FieldType, Occur, Order, Query
 from bot.domain import Paper
 from bot.ports import Clock, PaperRepository
 from bot.query import SearchQuery
+from storage.aliases import aliases_of
 
 log = logging.getLogger(__name__)
 
 # Bump when the schema or an analyzer changes: an index written by another version is rebuilt from the store.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATE_FILE = "paperboy-index.json"
 OPEN_LOCK_FILE = "paperboy-index.lock"
 # A paper stamped just before the watermark may commit after catch-up read past it (a slow transaction, clocks
@@ -44,19 +47,158 @@ WRITER_THREADS = 2
 # Hits fetched beyond `limit` at first, and the most ever fetched to settle ties at the cut-off.
 _EXTRA_HITS = 10
 _MAX_TIE_HITS = 10_000
+# Words of a paper that "more like this" looks for: the ones that best tell it apart (tf-idf).
+MORE_LIKE_THIS_TERMS = 25
 
 TEXT_ANALYZER = "paper_en"
 NAME_ANALYZER = "paper_names"
 RAW_LOWER_ANALYZER = "paper_raw_lower"
 
-# Weight of a plain word found in each field.
+# Weight of a plain word found in each field. `aliases` holds the acronyms a paper defines and the parts of
+# its coined names (storage.aliases): "MRL" finds Matryoshka Representation Learning, "SDF" finds UniSDF.
 WORD_FIELDS: tuple[tuple[str, float], ...] = (
     ("title", 3.0),
+    ("aliases", 3.0),
     ("keywords", 2.0),
     ("ai_summary", 1.5),
     ("abstract", 1.0),
 )
-AUTHOR_WORD_BOOST = 2.0
+AUTHOR_WORD_BOOST = 3.0
+# Fields held by few papers (keywords and summaries come from Hugging Face only) or whose length says nothing
+# (a long author list): BM25's length normalisation against the average over all papers would crush their
+# matches, so a match there scores its field's weight times the word's idf, whatever the length.
+FLAT_FIELDS = frozenset({"aliases", "keywords", "ai_summary", "authors"})
+# Proximity: two neighbouring words of the query found near each other (at most `slop` words apart, in order)
+# add a phrase score, so a paper about "sparse activation" beats one that says sparse here and activation there.
+PROXIMITY_FIELDS: tuple[tuple[str, float, int], ...] = (
+    ("title", 3.0, 2),
+    ("abstract", 1.5, 4),
+)
+MAX_PROXIMITY_PAIRS = 6
+# Typo tolerance: a word that (almost) no paper has is corrected to the closest words of the titles and author
+# names (one edit, two from eight letters on, a swap of neighbours counting one), which are then searched as
+# usual at a lower weight. Bounded: words of four letters or more, three words a query, and only the most
+# frequent dictionary words sharing the first two letters are compared.
+TYPO_DICTIONARIES = ("title", "authors")
+TYPO_MAX_DOC_FREQ = 2
+TYPO_MIN_LENGTH = 4
+TYPO_TWO_EDITS_FROM = 8
+MAX_TYPO_WORDS = 3
+TYPO_CANDIDATES = 5000
+TYPO_CORRECTIONS = 2
+TYPO_WEIGHT = 0.8
+# Words that say little in a query but are not stop words of the index (which keeps "how" or "only" for
+# phrases): left out of a query's plain words when it has others.
+QUERY_STOP_WORDS = frozenset(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "any",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "nor",
+        "now",
+        "only",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "than",
+        "them",
+        "themselves",
+        "those",
+        "through",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "via",
+        "using",
+        "use",
+        "based",
+        "towards",
+        "toward",
+        "paper",
+        "papers",
+        "approach",
+        "method",
+        "methods",
+        "study",
+        "novel",
+        "new",
+        "one",
+        "like",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "whose",
+    ]
+)
 # A quoted phrase must appear in one of these.
 PHRASE_FIELDS: tuple[tuple[str, float], ...] = (
     ("title", 3.0),
@@ -65,6 +207,25 @@ PHRASE_FIELDS: tuple[tuple[str, float], ...] = (
     ("abstract", 1.0),
 )
 TEXT_FIELDS = tuple(name for name, _ in WORD_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Which relevance features queries use: all by default; `paperboy bench relevance` compares them."""
+
+    proximity: bool = True
+    typos: bool = True
+    aliases: bool = True
+    flat_fields: bool = True
+    query_stop_words: bool = True
+    author_boost: float = AUTHOR_WORD_BOOST
+
+
+DEFAULT_RANKING = Ranking()
+# BM25 over the weighted fields and nothing else: the ranking of the first release.
+PLAIN_RANKING = Ranking(
+    proximity=False, typos=False, aliases=False, flat_fields=False, query_stop_words=False, author_boost=2.0
+)
 
 # Files tantivy writes into an index folder; only these are deleted when the index is rebuilt, so that a
 # misconfigured PAPERBOY_INDEX_DIR pointing at a folder with other files never loses them.
@@ -211,6 +372,7 @@ def _document(paper: Paper, schema: tantivy.Schema, fingerprint: int) -> tantivy
         "authors": list(paper.authors),
         "categories": [category.lower() for category in paper.categories],
         "keywords": list(paper.ai_keywords),
+        "aliases": aliases_of(paper.title, paper.abstract),
     }
     if paper.ai_summary:
         values["ai_summary"] = paper.ai_summary
@@ -300,6 +462,7 @@ class TantivyIndex:
         self._clock: Clock = clock or _SystemClock()
         self._schema = build_schema()
         self._analyzers = _Analyzers()
+        self.ranking = DEFAULT_RANKING
         self._state = _State(path)
         self._index: tantivy.Index = self._open()
         self._writer: tantivy.IndexWriter | None = None
@@ -593,13 +756,25 @@ class TantivyIndex:
         filters: list[Query] = []
         excluded: list[Query] = []
 
-        word_groups = [group for word in _unique(query.words) if (group := self._word_clauses(word))]
+        searcher = self._index.searcher()
+        words = self._content_words(query.words)
+        typo_budget = [MAX_TYPO_WORDS]
+        corrected: dict[str, str] = {}
+        word_groups = [
+            group for word in words if (group := self._word_clauses(word, searcher, typo_budget, corrected))
+        ]
         if word_groups:
             if require_all_words:
                 must.extend(_any_of(group) for group in word_groups)
             else:
                 # One flat disjunction (at least one word somewhere) scores fastest in tantivy.
-                must.append(_any_of([clause for group in word_groups for clause in group]))
+                matching = _any_of([clause for group in word_groups for clause in group])
+                bonus = self._proximity_clauses(words, corrected) if self.ranking.proximity else []
+                if bonus:
+                    matching = Query.boolean_query(
+                        [(Occur.Must, matching)] + [(Occur.Should, clause) for clause in bonus]
+                    )
+                must.append(matching)
 
         for phrase in _unique(query.phrases):
             clauses = self._phrase_clauses(phrase, PHRASE_FIELDS, self._analyzers.text)
@@ -648,21 +823,103 @@ class TantivyIndex:
             combined = Query.const_score_query(combined, 1.0)
         return _BuiltQuery(combined, scored)
 
-    def _word_clauses(self, word: str) -> list[Query]:
+    def _content_words(self, words: Sequence[str]) -> list[str]:
+        """The query's plain words without repeats, and without QUERY_STOP_WORDS when others are left."""
+        unique = _unique(words)
+        if not self.ranking.query_stop_words:
+            return unique
+        content = [word for word in unique if word.lower() not in QUERY_STOP_WORDS]
+        return content or unique
+
+    def _word_fields(self) -> Sequence[tuple[str, float]]:
+        if self.ranking.aliases:
+            return WORD_FIELDS
+        return [(field, boost) for field, boost in WORD_FIELDS if field != "aliases"]
+
+    def _word_clauses(
+        self, word: str, searcher: tantivy.Searcher, typo_budget: list[int], corrected: dict[str, str]
+    ) -> list[Query]:
         """Scoring clauses for one plain word across the weighted fields; [] when it is only stop words.
 
-        This is where typo tolerance (fuzzy terms on titles and authors) will plug in.
+        A word that almost no paper has is also searched as its closest corrections (typo tolerance), while
+        `typo_budget` (words left that may be corrected) lasts; `corrected` learns each token's best correction.
         """
-        schema = self._schema
-        tokens = self._analyzers.tokens(self._analyzers.text, word)
+        tokens = _unique(t.text for t in self._analyzers.tokens(self._analyzers.text, word))
         if not tokens:
             return []
+        names = _unique(t.text for t in self._analyzers.tokens(self._analyzers.names, word))
+        clauses = self._token_clauses(tokens, names, searcher, 1.0)
+        if (
+            self.ranking.typos
+            and typo_budget[0] > 0
+            and len(word) >= TYPO_MIN_LENGTH
+            and self._is_rare(tokens, names, searcher)
+        ):
+            typo_budget[0] -= 1
+            fixed_tokens, fixed_names = self._corrections(word, tokens, names, searcher)
+            clauses += self._token_clauses(fixed_tokens, fixed_names, searcher, TYPO_WEIGHT)
+            if fixed_tokens:
+                corrected[tokens[0]] = fixed_tokens[0]
+        return clauses
+
+    def _token_clauses(
+        self, tokens: Sequence[str], names: Sequence[str], searcher: tantivy.Searcher, weight: float
+    ) -> list[Query]:
+        """Clauses for analysed tokens in the word fields and name tokens in the authors, times `weight`."""
         clauses: list[Query] = []
-        for token in _unique(t.text for t in tokens):
-            for field, boost in WORD_FIELDS:
-                clauses.append(Query.boost_query(Query.term_query(schema, field, token), boost))
-        for token in _unique(t.text for t in self._analyzers.tokens(self._analyzers.names, word)):
-            clauses.append(Query.boost_query(Query.term_query(schema, "authors", token), AUTHOR_WORD_BOOST))
+        for token in tokens:
+            for field, boost in self._word_fields():
+                clause = self._term_clause(searcher, field, token, boost * weight)
+                if clause is not None:
+                    clauses.append(clause)
+        for token in names:
+            clause = self._term_clause(searcher, "authors", token, self.ranking.author_boost * weight)
+            if clause is not None:
+                clauses.append(clause)
+        return clauses
+
+    def _term_clause(self, searcher: tantivy.Searcher, field: str, token: str, boost: float) -> Query | None:
+        """A term scored by BM25 times `boost`, or, in FLAT_FIELDS, `boost` times its idf; None if no paper has it."""
+        term = Query.term_query(self._schema, field, token)
+        if field not in FLAT_FIELDS or not self.ranking.flat_fields:
+            return Query.boost_query(term, boost)
+        count = searcher.doc_freq(field, token)
+        if count == 0:
+            return None
+        return Query.const_score_query(term, boost * _idf(searcher.num_docs, count))
+
+    def _is_rare(self, tokens: Sequence[str], names: Sequence[str], searcher: tantivy.Searcher) -> bool:
+        """True when at most TYPO_MAX_DOC_FREQ papers have the word anywhere: perhaps it is misspelt."""
+        seen = 0
+        for token in tokens:
+            for field, _ in self._word_fields():
+                seen += searcher.doc_freq(field, token)
+        for token in names:
+            seen += searcher.doc_freq("authors", token)
+        return seen <= TYPO_MAX_DOC_FREQ
+
+    def _corrections(
+        self, word: str, tokens: Sequence[str], names: Sequence[str], searcher: tantivy.Searcher
+    ) -> tuple[list[str], list[str]]:
+        """The closest title words to the word's tokens, and the closest author names to its name tokens."""
+        distance = 2 if len(word) >= TYPO_TWO_EDITS_FROM else 1
+        fixed_tokens = [c for t in tokens for c in _closest_terms(searcher, "title", t, distance)]
+        fixed_names = [c for t in names for c in _closest_terms(searcher, "authors", t, distance)]
+        return _unique(fixed_tokens), _unique(fixed_names)
+
+    def _proximity_clauses(self, words: Sequence[str], corrected: dict[str, str]) -> list[Query]:
+        """Phrase clauses with some slop for neighbouring words of the query, scored as a bonus."""
+        tokens = [
+            corrected.get(token.text, token.text)
+            for word in words
+            for token in self._analyzers.tokens(self._analyzers.text, word)[:1]
+        ]
+        pairs = [(a, b) for a, b in itertools.pairwise(tokens) if a != b]
+        clauses: list[Query] = []
+        for first, second in pairs[:MAX_PROXIMITY_PAIRS]:
+            for field, boost, slop in PROXIMITY_FIELDS:
+                phrase = Query.phrase_query(self._schema, field, [first, second], slop=slop)
+                clauses.append(Query.boost_query(phrase, boost))
         return clauses
 
     def _phrase_clauses(
@@ -691,6 +948,30 @@ class TantivyIndex:
             text, [(name, 1.0) for name in TEXT_FIELDS], self._analyzers.text
         ) + self._phrase_clauses(text, (("authors", 1.0),), self._analyzers.names)
 
+    async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
+        """Papers sharing the most telling words of `paper`'s title, keywords and abstract, itself left out."""
+        if limit <= 0:
+            return []
+        return await asyncio.to_thread(self._similar_sync, paper, limit)
+
+    def _similar_sync(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
+        fields: dict[str, list[str]] = {"title": [paper.title]}
+        if paper.abstract:
+            fields["abstract"] = [paper.abstract]
+        if paper.ai_keywords:
+            fields["keywords"] = [" ".join(paper.ai_keywords)]
+        like = Query.more_like_this_document_fields_query(
+            self._schema,
+            fields,
+            min_doc_frequency=1,
+            min_term_frequency=1,
+            max_query_terms=MORE_LIKE_THIS_TERMS,
+        )
+        query = Query.boolean_query(
+            [(Occur.Must, like), (Occur.MustNot, Query.term_query(self._schema, "arxiv_id", paper.arxiv_id))]
+        )
+        return self._top(query, limit)
+
     def _search_sync(
         self,
         query: SearchQuery,
@@ -701,15 +982,19 @@ class TantivyIndex:
         built = self.build_query(query, restrict_to=restrict_to, require_all_words=require_all_words)
         if built is None:
             return []
-        searcher = self._index.searcher()
         if not built.scored:
-            result = searcher.search(
+            result = self._index.searcher().search(
                 built.query, limit, count=False, order_by_field="arxiv_id", order=Order.Desc
             )
             return [(str(key), 1.0) for key, _ in result.hits]
+        return self._top(built.query, limit)
+
+    def _top(self, query: Query, limit: int) -> list[tuple[str, float]]:
+        """The best `limit` hits of a scored query: score descending, then arxiv_id descending."""
+        searcher = self._index.searcher()
         fetch = limit + _EXTRA_HITS
         while True:
-            hits = searcher.search(built.query, fetch, count=False).hits
+            hits = searcher.search(query, fetch, count=False).hits
             # Equal scores straddling the cut-off are settled by id, so fetch until the tie is whole.
             if len(hits) < fetch or len(hits) <= limit or fetch >= _MAX_TIE_HITS:
                 break
@@ -744,6 +1029,48 @@ def _any_of(clauses: Sequence[Query]) -> Query:
 def _all_of(clauses: Sequence[Query], *, score: float) -> Query:
     combined = clauses[0] if len(clauses) == 1 else Query.boolean_query([(Occur.Must, c) for c in clauses])
     return Query.const_score_query(combined, score)
+
+
+def _idf(num_docs: int, doc_freq: int) -> float:
+    """BM25's inverse document frequency, as tantivy computes it."""
+    return math.log(1.0 + (num_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def _closest_terms(searcher: tantivy.Searcher, field: str, token: str, distance: int) -> list[str]:
+    """Up to TYPO_CORRECTIONS dictionary words of `field` at the least edit distance (at most `distance`) from
+    `token`, the most frequent first; only the TYPO_CANDIDATES most frequent words sharing its first two letters
+    are compared; words with digits are never corrected."""
+    if len(token) < TYPO_MIN_LENGTH or not token.isalpha():
+        return []  # numbers and names with digits (gpt4, number1) are meant as written
+    best: list[tuple[int, int, str]] = []
+    for term, count in searcher.terms_with_prefix(field, token[:2], limit=TYPO_CANDIDATES):
+        if term == token or abs(len(term) - len(token)) > distance:
+            continue
+        edits = _edit_distance(token, term, distance)
+        if edits <= distance:
+            best.append((edits, -count, term))
+    best.sort()
+    if not best:
+        return []
+    nearest = best[0][0]
+    return [term for edits, _, term in best if edits == nearest][:TYPO_CORRECTIONS]
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, replace, swap of neighbours) from a to b; anything above `limit` is limit + 1."""
+    previous_previous: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous_previous[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous_previous, previous = previous, current
+    return min(previous[-1], limit + 1)
 
 
 async def open_index(path: Path, *, clock: Clock | None = None) -> TantivyIndex:

@@ -55,6 +55,7 @@ from bot.domain import (
     Workspace,
 )
 from bot.ports import Clock
+from storage.embeddings import EmbeddingRows
 from storage.tables import (
     channel_settings,
     deliveries,
@@ -614,8 +615,8 @@ class _GroupCommit:
                     future.set_result(result)
 
 
-class SqlStore:
-    """The `bot.ports.Store` on SQLite or PostgreSQL."""
+class SqlStore(EmbeddingRows):
+    """The `bot.ports.Store` on SQLite or PostgreSQL (and, for the semantic extra, paper embeddings)."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
         self.engine = engine

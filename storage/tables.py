@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -29,6 +30,7 @@ PLATFORM = 16
 REF_PART = 128  # bot.domain allows channel reference parts up to 128 characters
 MESSAGE_ID = 128
 STATE = 16
+EMBEDDING_MODEL = 200
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -212,7 +214,33 @@ class PaperMessageRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
+class PaperEmbeddingRow(SQLModel, table=True):
+    """One paper's embedding under one model (the semantic extra): derived data, recomputed when text changes."""
+
+    __tablename__ = "paper_embeddings"
+    __table_args__ = (
+        PrimaryKeyConstraint("model", "arxiv_id"),
+        Index("ix_paper_embeddings_model_updated_at", "model", "updated_at"),
+    )
+
+    model: str = Field(sa_column=Column(String(EMBEDDING_MODEL), nullable=False))
+    arxiv_id: str = Field(
+        sa_column=Column(
+            String(ARXIV_ID),
+            ForeignKey("papers.arxiv_id", ondelete="CASCADE", name="fk_paper_embeddings_arxiv_id"),
+            nullable=False,
+        )
+    )
+    # A digest of the text that was embedded: a paper whose title or abstract changed is embedded again.
+    text_hash: str = Field(sa_column=Column(String(32), nullable=False))
+    dimension: int = Field(sa_column=Column(Integer, nullable=False))
+    # Little-endian float16, `dimension` of them, unit length.
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
 papers = PaperRow.__table__  # type: ignore[attr-defined]
+paper_embeddings = PaperEmbeddingRow.__table__  # type: ignore[attr-defined]
 channel_settings = ChannelSettingsRow.__table__  # type: ignore[attr-defined]
 topics = TopicRow.__table__  # type: ignore[attr-defined]
 votes = VoteRow.__table__  # type: ignore[attr-defined]
