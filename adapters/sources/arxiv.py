@@ -17,12 +17,18 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
 
 import httpx
 
 from adapters.sources.errors import PageInvalid, SourceError
-from adapters.sources.http import RetryPolicy, Sleep, get_with_retries, make_client, package_version
+from adapters.sources.http import (
+    RetryPolicy,
+    Sleep,
+    SourceClient,
+    get_with_retries,
+    make_client,
+    package_version,
+)
 from bot.domain import Paper
 from bot.ids import InvalidPaperId, normalize_arxiv_id
 
@@ -187,7 +193,7 @@ def parse_category(text: str) -> str:
     return value
 
 
-class ArxivClient:
+class ArxivClient(SourceClient):
     """Reads arXiv's Atom API, paced process-wide to arXiv's terms of use."""
 
     def __init__(
@@ -209,19 +215,6 @@ class ArxivClient:
         )
         self.pacer = pacer or PROCESS_PACER
         self.sleep = sleep
-
-    async def __aenter__(self) -> ArxivClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client when this object made it."""
-        if self._owns_http:
-            await self.http.aclose()
 
     async def _query(self, params: dict[str, str | int]) -> ArxivResult:
         response = await get_with_retries(

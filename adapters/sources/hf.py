@@ -7,14 +7,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from adapters.sources.errors import PageInvalid, SourceError
-from adapters.sources.http import RetryPolicy, Sleep, get_with_retries, make_client
+from adapters.sources.http import RetryPolicy, Sleep, SourceClient, get_with_retries, make_client
 from bot.domain import Paper
 from bot.ids import InvalidPaperId, normalize_arxiv_id
 
@@ -227,7 +226,7 @@ def decode_json(response: httpx.Response, source: str) -> Any:
         ) from error
 
 
-class HuggingFaceClient:
+class HuggingFaceClient(SourceClient):
     """Reads `/api/daily_papers` by day, ISO week or month, following pages until the last one."""
 
     def __init__(
@@ -245,19 +244,6 @@ class HuggingFaceClient:
         self.http = http or make_client(self.base_url, policy=self.policy)
         self.page_size = page_size
         self.sleep = sleep
-
-    async def __aenter__(self) -> HuggingFaceClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client when this object made it."""
-        if self._owns_http:
-            await self.http.aclose()
 
     async def fetch(
         self, *, date: date | None = None, week: str | None = None, month: str | None = None

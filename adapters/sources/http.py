@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 from tenacity import (
@@ -40,6 +41,26 @@ RATE_LIMITED = 429
 _RATELIMIT_T = re.compile(r"(?:^|[;,\s])t=(\d+(?:\.\d+)?)")
 # A reset value this large is an epoch timestamp, not a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
+
+
+class SourceClient:
+    """A source client over one httpx.AsyncClient: closes it on exit only when it made it itself."""
+
+    http: httpx.AsyncClient
+    _owns_http: bool
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client when this object made it."""
+        if self._owns_http:
+            await self.http.aclose()
 
 
 @dataclass(frozen=True, slots=True)
