@@ -13,6 +13,7 @@ from adapters.settings import Settings
 from bot.app import Paperboy
 from bot.ports import Telemetry
 from storage.search_index import open_index
+from storage.semantic import open_semantic
 from storage.sql import open_store, sqlite_path
 
 
@@ -56,7 +57,13 @@ async def paperboy_app(
             if catch_up:
                 await index.catch_up(store)
             telemetry = telemetry or Observability()
-            yield Paperboy(store=store, index=index, clock=SystemClock(), telemetry=telemetry)
+            # None without the semantic extra (said once in the log); the model loads on first use.
+            semantic = open_semantic(
+                store, settings.semantic_model, topic_similarity=settings.topic_similarity
+            )
+            yield Paperboy(
+                store=store, index=index, clock=SystemClock(), telemetry=telemetry, semantic=semantic
+            )
         finally:
             await index.close()
     finally:

@@ -360,11 +360,15 @@ def bench_search_command(
 
 @bench_app.command("relevance")
 def bench_relevance_command(
-    distractors: Annotated[int, typer.Option(min=0, help="Synthetic papers the demo papers hide among.")] = 20_000,
+    distractors: Annotated[
+        int, typer.Option(min=0, help="Synthetic papers the demo papers hide among.")
+    ] = 20_000,
     semantic: Annotated[
         bool, typer.Option(help="Also rank by meaning and hybrid (needs the semantic extra).")
     ] = True,
-    misses: Annotated[bool, typer.Option("--misses", help="List the queries each ranker did not answer first.")] = False,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="List the queries each ranker did not answer first.")
+    ] = False,
     workdir: Annotated[Path, typer.Option(help="Where the benchmark store, index and vectors go.")] = Path(
         "bench-data"
     ),
@@ -372,7 +376,9 @@ def bench_relevance_command(
     """MRR@10, recall@10 and latency of each ranker on hand-written queries over the demo papers."""
     from adapters.relevance import bench_relevance
 
-    typer.echo(run_async(lambda: bench_relevance(distractors, workdir, semantic=semantic, show_misses=misses)))
+    typer.echo(
+        run_async(lambda: bench_relevance(distractors, workdir, semantic=semantic, show_misses=misses))
+    )
 
 
 @bench_app.command("delivery")
@@ -383,12 +389,16 @@ def bench_delivery_command(
     database: Annotated[
         str | None, typer.Option(help="An empty database URL (default: SQLite in --workdir).")
     ] = None,
-    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path("bench-data/delivery"),
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path(
+        "bench-data/delivery"
+    ),
 ) -> None:
     """Post every channel's digest at once through Slack's adapter to a rate-limited fake; print the numbers."""
     from adapters.delivery_bench import bench_delivery
 
-    result = run_async(lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir))
+    result = run_async(
+        lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir)
+    )
     typer.echo(result.report())
 
 
@@ -399,6 +409,10 @@ def _mount_adapter_commands() -> None:
 
     register_ingest_commands(ingest_app)
     app.add_typer(discord_app, name="discord")
+    # `index embeddings`: vectors for search by meaning (the semantic extra).
+    from adapters.embeddings_cli import index_app
+
+    app.add_typer(index_app, name="index")
 
 
 _mount_adapter_commands()

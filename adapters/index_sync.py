@@ -39,6 +39,13 @@ class IndexSync:
             return
         if count:
             log.info("search index caught up with %d papers", count)
+        semantic = self._paperboy.semantic
+        if semantic is not None:
+            # The first one loads every stored vector, so that the first search by meaning is quick.
+            try:
+                await semantic.catch_up()
+            except Exception:
+                log.exception("semantic index catch-up failed; retrying in %s s", CATCH_UP_SECONDS)
 
     async def start(self) -> None:
         """Start the first catch-up and schedule the next ones."""

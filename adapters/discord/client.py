@@ -24,7 +24,7 @@ from adapters.discord.config import (
     vote_emojis,
 )
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
-from adapters.discord.views import UpvoteButton
+from adapters.discord.views import SimilarButton, UpvoteButton
 from adapters.settings import Settings
 from bot.app import Paperboy
 from bot.domain import ChannelRef, Workspace
@@ -78,7 +78,7 @@ class PaperboyDiscord(discord.AutoShardedClient):
 
     async def setup_hook(self) -> None:
         """Register the persistent buttons and the digest publisher once, at login."""
-        self.add_dynamic_items(UpvoteButton)
+        self.add_dynamic_items(UpvoteButton, SimilarButton)
         self.paperboy.publishers["discord"] = self.publisher
 
     # ----- guild life cycle -----

@@ -24,6 +24,7 @@ from bot.commands import (
     Search,
     ShowHelp,
     ShowPaper,
+    Similar,
     Subscribe,
     Trending,
     Unsubscribe,
@@ -187,6 +188,15 @@ class PapersGroup(app_commands.Group):
     ) -> None:
         """A BibTeX entry."""
         await answer(self.paperboy, interaction, Cite(arxiv_id))
+
+    @app_commands.command(name="similar", description="Papers like one paper")
+    @app_commands.rename(arxiv_id="id")
+    @app_commands.describe(arxiv_id="arXiv id or URL, e.g. 2205.13147")
+    async def similar(
+        self, interaction: discord.Interaction[Any], arxiv_id: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """Papers like one paper."""
+        await answer(self.paperboy, interaction, Similar(arxiv_id))
 
     @app_commands.command(name="subscribe", description="Add a topic to this channel's daily digest")
     @app_commands.describe(topic='A query, e.g. "gaussian splatting" or cat:cs.CL')

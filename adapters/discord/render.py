@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import discord
 
-from adapters.discord.views import UpvoteButton, frozen_view
+from adapters.discord.views import SimilarButton, UpvoteButton, frozen_view
 from bot.domain import DigestPlan, Paper, ScoredPaper
 from bot.render_text import authors_line, render_text
 from bot.replies import (
@@ -230,7 +230,7 @@ def paper_embed(
 
 
 def paper_buttons(paper: Paper) -> list[discord.ui.Item[Any]]:
-    """The Upvote button and link buttons for one paper."""
+    """The Upvote and More like this buttons, and link buttons, for one paper."""
     items: list[discord.ui.Item[Any]] = [UpvoteButton(paper.arxiv_id)]
     for label, url in (
         ("arXiv", paper.abs_url),
@@ -241,6 +241,7 @@ def paper_buttons(paper: Paper) -> list[discord.ui.Item[Any]]:
         good = safe_url(url, BUTTON_URL_LIMIT)
         if good:
             items.append(discord.ui.Button(label=label, url=good))
+    items.append(SimilarButton(paper.arxiv_id))
     return items
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self
 import discord
 
 from bot.app import Paperboy
+from bot.commands import Similar
 from bot.domain import Vote, Workspace
 from bot.render_text import render_text
 from bot.replies import VoteReply
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 CUSTOM_ID_PREFIX = "paperboy:upvote:"
 # arXiv ids: new style 2205.13147, old style hep-th/9901001; a custom_id holds at most 100 characters.
 UPVOTE_TEMPLATE = re.compile(r"paperboy:upvote:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
+SIMILAR_PREFIX = "paperboy:similar:"
+SIMILAR_TEMPLATE = re.compile(r"paperboy:similar:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
 
 
 class HasPaperboy(Protocol):
@@ -72,6 +75,44 @@ class UpvoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], t
         if paperboy is None:
             return
         await toggle_vote(paperboy, interaction, self.arxiv_id)
+
+
+class SimilarButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=SIMILAR_TEMPLATE):
+    """'More like this': shows the presser, privately, the papers most like the one its custom_id names."""
+
+    def __init__(self, arxiv_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="More like this",
+                emoji="🔎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{SIMILAR_PREFIX}{arxiv_id}",
+            )
+        )
+        self.arxiv_id = arxiv_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        """Rebuild the button from a pressed component's custom_id."""
+        return cls(match["arxiv_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer privately with the similar papers (deferred first: search by meaning may take a moment)."""
+        paperboy: Paperboy | None = getattr(interaction.client, "paperboy", None)
+        if paperboy is None:
+            return
+        # Imported here: the commands module renders with the buttons of this one.
+        from adapters.discord.commands import context_of, send_reply
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reply = await paperboy.execute(context_of(interaction), Similar(self.arxiv_id))
+        await send_reply(interaction, reply)
 
 
 async def toggle_vote(paperboy: Paperboy, interaction: discord.Interaction[Any], arxiv_id: str) -> None:

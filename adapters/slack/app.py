@@ -27,6 +27,7 @@ from adapters.observability.ratelimits import ReportingRateLimitHandler
 from adapters.settings import Settings
 from adapters.slack.blocks import (
     SHARE_ACTION,
+    SIMILAR_ACTION,
     UPVOTE_ACTION,
     SlackMessage,
     paper_message,
@@ -52,6 +53,7 @@ from bot.commands import (
     Search,
     ShowHelp,
     ShowPaper,
+    Similar,
     Subscribe,
     Unsubscribe,
     parse_command,
@@ -64,7 +66,18 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 # Answers only the asker sees; everything else (trending, topic changes) is posted for the channel.
-_PRIVATE = (Search, ShowPaper, Cite, ListTopics, Schedule, ShowHelp, CastVote, RetractVote, PostDigest)
+_PRIVATE = (
+    Search,
+    ShowPaper,
+    Similar,
+    Cite,
+    ListTopics,
+    Schedule,
+    ShowHelp,
+    CastVote,
+    RetractVote,
+    PostDigest,
+)
 # Channels whose posts by chat.postMessage fail for membership reasons can still be answered via response_url.
 _NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
 DRAIN_SECONDS = 10.0
@@ -187,6 +200,7 @@ class SlackBot:
         app.command(self.config.command)(self._on_command)
         app.action(UPVOTE_ACTION)(self._on_upvote_click)
         app.action(SHARE_ACTION)(self._on_share_click)
+        app.action(SIMILAR_ACTION)(self._on_similar_click)
         app.event("reaction_added")(self._on_reaction_added)
         app.event("reaction_removed")(self._on_reaction_removed)
         app.event("app_uninstalled")(self._on_uninstalled)
@@ -222,7 +236,7 @@ class SlackBot:
             ctx = CommandContext(channel=channel, user=user, can_manage=can_manage)
             reply = await self.paperboy.execute(ctx, command)
         private = is_private(command, reply)
-        share = private and isinstance(command, Search | ShowPaper)
+        share = private and isinstance(command, Search | ShowPaper | Similar)
         message = render_reply(reply, share=share)
         await self.respond(body.get("response_url"), message, private=private)
 
@@ -266,6 +280,22 @@ class SlackBot:
     async def _on_share_click(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         self.work.start(self._on_share(body, client), "share")
+
+    async def _on_similar_click(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self.work.start(self._on_similar(body), "similar")
+
+    async def _on_similar(self, body: dict[str, Any]) -> None:
+        """Show the clicker, privately, the papers most like the card's paper, each with its buttons."""
+        action = (body.get("actions") or [{}])[0]
+        team = (body.get("team") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        ctx = CommandContext(channel=ChannelRef(PLATFORM, team, channel_id), user=user, can_manage=False)
+        reply = await self.paperboy.execute(ctx, Similar(str(action.get("value", ""))))
+        await self.respond(body.get("response_url"), render_reply(reply, share=True), private=True)
 
     async def _on_upvote(self, body: dict[str, Any]) -> None:
         """Toggle the clicker's vote for the card's paper and tell them privately where it stands."""

@@ -39,6 +39,7 @@ MAX_FALLBACK_TEXT = 3000
 
 UPVOTE_ACTION = "paperboy_upvote"
 SHARE_ACTION = "paperboy_share"
+SIMILAR_ACTION = "paperboy_similar"
 DIGEST_EVENT_TYPE = "paperboy_digest"
 DIGEST_ITEM_EVENT_TYPE = "paperboy_digest_item"
 
@@ -192,7 +193,10 @@ def _thumbnail(paper: Paper) -> dict[str, Any] | None:
 
 
 def _paper_buttons(paper: Paper, *, share: bool) -> dict[str, Any]:
-    elements = [button("▲ Upvote", UPVOTE_ACTION, paper.arxiv_id)]
+    elements = [
+        button("▲ Upvote", UPVOTE_ACTION, paper.arxiv_id),
+        button("More like this", SIMILAR_ACTION, paper.arxiv_id),
+    ]
     if share:
         elements.append(button("Share in channel", SHARE_ACTION, paper.arxiv_id, style="primary"))
     return {"type": "actions", "elements": elements}

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Paper, Topic, Workspace
-from bot.ports import SearchIndex, Store
-from bot.query import parse_query
+from bot.ports import SearchIndex, SemanticIndex, Store
+from bot.query import SearchQuery, parse_query
 from bot.services.delivery import CheckingPublisher, DeliveryEngine, DeliveryPolicy, DigestPublisher
 from bot.services.ranking import rank_trending
+from bot.services.search import filters_of, has_filters, meaning_text
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,10 @@ __all__ = ["CheckingPublisher", "DigestDelivery", "DigestPlanner", "DigestPublis
 class DigestPlanner:
     """Decides what a channel's digest for a local date carries."""
 
-    def __init__(self, store: Store, index: SearchIndex) -> None:
+    def __init__(self, store: Store, index: SearchIndex, semantic: SemanticIndex | None = None) -> None:
         self._store = store
         self._index = index
+        self._semantic = semantic
 
     async def plan(
         self, channel: ChannelRef, local_date: date, settings: ChannelSettings | None = None
@@ -65,15 +67,31 @@ class DigestPlanner:
         return plans
 
     async def _matching(self, candidates: list[Paper], topics: Sequence[Topic]) -> list[Paper]:
-        """The candidates that match any of the topics."""
+        """The candidates that match any of the topics, by all their words or (when on) by meaning."""
         ids = {p.arxiv_id for p in candidates}
         matched: set[str] = set()
         for topic in topics:
-            hits = await self._index.search(
-                parse_query(topic.query), len(ids), restrict_to=ids, require_all_words=True
-            )
+            query = parse_query(topic.query)
+            hits = await self._index.search(query, len(ids), restrict_to=ids, require_all_words=True)
             matched.update(arxiv_id for arxiv_id, _ in hits)
+            matched.update(await self._matching_by_meaning(query, ids - matched))
         return [p for p in candidates if p.arxiv_id in matched]
+
+    async def _matching_by_meaning(self, query: SearchQuery, ids: set[str]) -> set[str]:
+        """Among `ids`, the papers close enough in meaning to the topic's words that also pass its filters."""
+        text = meaning_text(query)
+        if self._semantic is None or not text or not ids:
+            return set()
+        threshold = self._semantic.topic_similarity
+        close = [
+            i
+            for i, similarity in await self._semantic.search(text, len(ids), restrict_to=ids)
+            if similarity >= threshold
+        ]
+        if close and has_filters(query):
+            # A topic's phrases, exclusions and filters hold for papers matched by meaning too.
+            close = [i for i, _ in await self._index.search(filters_of(query), len(close), restrict_to=close)]
+        return set(close)
 
 
 class DigestDelivery:
