@@ -8,7 +8,8 @@ same queries over the same papers; the report gives MRR@10, recall@10 and latenc
 - linear scan: the arxiv-sanity-lite approach, substring hits in title, authors and abstract, every paper read;
 - plain BM25: the tantivy index with the ranking of the first release (field weights only);
 - lexical: the search service with this release's ranking (phrases, proximity, typo tolerance);
-- semantic and hybrid, when the semantic extra is installed: embeddings alone, then fused with lexical.
+- semantic and hybrid, when the semantic extra is installed: embeddings alone, then fused with lexical, by
+  reciprocal rank fusion and by the search service's default blend (bot.services.search.blend).
 
 Distractor authors are synthetic names, so a name query looks for the few papers that carry the name.
 """
@@ -185,13 +186,17 @@ async def _score(
     return result
 
 
+def _remove_database(database: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+
 async def _prepare_store(database: Path, papers: Sequence[Paper]) -> SqlStore:
     """A SQLite store holding exactly `papers`; reused when an earlier run left the same ones."""
     store = await open_store(f"sqlite:///{database}")
     if await store.count_papers() != len(papers):
         await store.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        await asyncio.to_thread(_remove_database, database)
         store = await open_store(f"sqlite:///{database}")
         for start in range(0, len(papers), 5000):
             await store.upsert_papers(papers[start : start + 5000])
@@ -263,6 +268,13 @@ async def bench_relevance(
                 results.append(
                     await _score("semantic only", queries, lambda t: _semantic_ids(semantic_index, t))
                 )
+                # Each ranker embeds its queries itself: latency includes the query's embedding.
+                semantic_index.forget_queries()
+                rrf = PaperSearch(store, index, semantic_index, fusion="rrf")
+                results.append(
+                    await _score("hybrid, rank fusion (RRF)", queries, lambda t: _service_ids(rrf, t))
+                )
+                semantic_index.forget_queries()
                 hybrid = PaperSearch(store, index, semantic_index)
                 results.append(
                     await _score("hybrid (search service)", queries, lambda t: _service_ids(hybrid, t))

@@ -960,10 +960,12 @@ class TantivyIndex:
             fields["abstract"] = [paper.abstract]
         if paper.ai_keywords:
             fields["keywords"] = [" ".join(paper.ai_keywords)]
+        # A word only this paper has finds nothing else: for an indexed paper, ask for words another one has too.
+        indexed = self._index.searcher().doc_freq("arxiv_id", paper.arxiv_id) > 0
         like = Query.more_like_this_document_fields_query(
             self._schema,
             fields,
-            min_doc_frequency=1,
+            min_doc_frequency=2 if indexed else 1,
             min_term_frequency=1,
             max_query_terms=MORE_LIKE_THIS_TERMS,
         )

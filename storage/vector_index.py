@@ -391,6 +391,10 @@ class SemanticSearch:
             self._queries.popitem(last=False)
         return vector
 
+    def forget_queries(self) -> None:
+        """Drop the remembered query vectors (benchmarks time the embedding of each query)."""
+        self._queries.clear()
+
     async def search(
         self, text: str, limit: int, *, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
