@@ -381,6 +381,20 @@ def bench_relevance_command(
     )
 
 
+@bench_app.command("hybrid")
+def bench_hybrid_command(
+    papers: Annotated[int, typer.Option(min=100)] = 100_000,
+    queries: Annotated[int, typer.Option(min=10)] = 200,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """Latency of lexical and hybrid search (each query embedded anew) over N papers (needs the semantic extra)."""
+    from adapters.relevance import bench_hybrid_latency
+
+    typer.echo(run_async(lambda: bench_hybrid_latency(papers, workdir, queries=queries)))
+
+
 @bench_app.command("delivery")
 def bench_delivery_command(
     channels: Annotated[int, typer.Option(min=1)] = 1000,

@@ -325,3 +325,68 @@ async def _open_semantic(store: SqlStore, on_progress: Callable[[Any], None] | N
     )
     await semantic_index.catch_up()
     return semantic_index, note
+
+
+async def bench_hybrid_latency(papers: int, workdir: Path, *, queries: int = 200) -> str:
+    """Latency of lexical and hybrid search over `papers` synthetic papers, each query embedded anew.
+
+    The papers' vectors are random unit vectors (float16, as stored), written straight to the store: the cost
+    of a search does not depend on their values, and embedding this many papers takes the CPU an hour or so
+    (`paperboy index embeddings` reports its rate). The queries are the relevance set's, repeated.
+    """
+    import numpy as np
+
+    from bot.services.search import PaperSearch
+    from storage.semantic import DEFAULT_MODEL, missing_extra, open_semantic
+    from storage.vector_index import to_bytes
+
+    missing = missing_extra()
+    if missing is not None:
+        raise ValueError(f"The hybrid benchmark needs the semantic extra (no {missing} here).")
+    texts = [q.text for q in load_queries()]
+    texts = (texts * (queries // len(texts) + 1))[:queries]
+    vocabulary = await asyncio.to_thread(load_vocabulary)
+    synthetic = await asyncio.to_thread(distractor_papers, papers, vocabulary)
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    stem = f"hybrid-{papers}-{SEED}"
+    store = await _prepare_store(workdir / f"{stem}.db", synthetic)
+    index = await open_index(workdir / f"{stem}.index")
+    try:
+        began = time.perf_counter()
+        await index.catch_up(store)
+        lines = [
+            f"paperboy bench hybrid: {papers:,} papers, {len(texts)} queries, {date.today().isoformat()}",
+            f"  index caught up in {time.perf_counter() - began:.1f} s",
+        ]
+        if await store.count_embeddings(DEFAULT_MODEL) != papers:
+            rng = np.random.default_rng(SEED)
+            for start in range(0, papers, 5000):
+                block = synthetic[start : start + 5000]
+                vectors = rng.standard_normal((len(block), 384)).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                rows = [(p.arxiv_id, "random", to_bytes(v)) for p, v in zip(block, vectors, strict=True)]
+                await store.save_embeddings(DEFAULT_MODEL, 384, rows)
+        semantic_index = open_semantic(store, None)
+        assert semantic_index is not None
+        began = time.perf_counter()
+        await semantic_index.catch_up()
+        lines.append(f"  {papers:,} vectors loaded in {time.perf_counter() - began:.1f} s")
+        await semantic_index.embed_query("warm up the model")
+        lexical = PaperSearch(store, index)
+        hybrid = PaperSearch(store, index, semantic_index)
+        for name, service in (("lexical (search service)", lexical), ("hybrid (search service)", hybrid)):
+            millis = []
+            for text in texts:
+                semantic_index.forget_queries()
+                started = time.perf_counter()
+                await service.search(text, CUTOFF)
+                millis.append((time.perf_counter() - started) * 1000)
+            lines.append(
+                f"  {name:<26} p50 {_percentile(millis, 0.5):7.2f} ms   p90 {_percentile(millis, 0.9):7.2f} ms   "
+                f"p99 {_percentile(millis, 0.99):7.2f} ms"
+            )
+        await semantic_index.close()
+        return "\n".join(lines)
+    finally:
+        await index.close()
+        await store.close()
