@@ -63,6 +63,7 @@ HELP_LINES = (
     ("/papers trending [window:]", "The most upvoted papers of the day, week or month."),
     ("/papers paper id:", "One paper in full, by arXiv id or URL."),
     ("/papers cite id:", "A BibTeX entry."),
+    ("/papers similar id:", "Papers like this one (also the More like this button on a paper)."),
     ("/papers subscribe topic:", "Add a topic to this channel's daily digest (Manage Channels)."),
     ("/papers unsubscribe topic:", "Remove a topic (Manage Channels)."),
     ("/papers topics", "This channel's topics."),
