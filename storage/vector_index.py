@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -81,12 +82,36 @@ class Embedder(Protocol):
         ...
 
 
-async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run a slow call (loading the model, a forward pass) on a daemon thread and await its result.
+class _ModelThread:
+    """One long-lived daemon thread that runs every call into the model, in order.
 
-    Unlike asyncio.to_thread, a process that is told to stop does not wait for such a call to finish: the
-    model may take seconds to load, and a replica must exit within its shutdown grace period.
+    A daemon thread, unlike asyncio.to_thread's pool, never holds up the exit of a process told to stop (the
+    model may take seconds to load; a replica must exit within its grace period). One thread for all calls,
+    because torch sets up its thread pool per calling thread: a fresh thread a query costs tens of milliseconds.
     """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def _run(self) -> None:
+        while True:
+            self._jobs.get()()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._started:
+                threading.Thread(target=self._run, name="paperboy-model", daemon=True).start()
+                self._started = True
+        self._jobs.put(job)
+
+
+_MODEL_THREAD = _ModelThread()
+
+
+async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run a slow call (loading the model, a forward pass) on the model's daemon thread and await its result."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
@@ -106,7 +131,7 @@ async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
         with contextlib.suppress(RuntimeError):  # the loop closed while this ran
             loop.call_soon_threadsafe(settle, result, error)
 
-    threading.Thread(target=run, name="paperboy-embedding", daemon=True).start()
+    _MODEL_THREAD.submit(run)
     return await future
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Sequence
 from typing import Literal
 
@@ -138,9 +137,9 @@ class PaperSearch:
             return await self._index.search(query, limit)
         semantic = self._semantic
         depth = max(limit, FUSION_DEPTH)
-        lexical, nearest = await asyncio.gather(
-            self._index.search(query, depth), semantic.search(text, depth)
-        )
+        # One after the other: on a small machine the model's threads and the index's would only fight.
+        nearest = await semantic.search(text, depth)
+        lexical = await self._index.search(query, depth)
         best_cosine = nearest[0][1] if nearest else 0.0
         nearest = await self._admissible(query, nearest)
         if self._fusion == "rrf":
@@ -149,10 +148,8 @@ class PaperSearch:
         # Each candidate needs both scores: the words' for those found by meaning, the cosine for the others.
         only_meaning = [i for i in meaning if i not in words]
         only_words = [i for i in words if i not in meaning]
-        more_words, more_meaning = await asyncio.gather(
-            self._index.search(query, len(only_meaning), restrict_to=only_meaning),
-            semantic.search(text, len(only_words), restrict_to=only_words),
-        )
+        more_words = await self._index.search(query, len(only_meaning), restrict_to=only_meaning)
+        more_meaning = await semantic.search(text, len(only_words), restrict_to=only_words)
         words.update(more_words)
         meaning.update(more_meaning)
         return blend(words, meaning, best_cosine, limit)
