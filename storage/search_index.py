@@ -75,6 +75,8 @@ PROXIMITY_FIELDS: tuple[tuple[str, float, int], ...] = (
     ("abstract", 1.5, 4),
 )
 MAX_PROXIMITY_PAIRS = 6
+# The proximity bonus reorders this many of the best papers by words (see TantivyIndex._reranked).
+RERANK_DEPTH = 100
 # Typo tolerance: a word that (almost) no paper has is corrected to the closest words of the titles and author
 # names (one edit, two from eight letters on, a swap of neighbours counting one), which are then searched as
 # usual at a lower weight. Bounded: words of four letters or more, three words a query, and only the most
@@ -757,6 +759,7 @@ class TantivyIndex:
         excluded: list[Query] = []
 
         searcher = self._index.searcher()
+        bonus: list[Query] = []
         words = self._content_words(query.words)
         typo_budget = [MAX_TYPO_WORDS]
         corrected: dict[str, str] = {}
@@ -768,13 +771,9 @@ class TantivyIndex:
                 must.extend(_any_of(group) for group in word_groups)
             else:
                 # One flat disjunction (at least one word somewhere) scores fastest in tantivy.
-                matching = _any_of([clause for group in word_groups for clause in group])
-                bonus = self._proximity_clauses(words, corrected) if self.ranking.proximity else []
-                if bonus:
-                    matching = Query.boolean_query(
-                        [(Occur.Must, matching)] + [(Occur.Should, clause) for clause in bonus]
-                    )
-                must.append(matching)
+                must.append(_any_of([clause for group in word_groups for clause in group]))
+                if self.ranking.proximity:
+                    bonus = self._proximity_clauses(words, corrected)
 
         for phrase in _unique(query.phrases):
             clauses = self._phrase_clauses(phrase, PHRASE_FIELDS, self._analyzers.text)
@@ -821,7 +820,7 @@ class TantivyIndex:
         if not scored:
             # Filters alone rank nothing: every match scores the same and the newest come first.
             combined = Query.const_score_query(combined, 1.0)
-        return _BuiltQuery(combined, scored)
+        return _BuiltQuery(combined, scored, tuple(bonus))
 
     def _content_words(self, words: Sequence[str]) -> list[str]:
         """The query's plain words without repeats, and without QUERY_STOP_WORDS when others are left."""
@@ -990,11 +989,43 @@ class TantivyIndex:
                 built.query, limit, count=False, order_by_field="arxiv_id", order=Order.Desc
             )
             return [(str(key), 1.0) for key, _ in result.hits]
+        if built.bonus:
+            return self._reranked(built, limit)
         return self._top(built.query, limit)
 
-    def _top(self, query: Query, limit: int) -> list[tuple[str, float]]:
-        """The best `limit` hits of a scored query: score descending, then arxiv_id descending."""
+    def _reranked(self, built: _BuiltQuery, limit: int) -> list[tuple[str, float]]:
+        """The best papers by words, then the proximity bonus added to the best RERANK_DEPTH of them.
+
+        Two steps keep a query fast at a million papers: the words alone are a flat disjunction that tantivy
+        scores with top-k pruning, while phrase clauses would have it score every matching paper; the bonus
+        only reorders papers that the words already rank high.
+        """
         searcher = self._index.searcher()
+        first = self._top(built.query, max(limit, RERANK_DEPTH), searcher)
+        if not first:
+            return []
+        candidates = Query.term_set_query(self._schema, "arxiv_id", [arxiv_id for arxiv_id, _ in first])
+        bonus_query = Query.boolean_query(
+            [(Occur.Must, Query.const_score_query(candidates, 0.0))]
+            + [(Occur.Should, clause) for clause in built.bonus]
+        )
+        extra = {
+            searcher.doc(address)["arxiv_id"][0]: float(score)
+            for score, address in searcher.search(bonus_query, len(first), count=False).hits
+            if score > 0
+        }
+        rescored = sorted(
+            ((arxiv_id, score + extra.get(arxiv_id, 0.0)) for arxiv_id, score in first),
+            key=lambda hit: (hit[1], hit[0]),
+            reverse=True,
+        )
+        return rescored[:limit]
+
+    def _top(
+        self, query: Query, limit: int, searcher: tantivy.Searcher | None = None
+    ) -> list[tuple[str, float]]:
+        """The best `limit` hits of a scored query: score descending, then arxiv_id descending."""
+        searcher = searcher or self._index.searcher()
         fetch = limit + _EXTRA_HITS
         while True:
             hits = searcher.search(query, fetch, count=False).hits
@@ -1016,6 +1047,8 @@ class TantivyIndex:
 class _BuiltQuery:
     query: Query
     scored: bool
+    # Proximity clauses, scored only for the best RERANK_DEPTH papers of `query` (see _reranked).
+    bonus: tuple[Query, ...] = ()
 
 
 def _unique(items: Iterable[str]) -> list[str]:
