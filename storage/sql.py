@@ -297,7 +297,7 @@ async def _run_migration(engine: AsyncEngine, url: str, revision: str, *, downgr
         await conn.run_sync(run)
 
 
-def _head_revision() -> str | None:
+def head_revision() -> str | None:
     """The newest migration this code ships."""
     return ScriptDirectory.from_config(_alembic_config("")).get_current_head()
 
@@ -373,7 +373,7 @@ async def open_store(url: str, *, migrate: bool = True, clock: Clock | None = No
             await _migrate(engine, url, "head")
         else:
             await _ping(engine, url)
-            at, head = await current_revision(engine), await asyncio.to_thread(_head_revision)
+            at, head = await current_revision(engine), await asyncio.to_thread(head_revision)
             if at != head:
                 raise StoreError(
                     f"The database at {_display(url)} is at migration {at or 'none'}, not {head}; "
