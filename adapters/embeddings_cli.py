@@ -26,7 +26,7 @@ def _progress(enabled: bool) -> Progress:
         TextColumn("[bold]embed papers"),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} read, {task.fields[embedded]:,} embedded"),
+        TextColumn("{task.fields[read]:,}/{task.fields[stored]:,} read, {task.fields[embedded]:,} embedded"),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -54,12 +54,20 @@ async def embed_all(settings: Settings, *, progress: bool = True) -> str:
         assert semantic is not None  # checked above
         began = time.perf_counter()
         with _progress(progress) as bar:
-            task = bar.add_task("embed", total=None, embedded=0, rate="")
+            task = bar.add_task("embed", total=None, read=0, stored=0, embedded=0, rate="")
 
             def show(step: EmbedProgress) -> None:
                 seconds = time.perf_counter() - began
                 rate = f"{step.embedded / seconds:,.1f} papers/s" if step.embedded and seconds > 0 else ""
-                bar.update(task, total=step.total, completed=step.read, embedded=step.embedded, rate=rate)
+                bar.update(
+                    task,
+                    total=step.total,
+                    completed=step.read,
+                    read=step.read,
+                    stored=step.total,
+                    embedded=step.embedded,
+                    rate=rate,
+                )
 
             result = await semantic.embed_store(show)
         seconds = time.perf_counter() - began

@@ -191,7 +191,7 @@ async def test_paperboy_index_embeddings_embeds_the_store_once(database_url: str
     await store.upsert_papers(load_demo_papers(TODAY))
     settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
 
-    first = await embed_all(settings, progress=False)
+    first = await embed_all(settings, progress=True)
     second = await embed_all(settings, progress=False)
 
     assert first.startswith(f"Embeddings of {DEFAULT_MODEL}: 50 papers embedded in ")
