@@ -449,6 +449,8 @@ class SemanticSearch:
     async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
         """The papers closest in meaning to `paper`, itself left out."""
         await self._ready()
+        if not len(self._matrix):
+            return []
         vector = self._matrix.vector(paper.arxiv_id)
         if vector is None:
             [vector] = await in_daemon_thread(self.embedder.encode, [paper_text(paper.title, paper.abstract)])

@@ -168,9 +168,9 @@ class PaperSearch:
         """Papers like `paper`: nearest in meaning when that is on, else sharing its most telling words."""
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"Ask for 1 to {MAX_LIMIT} results, not {limit}.")
-        if self._semantic is not None:
-            hits = await self._semantic.similar(paper, limit + 5)
-        else:
+        hits = await self._semantic.similar(paper, limit + 5) if self._semantic is not None else []
+        if not hits:
+            # No vectors yet (papers not embedded): the paper's words still find its neighbours.
             hits = await self._index.similar(paper, limit + 5)
         answered = await self._answer(hits, workspace)
         return answered[:limit]

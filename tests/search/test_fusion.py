@@ -165,3 +165,11 @@ async def test_a_topic_below_the_threshold_or_failing_its_filters_matches_nothin
     await app.topics.unsubscribe(CHANNEL, "1")
     await app.topics.subscribe(CHANNEL, "tiny worlds -codebooks")
     assert (await app.planner.plan(CHANNEL, TODAY)).papers == ()
+
+
+async def test_similar_falls_back_on_words_when_nothing_is_embedded_yet(app: Paperboy) -> None:
+    meaning = app.semantic
+    assert isinstance(meaning, ScriptedMeaning)
+    meaning.answers = {}  # the semantic index knows no paper
+    _, items = await app.similar("2308.04079")
+    assert [item.paper.arxiv_id for item in items][:1] == ["2501.00001"]
