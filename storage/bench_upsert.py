@@ -13,12 +13,51 @@ from datetime import date, timedelta
 from bot.domain import Paper, UpsertCounts
 from storage.sql import open_store
 
-_WORDS = (
-    "learning model language representation neural network training data transformer attention "
-    "retrieval graph diffusion image video reasoning agent policy reward benchmark evaluation sparse "
-    "dense embedding token context memory inference scaling efficient robust adversarial causal "
-    "contrastive generative latent vision speech multimodal alignment instruction tuning pretraining"
-).split()
+_WORDS = [
+    "learning",
+    "model",
+    "language",
+    "representation",
+    "neural",
+    "network",
+    "training",
+    "data",
+    "transformer",
+    "attention",
+    "retrieval",
+    "graph",
+    "diffusion",
+    "image",
+    "video",
+    "reasoning",
+    "agent",
+    "policy",
+    "reward",
+    "benchmark",
+    "evaluation",
+    "sparse",
+    "dense",
+    "embedding",
+    "token",
+    "context",
+    "memory",
+    "inference",
+    "scaling",
+    "efficient",
+    "robust",
+    "adversarial",
+    "causal",
+    "contrastive",
+    "generative",
+    "latent",
+    "vision",
+    "speech",
+    "multimodal",
+    "alignment",
+    "instruction",
+    "tuning",
+    "pretraining",
+]
 _CATEGORIES = ("cs.CL", "cs.LG", "cs.CV", "cs.AI", "stat.ML", "cs.IR", "cs.RO", "eess.AS")
 
 

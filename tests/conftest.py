@@ -17,6 +17,11 @@ from storage.sql import SqlStore, open_store
 # The server the PostgreSQL tests run on; each test session makes a database of its own there.
 POSTGRES_SERVER = os.environ.get("PAPERBOY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("PAPERBOY_REQUIRE_POSTGRES") == "1"
+# In CI the search-by-meaning tests must run: a missing semantic extra fails them instead of skipping.
+REQUIRE_SEMANTIC = os.environ.get("PAPERBOY_REQUIRE_SEMANTIC") == "1"
+# Loading the embedding model costs seconds per process; only the tests about meaning turn it on (they pass
+# the model themselves), so every other test, and every `paperboy` subprocess a test starts, stays lexical.
+os.environ.setdefault("PAPERBOY_SEMANTIC_MODEL", "off")
 
 
 @dataclass(frozen=True)
@@ -108,3 +113,13 @@ async def store(database_url: str) -> AsyncIterator[SqlStore]:
         yield opened
     finally:
         await opened.close()
+
+
+def skip_without_semantic_extra(missing: str | None) -> None:
+    """Skip a test that needs the semantic extra when it is missing, or fail it where CI requires the extra."""
+    if missing is None:
+        return
+    reason = f"the semantic extra is not installed (no {missing}); pip install -e '.[semantic]' runs this"
+    if REQUIRE_SEMANTIC:
+        pytest.fail(f"{reason} (PAPERBOY_REQUIRE_SEMANTIC=1 makes the semantic tests mandatory)")
+    pytest.skip(reason)

@@ -154,6 +154,7 @@ async def test_every_row_of_every_table_arrives_in_postgresql(tmp_path: Path, ne
             "digests",
             "deliveries",
             "paper_messages",
+            "paper_embeddings",
             "slack_installations",
             "slack_bots",
             "slack_oauth_states",

@@ -133,7 +133,10 @@ async def test_a_database_behind_on_migrations_says_to_upgrade(
 
     lines = {c.name: c.line() for c in checks}
     assert lines["database"].startswith("✓")
-    assert lines["migrations"] == f"✗ migrations: at none, the newest is {head_revision()}; run `paperboy db upgrade`"
+    assert (
+        lines["migrations"]
+        == f"✗ migrations: at none, the newest is {head_revision()}; run `paperboy db upgrade`"
+    )
     assert lines["time zones"].startswith("- time zones: needs")
     assert lines["hugging face"] == f"✗ hugging face: cannot connect ({closed})"
     assert lines["slack"] == "- slack: not configured" and lines["discord"] == "- discord: not configured"

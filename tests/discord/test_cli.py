@@ -63,6 +63,7 @@ async def test_sync_registers_the_papers_group_globally_and_removes_guild_copies
         "topics",
         "schedule",
         "digest",
+        "similar",
         "help",
     }
     window = next(o for o in subcommands["trending"]["options"] if o["name"] == "window")

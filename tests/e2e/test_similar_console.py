@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage.semantic import missing_extra
+from tests.conftest import skip_without_semantic_extra
 from tests.e2e.test_console import paperboy
 
 MATRYOSHKA = "2205.13147"
@@ -23,10 +24,8 @@ def similar_titles(output: str) -> list[str]:
 
 @pytest.mark.parametrize("model", ["off", "default"])
 def test_similar_prints_the_papers_most_like_the_one_named(tmp_path: Path, model: str) -> None:
-    if model == "default" and missing_extra() is not None:
-        pytest.skip(
-            f"the semantic extra is not installed (no {missing_extra()}): pip install -e '.[semantic]'"
-        )
+    if model == "default":
+        skip_without_semantic_extra(missing_extra())
     env = {"PAPERBOY_SEMANTIC_MODEL": "off" if model == "off" else ""}
     ingested = paperboy(tmp_path, "ingest", "demo", env=env)
     assert ingested.returncode == 0, ingested.stderr

@@ -27,10 +27,11 @@ from storage.semantic import (
     open_semantic,
 )
 from storage.sql import SqlStore
+from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
 
 MISSING = missing_extra()
 needs_extra = pytest.mark.skipif(
-    MISSING is not None,
+    MISSING is not None and not REQUIRE_SEMANTIC,
     reason=f"the semantic extra is not installed (no {MISSING}); pip install -e '.[semantic]' runs these",
 )
 TODAY = date(2025, 9, 1)
@@ -62,8 +63,7 @@ class CountingEmbedder:
 @pytest.fixture(scope="module")
 def model() -> Any:
     """The default model, loaded once for the module."""
-    if MISSING is not None:
-        pytest.skip(f"the semantic extra is not installed (no {MISSING})")
+    skip_without_semantic_extra(MISSING)
     from storage.vector_index import SentenceEmbedder
 
     choice = choose_model(None)
@@ -189,7 +189,8 @@ async def test_a_withdrawn_paper_leaves_search_by_meaning(app: Paperboy) -> None
 @needs_extra
 async def test_paperboy_index_embeddings_embeds_the_store_once(database_url: str, store: SqlStore) -> None:
     await store.upsert_papers(load_demo_papers(TODAY))
-    settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
+    # The suite turns the model off for every other test; this one asks for the default model.
+    settings = Settings(_env_file=None, DATABASE_URL=database_url, PAPERBOY_SEMANTIC_MODEL=None)  # type: ignore[call-arg]
 
     first = await embed_all(settings, progress=True)
     second = await embed_all(settings, progress=False)

@@ -52,7 +52,13 @@ def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_only_for_
     config = config_from(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="c", SLACK_SIGNING_SECRET="s")
     config.validate()
     assert config.uses_oauth
-    assert config.oauth_scopes == ("commands", "chat:write", "reactions:read", "channels:history", "groups:history")
+    assert config.oauth_scopes == (
+        "commands",
+        "chat:write",
+        "reactions:read",
+        "channels:history",
+        "groups:history",
+    )
     admins = config_from(
         SLACK_CLIENT_ID="1.2",
         SLACK_CLIENT_SECRET="c",

@@ -13,7 +13,8 @@ import pytest
 
 from adapters.sources.http import RetryPolicy
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hf-daily-papers-item.json"
+# A copy of ../shared/reference/hf-daily-papers-item.json, so that the tests need nothing outside the repository.
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "hf-daily-papers-item.json"
 
 Step = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 

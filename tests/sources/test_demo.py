@@ -9,7 +9,8 @@ from pathlib import Path
 from adapters.sources import build_demo
 from adapters.sources.demo import load_demo_papers, read_demo_payload
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "data" / "seed-papers.jsonl"
+# A copy of ../shared/data/seed-papers.jsonl (arXiv metadata, public domain), so that the tests need nothing outside the repository.
+SEED = Path(__file__).resolve().parents[1] / "data" / "seed-papers.jsonl"
 
 
 def test_demo_holds_every_seed_paper_featured_on_the_seed_day() -> None:

@@ -13,7 +13,8 @@ import pytest
 from adapters.sources.errors import PageInvalid, SourceError
 from adapters.sources.hf import ItemInvalid, parse_daily_papers_item, parse_daily_papers_page
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "hf-daily-papers-item.json"
+# A copy of ../shared/reference/hf-daily-papers-item.json, so that the tests need nothing outside the repository.
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "hf-daily-papers-item.json"
 
 
 @pytest.fixture

@@ -14,12 +14,23 @@ from storage.sql import (
     create_engine_for,
     current_revision,
     downgrade_database,
+    head_revision,
     open_store,
     upgrade_database,
 )
 from storage.tables import metadata
 
-TABLES = {"papers", "channel_settings", "topics", "votes", "digests", "deliveries", "paper_messages"}
+TABLES = {
+    "papers",
+    "channel_settings",
+    "topics",
+    "votes",
+    "digests",
+    "deliveries",
+    "paper_messages",
+    "paper_embeddings",
+}
+HEAD = head_revision()
 
 
 def _differences(connection: Connection) -> list[object]:
@@ -53,7 +64,7 @@ async def test_the_migrated_schema_is_exactly_the_tables_of_the_code(database_ur
 
     assert names == TABLES
     assert differences == []
-    assert revision == "0001"
+    assert revision == HEAD == "0002"
 
 
 async def test_downgrade_removes_every_table_and_upgrade_brings_them_back(database_url: str) -> None:
@@ -71,7 +82,9 @@ async def test_downgrade_removes_every_table_and_upgrade_brings_them_back(databa
 async def test_a_store_opened_without_migrating_refuses_an_old_schema(database_url: str) -> None:
     await downgrade_database(database_url, "base")
     try:
-        with pytest.raises(StoreError, match=r"is at migration none, not 0001; run `paperboy db upgrade`\.$"):
+        with pytest.raises(
+            StoreError, match=rf"is at migration none, not {HEAD}; run `paperboy db upgrade`\.$"
+        ):
             await open_store(database_url, migrate=False)
     finally:
         await upgrade_database(database_url)
@@ -86,4 +99,4 @@ async def test_replicas_starting_together_migrate_once_without_errors(database_u
     await asyncio.gather(*(upgrade_database(database_url) for _ in range(3)))
 
     names, differences, revision = await _inspect(database_url)
-    assert (names, differences, revision) == (TABLES, [], "0001")
+    assert (names, differences, revision) == (TABLES, [], HEAD)
