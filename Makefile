@@ -29,6 +29,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/paperboy bench search --papers 100000
+	$(BIN)/paperboy bench relevance
+	$(BIN)/paperboy bench delivery
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
