@@ -38,6 +38,10 @@ from bot.services.channels import ChannelSchedules
 log = logging.getLogger(__name__)
 
 
+# Event-loop turns deliver_now waits for a background claim of the same digest to register its job.
+_REGISTER_TURNS = 100
+
+
 class PublishError(RuntimeError):
     """A platform did not take a message (after its SDK's own retries); str() is one sentence."""
 
@@ -254,6 +258,14 @@ class DeliveryEngine:
             return 0
         deliveries = await self._claim([plan.channel.platform], digest_ids=[digest_id], limit=1)
         if not deliveries:
+            # This worker's background loop may have claimed the digest while we asked: its claim returns and
+            # registers the job within a few turns of the event loop. Wait for that job rather than answer
+            # before the digest is out; a digest claimed by another replica is that replica's to post.
+            for _ in range(_REGISTER_TURNS):
+                running = self._jobs.get(digest_id)
+                if running is not None and running.task is not None:
+                    return int(await asyncio.shield(running.task))
+                await asyncio.sleep(0)
             return 0
         job = _Job(digest_id, plan.channel, asyncio.current_task())
         self._jobs[digest_id] = job
