@@ -4,17 +4,11 @@ HTTP, JSON logs on stderr, and SIGTERM: exit 0 within 10 s, a digest interrupted
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
-import signal
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,99 +18,14 @@ from adapters.discord.fake import FakeDiscord
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import open_store
+from tests.processes import PAPERBOY, Running, free_port, start_paperboy
 from tests.slack.fake_slack import FakeSlack, command_body, signed_headers
 
-PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SLACK_TOKEN = "xoxb-team-one-secret-token"
 DISCORD_TOKEN = "discord.bot.secret-token"
 FORM = "application/x-www-form-urlencoded"
-# What the issue promises: SIGTERM to exit in at most this long.
-STOP_LIMIT_SECONDS = 10.0
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Running:
-    """A `paperboy run` process; its stderr is read as it comes, so the pipe never fills."""
-
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
-        self.stderr: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.process.stderr is not None
-        async for line in self.process.stderr:
-            self.stderr.append(line.decode(errors="replace"))
-
-    def url(self, path: str) -> str:
-        """A URL of its HTTP server."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def wait_ready(self, http: httpx.AsyncClient, within: float = 60.0) -> dict[str, Any]:
-        """Wait until /readyz says ready; return its body."""
-        deadline = time.monotonic() + within
-        last: Any = None
-        while time.monotonic() < deadline:
-            if self.process.returncode is not None:
-                break
-            with contextlib.suppress(httpx.HTTPError):
-                response = await http.get(self.url("/readyz"))
-                last = response.json()
-                if response.status_code == 200:
-                    return dict(last)
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"never ready (last answer {last}); stderr:\n{''.join(self.stderr)[-4000:]}")
-
-    async def terminate(self) -> tuple[int, float]:
-        """SIGTERM; return the exit code and the seconds it took (fails past STOP_LIMIT_SECONDS)."""
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(self.process.wait(), timeout=STOP_LIMIT_SECONDS)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-            raise AssertionError(f"still running {STOP_LIMIT_SECONDS} s after SIGTERM") from None
-        await self._reader
-        return code, time.monotonic() - started
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        """The JSON log events of one kind."""
-        found = []
-        for line in self.stderr:
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if entry.get("event") == kind:
-                    found.append(entry)
-        return found
-
-    async def kill(self) -> None:
-        """Make sure it is gone."""
-        if self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-        self._reader.cancel()
-
-
-async def start_paperboy(cwd: Path, env: dict[str, str], *args: str) -> Running:
-    process = await asyncio.create_subprocess_exec(
-        PAPERBOY,
-        *(args or ("run",)),
-        env=env,
-        cwd=cwd,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    return Running(process, int(env["PAPERBOY_PORT"]))
 
 
 def base_environment(tmp_path: Path) -> dict[str, str]:

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import socket
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,75 +20,24 @@ from adapters.delivery_fake import RateLimitedSlack
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import SqlStore, open_store
 from storage.tables import deliveries
+from tests.processes import Running, free_port, start_paperboy
 from tests.scheduler.conftest import synthetic_papers
 from tests.scheduler.fakes import DiscordWithHistory, discord_audit
 from tests.scheduler.test_kill import clean_environment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 REPLICAS = 3
 CHANNELS = 300
 PAPERS = 3
 MESSAGES = CHANNELS * (PAPERS + 1)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Replica:
-    """One `paperboy run` process; stderr is drained as it comes so the pipe never fills."""
-
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
-        self.stderr: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.process.stderr is not None
-        async for line in self.process.stderr:
-            self.stderr.append(line.decode(errors="replace"))
-
-    async def wait_ready(self, http: httpx.AsyncClient, within: float = 90.0) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline and self.process.returncode is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-        raise AssertionError("a replica never got ready:\n" + "".join(self.stderr)[-3000:])
-
-    async def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(self.process.wait(), timeout=15)
-        finally:
-            if self.process.returncode is None:
-                self.process.kill()
-                await self.process.wait()
-        await self._reader
-        return code
-
-
-async def start_replicas(cwd: Path, env: dict[str, str]) -> list[Replica]:
+async def start_replicas(cwd: Path, env: dict[str, str]) -> list[Running]:
     replicas = []
     for number in range(REPLICAS):
-        port = free_port()
-        own = {**env, "PAPERBOY_PORT": str(port), "PAPERBOY_INDEX_DIR": str(cwd / f"index-{number}")}
-        process = await asyncio.create_subprocess_exec(
-            PAPERBOY,
-            "run",
-            env=own,
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        replicas.append(Replica(process, port))
+        own = {**env, "PAPERBOY_PORT": str(free_port()), "PAPERBOY_INDEX_DIR": str(cwd / f"index-{number}")}
+        replicas.append(await start_paperboy(cwd, own))
     return replicas
 
 
@@ -119,7 +64,7 @@ async def run_replicas(
     replicas = await start_replicas(tmp_path, env)
     try:
         async with httpx.AsyncClient(timeout=5) as http:
-            await asyncio.gather(*(r.wait_ready(http) for r in replicas))
+            await asyncio.gather(*(r.wait_ready(http, within=90.0) for r in replicas))
         for ref in refs:
             await store.save_settings(
                 ChannelSettings(
@@ -129,7 +74,7 @@ async def run_replicas(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_posted.wait(), timeout=120)
         await asyncio.sleep(2.0)  # long enough for a replica that would post twice to do so
-        codes = [await r.terminate() for r in replicas]
+        codes = [(await r.terminate(limit=15))[0] for r in replicas]
         assert codes == [0] * REPLICAS, "".join(line for r in replicas for line in r.stderr)[-3000:]
     finally:
         for replica in replicas:
