@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from adapters.slack.config import BOT_SCOPES
+from adapters.web import WebServer
 
 FEED = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>arXiv</title></feed>'
 
@@ -25,7 +26,7 @@ class FakeServices:
     hf_status: int = 200
     paths: list[str] = field(default_factory=list)
     port: int = 0
-    _runner: web.AppRunner | None = None
+    _server: WebServer | None = None
 
     @property
     def url(self) -> str:
@@ -51,16 +52,14 @@ class FakeServices:
         app.router.add_get("/discord/api/v10/users/@me", self._discord_me)
         app.router.add_get("/hf/api/daily_papers", self._hf)
         app.router.add_get("/arxiv/api/query", self._arxiv)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._server = WebServer(app, "127.0.0.1", 0)
+        await self._server.start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
         """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.stop()
 
     async def _slack(self, request: web.Request) -> web.Response:
         self.paths.append(request.path)

@@ -21,6 +21,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from adapters.web import WebServer
+
 # ----- requests signed as Slack signs them -----
 
 
@@ -243,7 +245,7 @@ class FakeSlack:
         self.socket: web.WebSocketResponse | None = None
         self.socket_acks: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
+        self._server: WebServer | None = None
         self.port = 0
 
     # -- setup --
@@ -277,16 +279,14 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{name}", self._response)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._server = WebServer(app, "127.0.0.1", 0)
+        await self._server.start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
         """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            await self._server.stop()
 
     # -- queries for tests --
 
