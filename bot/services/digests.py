@@ -83,11 +83,8 @@ class DigestPlanner:
         if self._semantic is None or not text or not ids:
             return set()
         threshold = self._semantic.topic_similarity
-        close = [
-            i
-            for i, similarity in await self._semantic.search(text, len(ids), restrict_to=ids)
-            if similarity >= threshold
-        ]
+        cosines = await self._semantic.cosines(text, ids)
+        close = sorted(i for i, cosine in cosines.items() if cosine >= threshold)
         if close and has_filters(query):
             # A topic's phrases, exclusions and filters hold for papers matched by meaning too.
             close = [i for i, _ in await self._index.search(filters_of(query), len(close), restrict_to=close)]

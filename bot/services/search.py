@@ -61,6 +61,18 @@ def words_weight(best_cosine: float) -> float:
     return 1.0 - (1.0 - WORDS_WEIGHT_WHEN_SURE) * sure
 
 
+def _scaled_words(scores: dict[str, float], ids: Collection[str], full_match: float) -> dict[str, float]:
+    """Word scores of `ids` (0 when absent) as a share of the best one, or of a full match when that is more.
+
+    Scaling by the best alone would make a paper that matches one weak word of the query look like a perfect
+    match whenever nothing matched better ("theoretical" min-max of Bruch et al., An Analysis of Fusion
+    Functions for Hybrid Retrieval, 2023, with the full match as the bound).
+    """
+    top = max((scores.get(i, 0.0) for i in ids), default=0.0)
+    scale = max(top, full_match) or 1.0
+    return {i: max(0.0, scores.get(i, 0.0)) / scale for i in ids}
+
+
 def _scaled(scores: dict[str, float], ids: Collection[str]) -> dict[str, float]:
     """Scores of `ids` (0 when absent) scaled linearly to 0..1 over them."""
     values = [scores.get(i, 0.0) for i in ids]
@@ -70,12 +82,20 @@ def _scaled(scores: dict[str, float], ids: Collection[str]) -> dict[str, float]:
 
 
 def blend(
-    words: dict[str, float], meaning: dict[str, float], best_cosine: float, limit: int
+    words: dict[str, float],
+    meaning: dict[str, float],
+    best_cosine: float,
+    limit: int,
+    *,
+    full_match: float = 0.0,
 ) -> list[tuple[str, float]]:
-    """Candidates ranked by the weighted sum of their scaled word score and scaled cosine; ties by newest id."""
+    """Candidates ranked by the weighted sum of their scaled word score and scaled cosine; ties by newest id.
+
+    `full_match` is what a paper with every word of the query scores (SearchIndex.full_match_score).
+    """
     ids = set(words) | set(meaning)
     weight = words_weight(best_cosine)
-    by_words, by_meaning = _scaled(words, ids), _scaled(meaning, ids)
+    by_words, by_meaning = _scaled_words(words, ids, full_match), _scaled(meaning, ids)
     scores = {i: weight * by_words[i] + (1.0 - weight) * by_meaning[i] for i in ids}
     ordered = sorted(ids, key=lambda i: (-scores[i], _newest_first(i)))
     return [(i, scores[i]) for i in ordered[:limit]]
@@ -140,7 +160,10 @@ class PaperSearch:
         # One after the other: on a small machine the model's threads and the index's would only fight.
         nearest = await semantic.search(text, depth)
         lexical = await self._index.search(query, depth)
-        best_cosine = nearest[0][1] if nearest else 0.0
+        # How sure the model is: the plain cosine of the closest of its answers (its ranking's own scores are
+        # adjusted to the collection, and a small collection would read as unsure).
+        closeness = await semantic.cosines(text, [arxiv_id for arxiv_id, _ in nearest])
+        best_cosine = max(closeness.values(), default=0.0)
         nearest = await self._admissible(query, nearest)
         if self._fusion == "rrf":
             return fuse([lexical, nearest], limit)
@@ -152,7 +175,8 @@ class PaperSearch:
         more_meaning = await semantic.search(text, len(only_words), restrict_to=only_words)
         words.update(more_words)
         meaning.update(more_meaning)
-        return blend(words, meaning, best_cosine, limit)
+        full_match = await self._index.full_match_score(query)
+        return blend(words, meaning, best_cosine, limit, full_match=full_match)
 
     async def _admissible(self, query: SearchQuery, hits: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """The hits that satisfy the query's phrases, exclusions and filters (asked of the index)."""

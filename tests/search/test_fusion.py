@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import Paperboy
 from bot.domain import ChannelRef, Paper
-from bot.services.search import RRF_K, fuse
+from bot.services.search import RRF_K, blend, fuse
 from storage.search_index import open_index
 from storage.sql import SqlStore
 from tests.search.conftest import LIBRARY, paper
@@ -44,6 +44,10 @@ class ScriptedMeaning:
         if restrict_to is not None:
             hits = [hit for hit in hits if hit[0] in restrict_to]
         return hits[:limit]
+
+    async def cosines(self, text: str, arxiv_ids: Collection[str]) -> dict[str, float]:
+        self.asked.append(text)
+        return {arxiv_id: score for arxiv_id, score in self.answers.get(text, []) if arxiv_id in arxiv_ids}
 
     async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
         return [hit for hit in self.answers.get(f"like {paper.arxiv_id}", []) if hit[0] != paper.arxiv_id][
@@ -96,6 +100,22 @@ def test_fusion_sums_reciprocal_ranks_and_breaks_ties_by_the_first_ranking() -> 
     assert [arxiv_id for arxiv_id, _ in fused] == ["b", "a", "c"]
     assert fused[0][1] == pytest.approx(1 / (RRF_K + 2) + 1 / (RRF_K + 1))
     assert fuse([[("a", 1.0)], [("c", 1.0)]], 1) == [("a", 1 / (RRF_K + 1))]
+
+
+def test_a_weak_word_match_does_not_outweigh_a_clear_match_by_meaning() -> None:
+    # "weak" matched one word of the query (score 3) where a paper with every word would score 30; "close"
+    # matched no word but is by far the closest in meaning.
+    words = {"weak": 3.0}
+    meaning = {"close": 0.55, "weak": 0.10, "other": 0.05}
+    assert blend(words, meaning, 0.55, 3, full_match=30.0)[0][0] == "close"
+    # Scaled by the best word score alone, the one weak match would count as a perfect one and win.
+    assert blend(words, meaning, 0.55, 3)[0][0] == "weak"
+
+
+def test_a_clear_word_match_keeps_its_place_whatever_the_full_match() -> None:
+    words = {"title": 40.0, "abstract": 12.0}
+    meaning = {"title": 0.40, "abstract": 0.42, "other": 0.45}
+    assert blend(words, meaning, 0.45, 3, full_match=30.0)[0][0] == "title"
 
 
 async def test_hybrid_search_finds_a_paper_by_meaning_that_no_word_matches(app: Paperboy) -> None:

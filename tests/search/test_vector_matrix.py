@@ -1,0 +1,89 @@
+"""The in-memory matrix of paper vectors: centered cosine keeps papers close to everything ("hubs") from crowding
+out the paper a query means, and the mean it centers on follows every addition, replacement and removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from storage.semantic import missing_extra
+from tests.conftest import skip_without_semantic_extra
+
+DIMENSIONS = 8
+
+
+@pytest.fixture(autouse=True)
+def _needs_extra() -> None:
+    skip_without_semantic_extra(missing_extra())
+
+
+def unit(vector: Any) -> Any:
+    import numpy as np
+
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def axis(number: int, scale: float = 1.0) -> Any:
+    import numpy as np
+
+    vector = np.zeros(DIMENSIONS, dtype=np.float32)
+    vector[number] = scale
+    return vector
+
+
+def collection() -> tuple[Any, Any]:
+    """Twenty papers about the collection's common theme (axis 0, each with a little of its own), one hub that
+    is nothing but the theme, and one paper about a specific subject (axis 1) as well as the theme."""
+    from storage.vector_index import VectorMatrix
+
+    matrix = VectorMatrix()
+    ids = [f"2401.{n:05d}" for n in range(1, 21)]
+    vectors = [unit(axis(0) + axis(2 + n % 6, 0.3)) for n in range(20)]
+    matrix.upsert(ids, ["h"] * 20, vectors)
+    matrix.upsert(["2401.09998", "2401.09999"], ["h", "h"], [unit(axis(0)), unit(axis(0, 0.3) + axis(1))])
+    query = unit(axis(0, 0.9) + axis(1, 0.45))
+    return matrix, query
+
+
+def test_plain_cosine_puts_the_hub_first_and_centered_cosine_the_specific_paper() -> None:
+    matrix, query = collection()
+    assert matrix.top(query, 1)[0][0] == "2401.09998"
+    assert matrix.top(query, 1, centered=True)[0][0] == "2401.09999"
+
+
+def test_centered_cosine_is_the_cosine_after_subtracting_the_mean() -> None:
+    import numpy as np
+
+    matrix, query = collection()
+    mean = matrix.mean()
+    found = dict(matrix.top(query, 30, centered=True))
+    for arxiv_id, score in found.items():
+        vector = matrix.vector(arxiv_id)
+        expected = float(unit(vector - mean) @ unit(query - mean))
+        assert score == pytest.approx(expected, abs=1e-4)
+    assert len(found) == 22
+    assert np.isfinite(list(found.values())).all()
+
+
+def test_restricted_centered_search_ranks_only_the_given_papers() -> None:
+    matrix, query = collection()
+    found = matrix.top(query, 5, restrict_to=["2401.00001", "2401.09998"], centered=True)
+    assert sorted(arxiv_id for arxiv_id, _ in found) == ["2401.00001", "2401.09998"]
+
+
+def test_the_mean_follows_additions_replacements_and_removals() -> None:
+    import numpy as np
+
+    from storage.vector_index import VectorMatrix
+
+    matrix = VectorMatrix()
+    assert matrix.mean() is None
+    matrix.upsert(["a", "b", "c"], ["1", "1", "1"], [axis(0), axis(1), axis(2)])
+    matrix.upsert(["b"], ["2"], [axis(3)])  # b's text changed: its old vector leaves the mean
+    matrix.remove(["a"])
+    live = np.stack([axis(3), axis(2)])
+    assert np.allclose(matrix.mean(), live.mean(axis=0))
+    matrix.remove(["b", "c"])
+    assert matrix.mean() is None
