@@ -38,6 +38,10 @@ from storage.sql import SqlStore, open_store
 SEED = 20251126
 CUTOFF = 10
 QUERIES_RESOURCE = "relevance_queries.json"
+# Written after the ranking was tuned on the first set and never tuned on: does the ranking generalise?
+HELDOUT_RESOURCE = "relevance_queries_heldout.json"
+# Thresholds of topic matching by meaning whose precision and recall the benchmark prints.
+TOPIC_THRESHOLDS = (0.35, 0.40, 0.45, 0.50)
 _SYLLABLES = (
     "ka",
     "lo",
@@ -102,9 +106,9 @@ class RankerResult:
         return statistics.fmean(self.recalls) if self.recalls else 0.0
 
 
-def load_queries() -> list[RelevanceQuery]:
-    """The hand-written query set shipped with the package."""
-    data = json.loads((resources.files("adapters") / QUERIES_RESOURCE).read_text(encoding="utf-8"))
+def load_queries(resource: str = QUERIES_RESOURCE) -> list[RelevanceQuery]:
+    """A hand-written query set shipped with the package (the first one unless told)."""
+    data = json.loads((resources.files("adapters") / resource).read_text(encoding="utf-8"))
     return [
         RelevanceQuery(item["kind"], item["query"], frozenset(item["relevant"])) for item in data["queries"]
     ]
@@ -229,13 +233,14 @@ async def bench_relevance(
     from bot.services.search import PaperSearch
 
     queries = load_queries()
+    held_out = load_queries(HELDOUT_RESOURCE)
     kinds = list(dict.fromkeys(q.kind for q in queries))
     demo = [replace(p, featured_on=None) for p in load_demo_papers()]
     vocabulary = await asyncio.to_thread(load_vocabulary)
     hidden = await asyncio.to_thread(distractor_papers, distractors, vocabulary)
     papers = demo + hidden
     lines = [
-        f"paperboy bench relevance: {len(queries)} queries ({', '.join(kinds)}), "
+        f"paperboy bench relevance: {len(queries)} queries ({', '.join(kinds)}) and {len(held_out)} held out, "
         f"{len(demo)} demo papers among {distractors:,} distractors, {date.today().isoformat()}"
     ]
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
@@ -243,47 +248,57 @@ async def bench_relevance(
     store = await _prepare_store(workdir / f"{stem}.db", papers)
     index: TantivyIndex | None = None
     semantic_index: Any = None
+    results: list[RankerResult] = []
+    held_out_results: list[RankerResult] = []
+
+    async def score(
+        name: str, run: Callable[[str], Awaitable[list[str]]], *, fresh: Callable[[], None]
+    ) -> None:
+        """Score one ranker on both query sets; `fresh` forgets cached query embeddings before each."""
+        fresh()
+        results.append(await _score(name, queries, run))
+        fresh()
+        held_out_results.append(await _score(name, held_out, run))
+
+    def nothing() -> None:
+        return None
+
     try:
         index = await open_index(workdir / f"{stem}.index")
         await index.catch_up(store)
-        results: list[RankerResult] = []
 
         scan = await asyncio.to_thread(linear_scan_ranker, papers)
-        results.append(
-            await _score("linear scan (arxiv-sanity-lite)", queries, lambda t: asyncio.to_thread(scan, t))
-        )
-
+        await score("linear scan (arxiv-sanity-lite)", lambda t: asyncio.to_thread(scan, t), fresh=nothing)
         tuned = index.ranking
         index.ranking = PLAIN_RANKING
-        results.append(await _score("plain BM25 (index)", queries, lambda t: _index_ids(index, t)))
+        await score("plain BM25 (index)", lambda t: _index_ids(index, t), fresh=nothing)
         index.ranking = tuned
-        results.append(await _score("lexical (index)", queries, lambda t: _index_ids(index, t)))
+        await score("lexical (index)", lambda t: _index_ids(index, t), fresh=nothing)
         lexical = PaperSearch(store, index)
-        results.append(await _score("lexical (search service)", queries, lambda t: _service_ids(lexical, t)))
+        await score("lexical (search service)", lambda t: _service_ids(lexical, t), fresh=nothing)
 
         if semantic:
             semantic_index, note = await _open_semantic(store, on_progress)
             lines.append(note)
             if semantic_index is not None:
-                results.append(
-                    await _score("semantic only", queries, lambda t: _semantic_ids(semantic_index, t))
-                )
                 # Each ranker embeds its queries itself: latency includes the query's embedding.
-                semantic_index.forget_queries()
+                forget = semantic_index.forget_queries
+                await score("semantic only", lambda t: _semantic_ids(semantic_index, t), fresh=forget)
                 rrf = PaperSearch(store, index, semantic_index, fusion="rrf")
-                results.append(
-                    await _score("hybrid, rank fusion (RRF)", queries, lambda t: _service_ids(rrf, t))
-                )
-                semantic_index.forget_queries()
+                await score("hybrid, rank fusion (RRF)", lambda t: _service_ids(rrf, t), fresh=forget)
                 hybrid = PaperSearch(store, index, semantic_index)
-                results.append(
-                    await _score("hybrid (search service)", queries, lambda t: _service_ids(hybrid, t))
-                )
+                await score("hybrid (search service)", lambda t: _service_ids(hybrid, t), fresh=forget)
+                demo_ids = [p.arxiv_id for p in demo]
+                topics = [q for q in queries + held_out if q.kind == "topic"]
+                lines += await _topic_calibration(semantic_index, topics, demo_ids)
         lines += _report_lines(results, kinds)
+        lines.append(f"  held out ({len(held_out)} queries written after the tuning, never tuned on):")
+        lines += _report_lines(held_out_results, kinds)
         if show_misses:
-            for result in results[1:]:
+            for result, other in zip(results[1:], held_out_results[1:], strict=True):
                 lines.append(f"  not first with {result.name}:")
                 lines += [f"    {text!r}: {top}" for text, top in result.misses]
+                lines += [f"    (held out) {text!r}: {top}" for text, top in other.misses]
     finally:
         if semantic_index is not None:
             await semantic_index.close()
@@ -291,6 +306,30 @@ async def bench_relevance(
             await index.close()
         await store.close()
     return "\n".join(lines)
+
+
+async def _topic_calibration(
+    semantic_index: Any, topics: Sequence[RelevanceQuery], demo_ids: Sequence[str]
+) -> list[str]:
+    """Precision and recall of topics matched by meaning (plain cosine at least a threshold) over the demo papers.
+
+    A topic's hand-labelled papers are its relevant ones; this is how PAPERBOY_TOPIC_SIMILARITY was chosen.
+    """
+    cosines = [(topic, await semantic_index.cosines(topic.text, demo_ids)) for topic in topics]
+    parts = []
+    for threshold in TOPIC_THRESHOLDS:
+        matched = relevant_matched = 0
+        relevant = sum(len(topic.relevant) for topic in topics)
+        for topic, by_paper in cosines:
+            close = {arxiv_id for arxiv_id, cosine in by_paper.items() if cosine >= threshold}
+            matched += len(close)
+            relevant_matched += len(close & topic.relevant)
+        precision = relevant_matched / matched if matched else 0.0
+        parts.append(f"{threshold:.2f}: precision {precision:.2f}, recall {relevant_matched / relevant:.2f}")
+    return [
+        f"  topics by meaning over the demo papers ({len(topics)} topics), plain cosine at least "
+        + "; ".join(parts)
+    ]
 
 
 async def _index_ids(index: TantivyIndex, text: str) -> list[str]:
