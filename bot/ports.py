@@ -252,6 +252,10 @@ class SearchIndex(Protocol):
         """Best (arxiv_id, score) pairs for a query, optionally only among `restrict_to` ids."""
         ...
 
+    async def acronym_meanings(self, words: Sequence[str]) -> dict[str, str]:
+        """For each acronym among `words` (as written) that papers define, the long form they give most often."""
+        ...
+
     async def full_match_score(self, query: SearchQuery) -> float:
         """About what a paper with each of the query's words in its title and abstract scores (0 for none).
 

@@ -24,7 +24,12 @@ MAX_ALIASES = 40
 
 def defined_acronyms(text: str) -> list[str]:
     """Acronyms the text defines as "Long Words Here (LWH)": the letters must start the words before, in order."""
-    found: list[str] = []
+    return list(dict.fromkeys(short for short, _ in acronym_definitions(text)))
+
+
+def acronym_definitions(text: str) -> list[tuple[str, str]]:
+    """(acronym, long form) for each "Long Words Here (LWH)" of the text, the long form as short as spells it."""
+    found: list[tuple[str, str]] = []
     for match in _DEFINED.finditer(text):
         short = match.group("short")
         letters = [c.lower() for c in short if c.isalnum()]
@@ -32,9 +37,15 @@ def defined_acronyms(text: str) -> list[str]:
             continue
         before = _WORD.findall(text[max(0, match.start() - 200) : match.start()])
         window = [w.lower() for w in before[-(len(letters) + 4) :]]
-        if _spells(letters, window):
-            found.append(short)
-    return list(dict.fromkeys(found))
+        if not _spells(letters, window):
+            continue
+        # The shortest run of the words before that starts with the first letter and spells the rest.
+        for size in range(1, len(window) + 1):
+            words = window[-size:]
+            if words[0].startswith(letters[0]) and _spells(letters, words):
+                found.append((short, " ".join(before[-size:])))
+                break
+    return found
 
 
 def _spells(letters: list[str], words: list[str]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
 import gc
@@ -25,12 +26,12 @@ from tantivy import FieldType, Occur, Order, Query
 from bot.domain import Paper
 from bot.ports import Clock, PaperRepository
 from bot.query import SearchQuery
-from storage.aliases import aliases_of
+from storage.aliases import acronym_definitions, aliases_of
 
 log = logging.getLogger(__name__)
 
 # Bump when the schema or an analyzer changes: an index written by another version is rebuilt from the store.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATE_FILE = "paperboy-index.json"
 OPEN_LOCK_FILE = "paperboy-index.lock"
 # A paper stamped just before the watermark may commit after catch-up read past it (a slow transaction, clocks
@@ -82,6 +83,10 @@ MAX_PROXIMITY_PAIRS = 6
 # Splatting for Real-Time Radiance Field Rendering" before a short title with one of the words and an abstract
 # with the rest. It cost the relevance benchmark 0.006 of MRR (one query one place down).
 TITLE_ALL_WORDS_WEIGHT = 2.0
+# Spelling out a query's acronyms for the model: at most this many acronyms a query, each looked up in the
+# definitions of this many of the papers that define it.
+MAX_ACRONYMS = 3
+ACRONYM_PAPERS = 20
 # The proximity bonus reorders this many of the best papers by words (see TantivyIndex._reranked).
 RERANK_DEPTH = 100
 # Typo tolerance: a word that (almost) no paper has is corrected to the closest words of the titles and author
@@ -301,6 +306,9 @@ def build_schema() -> tantivy.Schema:
     builder.add_date_field("date", indexed=True, fast=True)
     # What the indexed fields held, so that re-reading an unchanged paper writes nothing.
     builder.add_unsigned_field("fingerprint", fast=True)
+    # The acronyms the paper defines with their long forms ("MoE\x1fMixture of Experts"), read back to spell out
+    # a query's acronyms for the model (TantivyIndex.acronym_meanings); stored, not searched.
+    builder.add_bytes_field("definitions", stored=True)
     return builder.build()
 
 
@@ -383,6 +391,11 @@ def _document(paper: Paper, schema: tantivy.Schema, fingerprint: int) -> tantivy
         "keywords": list(paper.ai_keywords),
         "aliases": aliases_of(paper.title, paper.abstract),
     }
+    definitions = acronym_definitions(f"{paper.title}. {paper.abstract}")
+    if definitions:
+        values["definitions"] = [
+            f"{short}{_DEFINITION_SEPARATOR}{long}".encode() for short, long in definitions
+        ]
     if paper.ai_summary:
         values["ai_summary"] = paper.ai_summary
     if paper.organization:
@@ -392,6 +405,9 @@ def _document(paper: Paper, schema: tantivy.Schema, fingerprint: int) -> tantivy
         values["date"] = moment
     # from_dict types every value by the schema; the keyword constructor guesses and can panic the writer.
     return tantivy.Document.from_dict(values, schema)
+
+
+_DEFINITION_SEPARATOR = "\x1f"
 
 
 def _is_tantivy_file(name: str) -> bool:
@@ -752,6 +768,34 @@ class TantivyIndex:
             return []
         return await asyncio.to_thread(self._search_sync, query, limit, restrict_to, require_all_words)
 
+    async def acronym_meanings(self, words: Sequence[str]) -> dict[str, str]:
+        """The long form the papers give most often for each acronym among `words`, in lower case (MoE: mixture
+        of experts)."""
+        acronyms = [word for word in _unique(words) if _looks_like_acronym(word)][:MAX_ACRONYMS]
+        if not acronyms:
+            return {}
+        return await asyncio.to_thread(self._acronym_meanings_sync, acronyms)
+
+    def _acronym_meanings_sync(self, acronyms: Sequence[str]) -> dict[str, str]:
+        searcher = self._index.searcher()
+        meanings: dict[str, str] = {}
+        for acronym in acronyms:
+            wanted = acronym.lower().removesuffix("s")
+            tokens = self._analyzers.tokens(self._analyzers.text, acronym)
+            if len(tokens) != 1:
+                continue
+            query = Query.term_query(self._schema, "aliases", tokens[0].text)
+            counts: collections.Counter[str] = collections.Counter()
+            for _, address in searcher.search(query, ACRONYM_PAPERS, count=False).hits:
+                for value in searcher.doc(address).to_dict().get("definitions", []):
+                    short, _, long = bytes(value).decode("utf-8", "replace").partition(_DEFINITION_SEPARATOR)
+                    if short.lower().removesuffix("s") == wanted and long:
+                        counts[long.lower()] += 1
+            if counts:
+                # The most frequent long form; equal counts by the alphabet, so every replica says the same.
+                meanings[acronym] = min(counts, key=lambda form: (-counts[form], form))
+        return meanings
+
     async def full_match_score(self, query: SearchQuery) -> float:
         """About what a paper with each content word once in its title and once in its abstract scores.
 
@@ -1095,6 +1139,11 @@ class _BuiltQuery:
     scored: bool
     # Proximity clauses, scored only for the best RERANK_DEPTH papers of `query` (see _reranked).
     bonus: tuple[Query, ...] = ()
+
+
+def _looks_like_acronym(word: str) -> bool:
+    """True for a word written with two capitals or more and nothing but letters and digits (MoE, 3DGS, LLMs)."""
+    return word.isalnum() and sum(c.isupper() for c in word) >= 2 and len(word) <= 12
 
 
 def _unique(items: Iterable[str]) -> list[str]:

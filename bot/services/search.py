@@ -31,6 +31,12 @@ def meaning_text(query: SearchQuery) -> str:
     return " ".join([*query.words, *query.phrases]).strip()
 
 
+def spelt_out(text: str, meanings: dict[str, str]) -> str:
+    """The text with the long form after each acronym that has one: "MoE embeddings" -> "MoE Mixture of
+    Experts embeddings". A general model has seldom seen a field's acronyms; the papers say what they stand for."""
+    return " ".join(f"{word} {meanings[word]}" if word in meanings else word for word in text.split())
+
+
 def filters_of(query: SearchQuery) -> SearchQuery:
     """The part of a query that every answer must satisfy: phrases, exclusions and field filters."""
     return SearchQuery(
@@ -159,6 +165,7 @@ class PaperSearch:
             return await self._index.search(query, limit)
         semantic = self._semantic
         depth = max(limit, FUSION_DEPTH)
+        text = spelt_out(text, await self._index.acronym_meanings(query.words))
         # One after the other: on a small machine the model's threads and the index's would only fight.
         nearest = await semantic.search(text, depth)
         lexical = await self._index.search(query, depth)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.aliases import aliases_of, defined_acronyms, name_parts, title_acronym
+from storage.aliases import acronym_definitions, aliases_of, defined_acronyms, name_parts, title_acronym
 
 
 def test_an_acronym_is_defined_when_its_letters_start_the_words_before_it() -> None:
@@ -33,3 +33,15 @@ def test_coined_names_split_into_their_parts_and_plurals_stay_whole() -> None:
 def test_aliases_of_a_paper_are_one_text_without_repeats() -> None:
     text = aliases_of("UniSDF: Unifying Scenes", "Signed distance functions (SDF) and UniSDF again.")
     assert text.split() == ["SDF", "Uni"]
+
+
+def test_a_definition_keeps_the_shortest_long_form_that_spells_the_acronym() -> None:
+    text = (
+        "We study a sparse Mixture-of-Experts (MoE) model and large language models (LLMs); "
+        "in our new Matryoshka Representation Learning (MRL) approach, see (Table 2)."
+    )
+    assert acronym_definitions(text) == [
+        ("MoE", "Mixture of Experts"),
+        ("LLM", "large language models"),
+        ("MRL", "Matryoshka Representation Learning"),
+    ]

@@ -118,6 +118,18 @@ def test_a_clear_word_match_keeps_its_place_whatever_the_full_match() -> None:
     assert blend(words, meaning, 0.45, 3, full_match=30.0)[0][0] == "title"
 
 
+async def test_the_model_reads_an_acronym_with_the_long_form_the_papers_give(app: Paperboy) -> None:
+    await app.ingest([paper("2402.00009", "Codebooks", "Low-rank adaptation (LoRA) of codebooks.")])
+    meaning = app.semantic
+    assert isinstance(meaning, ScriptedMeaning)
+    meaning.asked.clear()
+    await app.search("LoRA codebooks", 5)
+    assert meaning.asked[0] == "LoRA low rank adaptation codebooks"
+    meaning.asked.clear()
+    await app.search("lora codebooks", 5)
+    assert meaning.asked[0] == "lora codebooks"
+
+
 async def test_hybrid_search_finds_a_paper_by_meaning_that_no_word_matches(app: Paperboy) -> None:
     assert await ids(app, "nested embeddings") == ["2205.13147", "2502.00002"]
 

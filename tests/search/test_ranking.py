@@ -136,3 +136,19 @@ async def test_scores_of_the_ranking_are_positive_and_descending(fill: Fill) -> 
     hits = await index.search(parse_query("gausian splatting learned representations"), 10)
     scores = [score for _, score in hits]
     assert scores == sorted(scores, reverse=True) and all(score > 0 for score in scores)
+
+
+async def test_an_acronym_is_spelt_out_as_the_papers_that_define_it_do(fill: Fill) -> None:
+    index = await fill(
+        [
+            paper("2401.00001", "Routing Tokens", "A sparse Mixture of Experts (MoE) routes tokens."),
+            paper("2401.00002", "Experts at Scale", "Our mixture of experts (MoE) layer scales."),
+            paper("2401.00003", "Other Things", "Ministry of Education (MoE) statistics."),
+            paper("2401.00004", "Splats", "3D Gaussian splatting (3DGS) renders scenes."),
+        ]
+    )
+    meanings = await index.acronym_meanings(["MoE", "3DGS", "routing", "XYZ"])
+    # Two papers of three say mixture of experts, whatever their capitals.
+    assert meanings == {"MoE": "mixture of experts", "3DGS": "3d gaussian splatting"}
+    # Written in lower case it is a word, not an acronym.
+    assert await index.acronym_meanings(["moe"]) == {}
