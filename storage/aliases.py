@@ -98,11 +98,16 @@ def title_acronym(title: str) -> list[str]:
     return [short] if len(letters) >= 2 and _spells(letters, words) else []
 
 
-def aliases_of(title: str, abstract: str) -> str:
-    """The aliases of a paper as one text for the index: acronyms it defines, then parts of its coined names."""
+def aliases_of(title: str, abstract: str, definitions: list[tuple[str, str]] | None = None) -> str:
+    """The aliases of a paper as one text for the index: acronyms it defines, then parts of its coined names.
+
+    `definitions` are the paper's acronym_definitions when the caller has them already.
+    """
+    if definitions is None:
+        definitions = acronym_definitions(f"{title}. {abstract}")
     names = (
         title_acronym(title)
-        + defined_acronyms(f"{title}. {abstract}")
+        + list(dict.fromkeys(short for short, _ in definitions))
         + name_parts(title)
         + name_parts(abstract)
     )

@@ -389,9 +389,9 @@ def _document(paper: Paper, schema: tantivy.Schema, fingerprint: int) -> tantivy
         "authors": list(paper.authors),
         "categories": [category.lower() for category in paper.categories],
         "keywords": list(paper.ai_keywords),
-        "aliases": aliases_of(paper.title, paper.abstract),
     }
     definitions = acronym_definitions(f"{paper.title}. {paper.abstract}")
+    values["aliases"] = aliases_of(paper.title, paper.abstract, definitions)
     if definitions:
         values["definitions"] = [
             f"{short}{_DEFINITION_SEPARATOR}{long}".encode() for short, long in definitions
