@@ -325,7 +325,8 @@ async def _topic_calibration(
             matched += len(close)
             relevant_matched += len(close & topic.relevant)
         precision = relevant_matched / matched if matched else 0.0
-        parts.append(f"{threshold:.2f}: precision {precision:.2f}, recall {relevant_matched / relevant:.2f}")
+        recall = relevant_matched / relevant if relevant else 0.0
+        parts.append(f"{threshold:.2f}: precision {precision:.2f}, recall {recall:.2f}")
     return [
         f"  topics by meaning over the demo papers ({len(topics)} topics), plain cosine at least "
         + "; ".join(parts)

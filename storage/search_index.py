@@ -810,9 +810,17 @@ class TantivyIndex:
         per_idf = weights["title"] + weights["abstract"]
         total = 0.0
         for word in self._content_words(query.words):
-            for token in _unique(t.text for t in self._analyzers.tokens(self._analyzers.text, word))[:1]:
-                count = max(searcher.doc_freq("title", token), searcher.doc_freq("abstract", token))
-                total += per_idf * _idf(max(searcher.num_docs, 1), max(count, 1))
+            tokens = _unique(t.text for t in self._analyzers.tokens(self._analyzers.text, word))[:1]
+            names = _unique(t.text for t in self._analyzers.tokens(self._analyzers.names, word))[:1]
+            # How many papers have the word in any field searched: a name, an acronym or a word only some
+            # summaries use is no rarer than that. A word no paper has counts as the rarest: no paper can
+            # match the whole query then, and the words' ranking is the less telling for it.
+            count = max(
+                [searcher.doc_freq(field, token) for token in tokens for field, _ in self._word_fields()]
+                + [searcher.doc_freq("authors", name) for name in names]
+                + [1]
+            )
+            total += per_idf * _idf(max(searcher.num_docs, 1), count)
         return total
 
     def build_query(

@@ -43,6 +43,8 @@ MAX_TOKENS = 128
 SYNC_SECONDS = 60.0
 SYNC_MARGIN = timedelta(minutes=2)
 QUERY_CACHE_SIZE = 512
+# Below this many papers search by meaning ranks by plain cosine: the mean of one or two papers is the papers.
+MIN_CENTERED = 3
 
 
 class EmbeddingStore(Protocol):
@@ -253,10 +255,26 @@ class VectorMatrix:
             return None if row is None or self._matrix is None else self._matrix[row].copy()
 
     def upsert(self, ids: Sequence[str], hashes: Sequence[str], vectors: np.ndarray) -> int:
-        """Add or replace vectors; rows of another dimension than the matrix's are skipped. Return how many."""
+        """Add or replace vectors, scaled to unit length; return how many.
+
+        Rows of another dimension than the matrix's, and rows that are zero or not finite (a corrupt stored
+        vector), are skipped: one of the latter in the running sum would spoil every centered score.
+        """
         vectors = np.asarray(vectors, dtype=np.float32)
         if not len(ids):
             return 0
+        if vectors.ndim == 2 and len(vectors):
+            norms = np.linalg.norm(vectors, axis=1)
+            usable = np.isfinite(vectors).all(axis=1) & np.isfinite(norms) & (norms > 0)
+            if not usable.all():
+                log.warning("Skipped %d paper vectors that are zero or not finite.", int((~usable).sum()))
+                ids = [i for i, keep in zip(ids, usable, strict=True) if keep]
+                hashes = [h for h, keep in zip(hashes, usable, strict=True) if keep]
+                vectors, norms = vectors[usable], norms[usable]
+                if not len(ids):
+                    return 0
+            # Stored as float16, a unit vector comes back only about as long as 1; the centered cosine relies on 1.
+            vectors = vectors / norms[:, None]
         with self._lock:
             if self._matrix is None:
                 self._matrix = np.zeros((max(1024, len(ids)), vectors.shape[1]), dtype=np.float32)
@@ -314,7 +332,8 @@ class VectorMatrix:
     ) -> list[tuple[str, float]]:
         """The `limit` nearest papers as (arxiv_id, cosine), best first; equal scores by newest id first.
 
-        With `centered`, the cosine is taken after subtracting the mean vector from the query and the papers.
+        With `centered`, the cosine is taken after subtracting the mean vector from the query and the papers
+        (plain below MIN_CENTERED papers, where the mean is nearly the papers themselves).
         """
         with self._lock:
             if self._matrix is None or self._sum is None or not self._ids or limit <= 0:
@@ -329,7 +348,7 @@ class VectorMatrix:
                 if not len(rows):
                     return []
                 matrix = self._matrix[rows]
-            if centered:
+            if centered and len(self._ids) >= MIN_CENTERED:
                 similarities = _centered_cosines(
                     matrix, query, (self._sum / len(self._ids)).astype(np.float32)
                 )
@@ -368,7 +387,9 @@ def _centered_cosines(matrix: np.ndarray, query: np.ndarray, mean: np.ndarray) -
     both = _dot(matrix, np.stack([shifted, mean], axis=1))
     numerators = both[:, 0] - float(mean @ shifted)
     squared_norms = np.maximum(1.0 - 2.0 * both[:, 1] + float(mean @ mean), 1e-12)
-    return numerators / (np.sqrt(squared_norms) * max(float(np.linalg.norm(shifted)), 1e-12))
+    cosines = numerators / (np.sqrt(squared_norms) * max(float(np.linalg.norm(shifted)), 1e-12))
+    # Rounding can carry a cosine a hair outside [-1, 1] when a paper is (nearly) the mean itself.
+    return np.clip(cosines, -1.0, 1.0)
 
 
 def _descending(arxiv_id: str) -> tuple[int, ...]:

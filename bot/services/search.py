@@ -169,7 +169,7 @@ class PaperSearch:
         # One after the other: on a small machine the model's threads and the index's would only fight.
         nearest = await semantic.search(text, depth)
         lexical = await self._index.search(query, depth)
-        # How sure the model is: the plain cosine of the closest of its answers (its ranking's own scores are
+        # How sure the model is: the highest plain cosine among its answers (its ranking's own scores are
         # adjusted to the collection, and a small collection would read as unsure).
         closeness = await semantic.cosines(text, [arxiv_id for arxiv_id, _ in nearest])
         best_cosine = max(closeness.values(), default=0.0)

@@ -87,3 +87,40 @@ def test_the_mean_follows_additions_replacements_and_removals() -> None:
     assert np.allclose(matrix.mean(), live.mean(axis=0))
     matrix.remove(["b", "c"])
     assert matrix.mean() is None
+
+
+def test_a_corrupt_vector_is_skipped_and_spoils_no_score() -> None:
+    import numpy as np
+
+    matrix, query = collection()
+    broken = np.full(DIMENSIONS, np.nan, dtype=np.float32)
+    assert matrix.upsert(["2401.07777", "2401.08888"], ["h", "h"], [broken, np.zeros(DIMENSIONS)]) == 0
+    assert matrix.vector("2401.07777") is None
+    found = matrix.top(query, 30, centered=True)
+    assert len(found) == 22
+    assert np.isfinite([score for _, score in found]).all()
+
+
+def test_vectors_read_back_from_float16_are_made_unit_length_and_scores_stay_cosines() -> None:
+    import numpy as np
+
+    from storage.vector_index import VectorMatrix, from_bytes, to_bytes
+
+    matrix = VectorMatrix()
+    rng = np.random.default_rng(7)
+    # Three nearly identical papers: centering leaves little but rounding, which must not leave [-1, 1].
+    base = unit(rng.standard_normal(DIMENSIONS))
+    vectors = [from_bytes(to_bytes(unit(base + 1e-3 * rng.standard_normal(DIMENSIONS)))) for _ in range(3)]
+    matrix.upsert(["a", "b", "c"], ["1", "1", "1"], vectors)
+    assert all(abs(float(np.linalg.norm(matrix.vector(i))) - 1.0) < 1e-6 for i in ("a", "b", "c"))
+    scores = [score for _, score in matrix.top(base, 3, centered=True)]
+    assert all(-1.0 <= score <= 1.0 for score in scores)
+
+
+def test_one_or_two_papers_rank_by_plain_cosine() -> None:
+    from storage.vector_index import VectorMatrix
+
+    matrix = VectorMatrix()
+    matrix.upsert(["a", "b"], ["1", "1"], [axis(0), axis(1)])
+    query = unit(axis(0, 0.8) + axis(1, 0.6))
+    assert matrix.top(query, 2, centered=True) == matrix.top(query, 2)
