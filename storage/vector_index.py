@@ -232,6 +232,9 @@ class VectorMatrix:
         self._hashes: dict[str, str] = {}
         # The sum of the vectors held, in float64 so that a long run of replacements does not drift.
         self._sum: np.ndarray | None = None
+        # 1 / |row - mean| for every row, worked out once per state of the vectors (see _centered_cosines).
+        self._version = 0
+        self._inverse_norms: tuple[int, np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -302,7 +305,14 @@ class VectorMatrix:
                 self._matrix[row] = vector
                 self._sum += self._matrix[row]
                 self._hashes[arxiv_id] = digest
+            self._version += 1
         return len(ids)
+
+    def _all_inverse_norms(self, matrix: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """The centered lengths' inverses of all rows, kept until the vectors change (the lock is held)."""
+        if self._inverse_norms is None or self._inverse_norms[0] != self._version:
+            self._inverse_norms = (self._version, _inverse_centered_norms(matrix, mean))
+        return self._inverse_norms[1]
 
     def remove(self, ids: Collection[str]) -> None:
         """Forget papers (the last row moves into each hole)."""
@@ -313,6 +323,7 @@ class VectorMatrix:
                 if row is None or self._matrix is None or self._sum is None:
                     continue
                 self._sum -= self._matrix[row]
+                self._version += 1
                 last = len(self._ids) - 1
                 if row != last:
                     moved = self._ids[last]
@@ -349,9 +360,9 @@ class VectorMatrix:
                     return []
                 matrix = self._matrix[rows]
             if centered and len(self._ids) >= MIN_CENTERED:
-                similarities = _centered_cosines(
-                    matrix, query, (self._sum / len(self._ids)).astype(np.float32)
-                )
+                mean = (self._sum / len(self._ids)).astype(np.float32)
+                inverse_norms = None if rows is not None else self._all_inverse_norms(matrix, mean)
+                similarities = _centered_cosines(matrix, query, mean, inverse_norms)
             else:
                 similarities = _dot(matrix, query)
             wanted = min(limit + 1, len(similarities))
@@ -377,17 +388,25 @@ def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return (torch.from_numpy(matrix) @ torch.from_numpy(np.ascontiguousarray(vector))).numpy()
 
 
-def _centered_cosines(matrix: np.ndarray, query: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """cos(row - mean, query - mean) for every row, in one pass over the matrix.
+def _inverse_centered_norms(matrix: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """1 / |x - mean| for every unit row x: |x - m|² = 1 - 2 x·m + |m|²."""
+    squared = np.maximum(1.0 - 2.0 * _dot(matrix, mean) + float(mean @ mean), 1e-12)
+    return np.asarray(1.0 / np.sqrt(squared), dtype=np.float32)
 
-    (x - m)·(q - m) = x·(q - m) - m·(q - m), and for unit rows |x - m|² = 1 - 2 x·m + |m|²: one product of the
-    matrix with two columns gives both, without a centered copy of the matrix.
+
+def _centered_cosines(
+    matrix: np.ndarray, query: np.ndarray, mean: np.ndarray, inverse_norms: np.ndarray | None = None
+) -> np.ndarray:
+    """cos(row - mean, query - mean) for every row, without a centered copy of the matrix.
+
+    (x - m)·(q - m) = x·(q - m) - m·(q - m), one matrix-vector product; the rows' centered lengths depend on the
+    mean only, so a caller scanning every row passes them in, worked out once (`inverse_norms`).
     """
     shifted = query - mean
-    both = _dot(matrix, np.stack([shifted, mean], axis=1))
-    numerators = both[:, 0] - float(mean @ shifted)
-    squared_norms = np.maximum(1.0 - 2.0 * both[:, 1] + float(mean @ mean), 1e-12)
-    cosines = numerators / (np.sqrt(squared_norms) * max(float(np.linalg.norm(shifted)), 1e-12))
+    if inverse_norms is None:
+        inverse_norms = _inverse_centered_norms(matrix, mean)
+    numerators = _dot(matrix, shifted) - float(mean @ shifted)
+    cosines = numerators * inverse_norms / max(float(np.linalg.norm(shifted)), 1e-12)
     # Rounding can carry a cosine a hair outside [-1, 1] when a paper is (nearly) the mean itself.
     return np.clip(cosines, -1.0, 1.0)
 

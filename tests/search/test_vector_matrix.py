@@ -124,3 +124,15 @@ def test_one_or_two_papers_rank_by_plain_cosine() -> None:
     matrix.upsert(["a", "b"], ["1", "1"], [axis(0), axis(1)])
     query = unit(axis(0, 0.8) + axis(1, 0.6))
     assert matrix.top(query, 2, centered=True) == matrix.top(query, 2)
+
+
+def test_centered_scores_follow_a_change_of_the_vectors() -> None:
+    matrix, query = collection()
+    matrix.top(query, 5, centered=True)  # the rows' centered lengths are worked out and kept
+    matrix.upsert(["2401.09999"], ["h2"], [unit(axis(0))])  # the specific paper is now the theme itself
+    matrix.upsert(["2401.05555"], ["h"], [unit(axis(1))])
+    mean = matrix.mean()
+    for arxiv_id, score in matrix.top(query, 30, centered=True):
+        expected = float(unit(matrix.vector(arxiv_id) - mean) @ unit(query - mean))
+        assert score == pytest.approx(expected, abs=1e-4)
+    assert matrix.top(query, 1, centered=True)[0][0] == "2401.05555"
