@@ -7,6 +7,7 @@ could not read: the store keeps what it had (it merges, so no field is blanked b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -131,6 +132,12 @@ def schedule_refresh(
     async def run_safely() -> None:
         try:
             report = await refresh_daily_papers(app, hf, arxiv, clock)
+        except asyncio.CancelledError:
+            # The bot is stopping mid-refresh (often while waiting to retry an unreachable Hugging Face): nothing
+            # was written and the next start refreshes. Re-raised, APScheduler would log the stop as a failed job,
+            # traceback and all, on every offline `make run` that ends within a retry.
+            log.info("Daily Papers refresh stopped: the bot is shutting down")
+            return
         except Exception:
             # Whatever went wrong, the next tick tries again; nothing was written by a run that raised.
             log.exception("Daily Papers refresh failed; the store was left as it was")

@@ -261,3 +261,29 @@ async def test_refresh_can_be_turned_off_with_zero_minutes() -> None:
     async with refresh_job(scheduler, RecordingApp(), settings, FixedClock()) as job:
         assert job is None
         assert scheduler.get_jobs() == []
+
+
+async def test_stopping_the_bot_mid_refresh_is_no_failure(caplog: pytest.LogCaptureFixture) -> None:
+    asked = asyncio.Event()
+
+    class HangingHuggingFace:
+        """Hugging Face that never answers (as when the bot waits to retry an unreachable site)."""
+
+        async def fetch(self, **params: object) -> list[object]:
+            asked.set()
+            await asyncio.Event().wait()
+            return []
+
+    app = RecordingApp()
+    _, arxiv = clients(hf_by_day({}), arxiv_knowing())
+    job = schedule_refresh(
+        AsyncIOScheduler(), app, HangingHuggingFace(), arxiv, FixedClock(), minutes=30, run_now=False
+    )
+    with caplog.at_level(logging.INFO):
+        running = asyncio.ensure_future(job.func())
+        await asyncio.wait_for(asked.wait(), 5)
+        running.cancel()
+        await asyncio.wait_for(running, 5)  # ends without raising: the stop is not a failed job
+    assert "refresh stopped: the bot is shutting down" in caplog.text
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert app.batches == []
