@@ -5,7 +5,7 @@ match by meaning, similar papers. Skipped, with the reason, where the semantic e
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from adapters.settings import Settings
 from adapters.sources.demo import load_demo_papers
 from bot.app import Paperboy
 from bot.domain import ChannelRef
-from storage.search_index import TantivyIndex, open_index
+from storage.search_index import TantivyIndex
 from storage.semantic import (
     DEFAULT_MODEL,
     DEFAULT_TOPIC_SIMILARITY,
@@ -69,15 +69,6 @@ def model() -> Any:
     choice = choose_model(None)
     assert choice is not None
     return SentenceEmbedder(choice)
-
-
-@pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[TantivyIndex]:
-    opened = await open_index(tmp_path / "index")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def semantic_on(store: SqlStore, model: Any) -> Any:
