@@ -24,7 +24,12 @@ MAX_ALIASES = 40
 
 def defined_acronyms(text: str) -> list[str]:
     """Acronyms the text defines as "Long Words Here (LWH)": the letters must start the words before, in order."""
-    return list(dict.fromkeys(short for short, _ in acronym_definitions(text)))
+    return _acronyms(acronym_definitions(text))
+
+
+def _acronyms(definitions: list[tuple[str, str]]) -> list[str]:
+    """The acronyms of (acronym, long form) pairs, each once, in order."""
+    return list(dict.fromkeys(short for short, _ in definitions))
 
 
 def acronym_definitions(text: str) -> list[tuple[str, str]]:
@@ -105,10 +110,5 @@ def aliases_of(title: str, abstract: str, definitions: list[tuple[str, str]] | N
     """
     if definitions is None:
         definitions = acronym_definitions(f"{title}. {abstract}")
-    names = (
-        title_acronym(title)
-        + list(dict.fromkeys(short for short, _ in definitions))
-        + name_parts(title)
-        + name_parts(abstract)
-    )
+    names = title_acronym(title) + _acronyms(definitions) + name_parts(title) + name_parts(abstract)
     return " ".join(list(dict.fromkeys(names))[:MAX_ALIASES])
