@@ -851,8 +851,8 @@ class TantivyIndex:
                 # One flat disjunction (at least one word somewhere) scores fastest in tantivy.
                 must.append(_any_of([clause for group in word_groups for clause in group]))
                 if self.ranking.proximity:
-                    bonus = self._proximity_clauses(words, corrected)
-                    bonus += self._title_clauses(words, corrected)
+                    tokens = self._bonus_tokens(words, corrected)
+                    bonus = self._proximity_clauses(tokens) + self._title_clauses(tokens)
 
         for phrase in _unique(query.phrases):
             clauses = self._phrase_clauses(phrase, PHRASE_FIELDS, self._analyzers.text)
@@ -994,18 +994,17 @@ class TantivyIndex:
             for token in self._analyzers.tokens(self._analyzers.text, word)[:1]
         ]
 
-    def _title_clauses(self, words: Sequence[str], corrected: dict[str, str]) -> list[Query]:
-        """A clause matching titles that hold every word of the query, scored as a bonus; [] for one word."""
-        tokens = _unique(self._bonus_tokens(words, corrected))
+    def _title_clauses(self, query_tokens: Sequence[str]) -> list[Query]:
+        """A clause matching titles that hold every one of the tokens, scored as a bonus; [] for one token."""
+        tokens = _unique(query_tokens)
         if len(tokens) < 2:
             return []
         every = [(Occur.Must, Query.term_query(self._schema, "title", token)) for token in tokens]
         # Each word beyond the first makes a chance match less likely, so the bonus grows with them.
         return [Query.boost_query(Query.boolean_query(every), TITLE_ALL_WORDS_WEIGHT * (len(tokens) - 1))]
 
-    def _proximity_clauses(self, words: Sequence[str], corrected: dict[str, str]) -> list[Query]:
-        """Phrase clauses with some slop for words close together in the query, scored as a bonus."""
-        tokens = self._bonus_tokens(words, corrected)
+    def _proximity_clauses(self, tokens: Sequence[str]) -> list[Query]:
+        """Phrase clauses with some slop for tokens close together in the query, scored as a bonus."""
         pairs = [
             pair
             for gap in range(1, PROXIMITY_SPAN + 1)
