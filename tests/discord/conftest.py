@@ -13,7 +13,7 @@ import pytest
 
 from adapters.discord import DiscordRunner, start_discord
 from adapters.discord.config import point_discord_at
-from adapters.discord.fake import FORUM, FakeDiscord
+from adapters.discord.fake import FORUM, FakeDiscord, InteractionRecord
 from adapters.settings import Settings
 from adapters.sources.demo import load_demo_papers
 from bot.app import Paperboy
@@ -155,3 +155,14 @@ async def start_bot(fake: FakeDiscord) -> AsyncIterator[StartBot]:
 async def bot(world: World, paperboy: Paperboy, start_bot: StartBot) -> DiscordRunner:
     """The adapter, connected and ready."""
     return await start_bot(paperboy)
+
+
+async def press_on_a_card_after_a_restart(
+    world: World, paperboy: Paperboy, start_bot: StartBot, custom_id: str, *, arxiv_id: str, user_id: int
+) -> InteractionRecord:
+    """Show a paper's card, restart the bot, then press `custom_id` on that card: buttons must outlive restarts."""
+    first = await start_bot(paperboy)
+    card = await world.fake.answered(await world.fake.slash(world.guild, world.channel, "paper", id=arxiv_id))
+    await first.stop()
+    await start_bot(paperboy)
+    return await world.fake.press(world.guild, int(card["id"]), custom_id, user_id=user_id)

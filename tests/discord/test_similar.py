@@ -6,7 +6,7 @@ from typing import Any
 
 from adapters.discord import DiscordRunner
 from bot.app import Paperboy
-from tests.discord.conftest import StartBot, World
+from tests.discord.conftest import StartBot, World, press_on_a_card_after_a_restart
 
 MATRYOSHKA = "2205.13147"
 EPHEMERAL = 64
@@ -56,15 +56,8 @@ async def test_a_paper_card_carries_a_more_like_this_button_after_its_links(
 async def test_the_button_shows_the_presser_similar_papers_privately_even_after_a_restart(
     world: World, paperboy: Paperboy, start_bot: StartBot
 ) -> None:
-    first = await start_bot(paperboy)
-    card = await world.fake.answered(
-        await world.fake.slash(world.guild, world.channel, "paper", id=MATRYOSHKA)
-    )
-    await first.stop()
-
-    await start_bot(paperboy)
-    record = await world.fake.press(
-        world.guild, int(card["id"]), f"paperboy:similar:{MATRYOSHKA}", user_id=501
+    record = await press_on_a_card_after_a_restart(
+        world, paperboy, start_bot, f"paperboy:similar:{MATRYOSHKA}", arxiv_id=MATRYOSHKA, user_id=501
     )
     answer = await world.fake.answered(record)
 

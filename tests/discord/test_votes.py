@@ -11,7 +11,7 @@ from adapters.discord import DiscordRunner
 from adapters.discord.fake import BOT_ID
 from bot.app import Paperboy
 from bot.domain import ChannelRef, Workspace
-from tests.discord.conftest import StartBot, World
+from tests.discord.conftest import StartBot, World, press_on_a_card_after_a_restart
 
 MATRYOSHKA = "2205.13147"
 
@@ -170,15 +170,10 @@ async def test_a_reaction_and_the_button_from_one_person_are_one_vote(
 async def test_buttons_keep_working_after_a_restart(
     world: World, paperboy: Paperboy, start_bot: StartBot
 ) -> None:
-    first = await start_bot(paperboy)
-    card = await world.fake.answered(
-        await world.fake.slash(world.guild, world.channel, "paper", id=MATRYOSHKA)
-    )
-    await first.stop()
-
-    await start_bot(paperboy)
     pressed = await world.fake.answered(
-        await world.fake.press(world.guild, int(card["id"]), f"paperboy:upvote:{MATRYOSHKA}", user_id=501)
+        await press_on_a_card_after_a_restart(
+            world, paperboy, start_bot, f"paperboy:upvote:{MATRYOSHKA}", arxiv_id=MATRYOSHKA, user_id=501
+        )
     )
     assert pressed["content"].startswith("Counted your vote for Matryoshka Representation Learning")
     assert await votes_here(world, paperboy) == 1
