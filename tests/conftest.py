@@ -59,7 +59,7 @@ async def _drop_database(name: str) -> None:
 async def _empty_tables(url: str) -> None:
     """Truncate our tables and drop any other (e.g. Slack's installation tables, which slack_sdk creates
     itself), so each test starts from a migrated, empty database that has exactly the migrated schema."""
-    from storage.tables import metadata
+    from storage.sql.tables import metadata
 
     conn = await asyncpg.connect(url, timeout=5)
     try:

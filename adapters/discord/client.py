@@ -13,6 +13,7 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from adapters.app.settings import Settings
 from adapters.discord.commands import PapersGroup, on_command_error
 from adapters.discord.config import (
     DEFAULT_VOTE_EMOJIS,
@@ -25,8 +26,7 @@ from adapters.discord.config import (
 )
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
 from adapters.discord.views import SimilarButton, UpvoteButton
-from adapters.settings import Settings
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef, Workspace
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,6 @@ import discord
 from discord import app_commands
 
 from adapters.discord.render import clip, render
-from bot.app import Paperboy
 from bot.commands import (
     MAX_SEARCH_LIMIT,
     Cite,
@@ -29,6 +28,7 @@ from bot.commands import (
     Trending,
     Unsubscribe,
 )
+from bot.core import Paperboy
 from bot.domain import MAX_DIGEST_SIZE, ChannelRef
 from bot.replies import ErrorReply, Reply
 

@@ -10,7 +10,7 @@ from typing import Any
 import discord
 
 from adapters.discord.render import digest_paper_message, digest_parent_embed, digest_thread_name
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
 from bot.services.delivery import ChannelUnavailable as CoreChannelUnavailable
 

@@ -9,8 +9,8 @@ from typing import Any, Protocol, Self
 
 import discord
 
-from bot.app import Paperboy
 from bot.commands import Similar
+from bot.core import Paperboy
 from bot.domain import Vote, Workspace
 from bot.render_text import render_text
 from bot.replies import VoteReply

@@ -20,7 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from adapters.settings import Settings
+from adapters.app.settings import Settings
 from adapters.sources.arxiv import ArxivClient
 from adapters.sources.errors import SourceError
 from adapters.sources.hf import FetchResult, HuggingFaceClient
@@ -33,7 +33,7 @@ REFRESH_JOB_ID = "paperboy-refresh-daily-papers"
 
 
 class IngestTarget(Protocol):
-    """What the sources need of the core (`bot.app.Paperboy`): its store and `ingest`."""
+    """What the sources need of the core (`bot.core.Paperboy`): its store and `ingest`."""
 
     @property
     def store(self) -> PaperRepository:

@@ -30,7 +30,7 @@ from rich.progress import (
 from bot.domain import Paper, UpsertCounts
 from bot.ids import InvalidPaperId, normalize_arxiv_id
 from bot.ports import PaperRepository, SearchIndex
-from storage.search_index import young_garbage_only
+from storage.search.index import young_garbage_only
 
 log = logging.getLogger(__name__)
 

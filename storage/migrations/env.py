@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from storage.sql import async_url, create_engine_for
-from storage.tables import metadata
+from storage.sql.tables import metadata
 
 config = context.config
 # Only the `alembic` command line reads an ini file; Paperboy's own logging is left alone otherwise.

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from adapters.sources.demo import load_demo_papers
-from bot.app import Paperboy
-from storage.search_index import open_index
+from bot.core import Paperboy
+from storage.search.index import open_index
 
 DEMO_DAY = date(2026, 11, 26)
 

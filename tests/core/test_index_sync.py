@@ -6,9 +6,9 @@ import asyncio
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from adapters.index_sync import start_index_sync
-from adapters.settings import Settings
-from bot.app import Paperboy
+from adapters.app.index_sync import start_index_sync
+from adapters.app.settings import Settings
+from bot.core import Paperboy
 from bot.domain import Paper
 
 

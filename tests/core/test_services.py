@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from bot.app import Paperboy
 from bot.commands import CommandContext
+from bot.core import Paperboy
 from bot.domain import ChannelRef, Vote, Workspace
 from bot.render_text import render_text
 from bot.replies import Citation, DigestReply, ErrorReply, PaperCard, PaperList, ScheduleStatus, TopicList

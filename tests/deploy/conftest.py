@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from adapters.settings import Settings
-from tests.deploy.fakes import FakeServices
+from adapters.app.settings import Settings
+from tests.fakes.services import FakeServices
 
 
 @pytest.fixture

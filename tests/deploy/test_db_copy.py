@@ -17,12 +17,12 @@ import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import Table, select
 
-from adapters.dbcopy import CopyError, copy_database, slack_tables
+from adapters.ops.dbcopy import CopyError, copy_database, slack_tables
 from adapters.slack.installations import SlackInstallations
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote
 from storage.sql import SqlStore, create_engine_for, open_store
-from storage.tables import metadata
+from storage.sql.tables import metadata
 from tests.conftest import POSTGRES_SERVER, REQUIRE_POSTGRES
 
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.doctor import doctor_report, run_checks
-from adapters.settings import Settings
+from adapters.app.settings import Settings
+from adapters.ops.doctor import doctor_report, run_checks
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import head_revision, open_store
-from tests.deploy.fakes import FakeServices
+from tests.fakes.services import FakeServices
 
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 MakeSettings = Callable[..., Settings]

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.observability import Observability
-from adapters.observability.health import Readiness, add_health_routes
-from adapters.settings import Settings
-from adapters.web import WebServer, build_web_app
+from adapters.app.settings import Settings
+from adapters.app.web import WebServer, build_web_app
+from adapters.ops.health import Readiness, add_health_routes
+from adapters.ops.telemetry import Observability
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -137,7 +137,7 @@ def test_the_image_checks_its_health_stops_on_sigterm_and_serves_paperboy_run() 
         next(a for k, a in stages(dockerfile_instructions(DEPLOY / "Dockerfile"))[-1] if k == "ENV")
     )
 
-    assert runtime["HEALTHCHECK"].endswith('CMD ["python", "-m", "adapters.observability.probe", "/healthz"]')
+    assert runtime["HEALTHCHECK"].endswith('CMD ["python", "-m", "adapters.ops.probe", "/healthz"]')
     assert runtime["STOPSIGNAL"] == "SIGTERM"
     assert (runtime["ENTRYPOINT"], runtime["CMD"]) == ('["paperboy"]', '["run"]')
     assert runtime["EXPOSE"] == env["PAPERBOY_PORT"] == "3000"
@@ -194,7 +194,7 @@ async def health_port() -> AsyncIterator[int]:
 async def probe(port: int, path: str = "/healthz") -> int:
     """Exit status of the image's health command, with PAPERBOY_PORT as given."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.observability.probe", path, env={"PAPERBOY_PORT": str(port)}, cwd=ROOT
+        sys.executable, "-m", "adapters.ops.probe", path, env={"PAPERBOY_PORT": str(port)}, cwd=ROOT
     )
     return await asyncio.wait_for(process.wait(), timeout=30)
 
@@ -247,7 +247,7 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
             "CMD",
             "python",
             "-m",
-            "adapters.observability.probe",
+            "adapters.ops.probe",
             "/healthz",
         ]
 

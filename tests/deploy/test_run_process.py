@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.delivery_fake import RateLimitedSlack
-from adapters.discord.fake import FakeDiscord
+from adapters.bench.slack_api import RateLimitedSlack
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import open_store
+from tests.fakes.discord import FakeDiscord
+from tests.fakes.slack import FakeSlack, command_body, signed_headers
 from tests.processes import PAPERBOY, Running, free_port, start_paperboy
-from tests.slack.fake_slack import FakeSlack, command_body, signed_headers
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 SLACK_TOKEN = "xoxb-team-one-secret-token"

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from bot.domain import ChannelRef, Vote, Workspace
 from storage.sql import MIGRATIONS_DIR, create_engine_for, downgrade_database, open_store, upgrade_database
-from storage.tables import metadata
+from storage.sql.tables import metadata
 
 SCRIPTS = ScriptDirectory(str(MIGRATIONS_DIR))
 # Oldest first.

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import DiscordRunner, start_discord
+from adapters.app.settings import Settings
+from adapters.discord.client import DiscordRunner, start_discord
 from adapters.discord.config import point_discord_at
-from adapters.discord.fake import FORUM, FakeDiscord, InteractionRecord
-from adapters.settings import Settings
 from adapters.sources.demo import load_demo_papers
-from bot.app import Paperboy
-from storage.search_index import open_index
+from bot.core import Paperboy
+from storage.search.index import open_index
 from storage.sql import open_store
+from tests.fakes.discord import FORUM, FakeDiscord, InteractionRecord
 
 # A Wednesday, so weekday digests are due.
 TODAY = date(2026, 11, 25)

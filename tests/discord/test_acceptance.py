@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.discord import DiscordRunner
+from adapters.discord.client import DiscordRunner
 from adapters.sources.demo import load_demo_papers
-from bot.app import Paperboy
-from storage.search_index import open_index
+from bot.core import Paperboy
+from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.discord.conftest import TODAY, FixedClock, World
 

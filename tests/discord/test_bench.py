@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.discord.bench import bench_discord
+from tests.bench.discord_commands import bench_discord
 
 
 @pytest.mark.slow

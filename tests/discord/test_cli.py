@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 import discord
 from typer.testing import CliRunner
 
-from adapters.discord.cli import INVITE_PERMISSIONS, discord_app, invite_url, sync_commands
-from adapters.discord.fake import APP_ID, FakeDiscord
+from adapters.cli.discord import INVITE_PERMISSIONS, discord_app, invite_url, sync_commands
 from tests.discord.conftest import discord_settings
+from tests.fakes.discord import APP_ID, FakeDiscord
 
 
 def test_invite_url_asks_for_the_bot_and_its_commands_with_the_needed_permissions() -> None:
@@ -25,7 +25,7 @@ def test_invite_url_asks_for_the_bot_and_its_commands_with_the_needed_permission
 
 
 async def test_invite_url_without_a_client_id_asks_discord(fake: FakeDiscord) -> None:
-    from adapters.discord.cli import application_id
+    from adapters.cli.discord import application_id
 
     assert invite_url(await application_id(discord_settings(fake))).startswith(
         f"https://discord.com/oauth2/authorize?client_id={APP_ID}"

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import DiscordRunner, commands
-from bot.app import Paperboy
+from adapters.discord import commands
+from adapters.discord.client import DiscordRunner
 from bot.commands import Command, CommandContext
+from bot.core import Paperboy
 from bot.domain import ChannelRef
 from bot.replies import Reply
 from tests.discord.conftest import World

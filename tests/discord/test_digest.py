@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord import DiscordRunner
-from adapters.discord.fake import BOT_ID, FakeDiscord
+from adapters.discord.client import DiscordRunner
 from adapters.discord.publisher import ChannelUnavailable
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef
 from tests.discord.conftest import TODAY, StartBot, World
+from tests.fakes.discord import BOT_ID, FakeDiscord
 
 
 def ref(world: World, channel: int) -> ChannelRef:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord import DiscordRunner, start_discord
+from adapters.discord.client import DiscordRunner, start_discord
 from adapters.discord.config import DiscordConfigError, minimal_intents, parse_shard_ids, shard_plan
-from adapters.discord.fake import APP_ID, FakeDiscord, snowflake_for_shard
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef, Vote, Workspace
 from tests.discord.conftest import StartBot, World, discord_settings, watch
+from tests.fakes.discord import APP_ID, FakeDiscord, snowflake_for_shard
 
 GUILDS_INTENT = 1 << 0
 GUILD_MESSAGE_REACTIONS_INTENT = 1 << 10

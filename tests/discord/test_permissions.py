@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.discord import DiscordRunner
-from bot.app import Paperboy
+from adapters.discord.client import DiscordRunner
+from bot.core import Paperboy
 from bot.domain import ChannelRef
 from tests.discord.conftest import World
 from tests.discord.test_commands import is_ephemeral

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.discord import DiscordRunner
-from bot.app import Paperboy
+from adapters.discord.client import DiscordRunner
+from bot.core import Paperboy
 from tests.discord.conftest import StartBot, World, press_on_a_card_after_a_restart
 
 MATRYOSHKA = "2205.13147"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import DiscordRunner
-from adapters.discord.fake import BOT_ID
-from bot.app import Paperboy
+from adapters.discord.client import DiscordRunner
+from bot.core import Paperboy
 from bot.domain import ChannelRef, Workspace
 from tests.discord.conftest import StartBot, World, press_on_a_card_after_a_restart
+from tests.fakes.discord import BOT_ID
 
 MATRYOSHKA = "2205.13147"
 

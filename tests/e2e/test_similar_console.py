@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.semantic import missing_extra
+from storage.vectors.semantic import missing_extra
 from tests.conftest import skip_without_semantic_extra
 from tests.e2e.test_console import paperboy
 

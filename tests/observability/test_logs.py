@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from adapters.observability import Observability
-from adapters.observability.logs import LogTelemetry, setup_logging
-from adapters.runner import configure_logging
-from adapters.settings import Settings
+from adapters.app.runner import configure_logging
+from adapters.app.settings import Settings
+from adapters.ops.logs import LogTelemetry, setup_logging
+from adapters.ops.telemetry import Observability
 from bot.commands import CommandContext
 from bot.domain import ChannelRef, UpsertCounts
 from tests.observability.conftest import Served

@@ -6,11 +6,11 @@ import discord
 from discord.http import Route
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.delivery_fake import RateLimitedSlack
+from adapters.bench.slack_api import RateLimitedSlack
 from adapters.discord.config import point_discord_at
-from adapters.discord.fake import FakeDiscord
-from adapters.observability.metrics import PrometheusTelemetry
-from adapters.observability.ratelimits import ReportingRateLimitHandler, watch_discord_rate_limits
+from adapters.ops.metrics import PrometheusTelemetry
+from adapters.ops.ratelimits import ReportingRateLimitHandler, watch_discord_rate_limits
+from tests.fakes.discord import FakeDiscord
 
 
 def waited(metrics: PrometheusTelemetry, platform: str) -> tuple[float, float]:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef, ChannelSettings, Delivery, DigestPlan, Paper, ScoredPaper
 from bot.services.delivery import DeliveryEngine, DeliveryPolicy, PlatformPace
-from bot.services.scheduling import DigestScheduler
-from storage.search_index import open_index
+from bot.services.due_digests import DigestScheduler
+from storage.search.index import open_index
 from storage.sql import SqlStore
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.discord.fake import TEXT, FakeDiscord, _json
+from tests.fakes.discord import TEXT, FakeDiscord, _json
 
 
 class DiscordWithHistory(FakeDiscord):

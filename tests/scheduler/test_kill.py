@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.delivery_fake import FakeMessage, RateLimitedSlack
+from adapters.bench.slack_api import FakeMessage, RateLimitedSlack
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import SqlStore, open_store
 from tests.scheduler.conftest import synthetic_papers

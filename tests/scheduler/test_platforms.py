@@ -10,18 +10,18 @@ from pathlib import Path
 import discord
 import pytest
 
-from adapters.delivery_fake import RateLimitedSlack
-from adapters.discord import start_discord
+from adapters.bench.slack_api import RateLimitedSlack
+from adapters.discord.client import start_discord
 from adapters.discord.config import point_discord_at
 from adapters.discord.publisher import delivery_nonce
 from adapters.discord.render import digest_parent_embed
-from adapters.slack import SlackConfig, build_slack_bot
-from adapters.slack.app import SlackService
-from bot.app import Paperboy
+from adapters.slack.bot import SlackService, build_slack_bot
+from adapters.slack.config import SlackConfig
+from bot.core import Paperboy
 from bot.domain import ChannelRef, ChannelSettings
 from bot.services.delivery import DeliveryEngine, DeliveryPolicy, PlatformPace
-from bot.services.scheduling import DigestScheduler
-from storage.search_index import open_index
+from bot.services.due_digests import DigestScheduler
+from storage.search.index import open_index
 from storage.sql import SqlStore, open_store
 from tests.discord.conftest import discord_settings
 from tests.scheduler.conftest import synthetic_papers
@@ -35,7 +35,7 @@ async def paperboy(tmp_path: Path) -> AsyncIterator[Paperboy]:
     """The core on SQLite with papers featured today (the real clock: leases and the schedule agree)."""
     store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
     index = await open_index(tmp_path / "index")
-    from adapters.bootstrap import SystemClock
+    from adapters.app.compose import SystemClock
 
     app = Paperboy(store=store, index=index, clock=SystemClock())
     await app.ingest(synthetic_papers(datetime.now(UTC).date(), 12))

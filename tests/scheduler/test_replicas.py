@@ -16,10 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from adapters.delivery_fake import RateLimitedSlack
+from adapters.bench.slack_api import RateLimitedSlack
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import SqlStore, open_store
-from storage.tables import deliveries
+from storage.sql.tables import deliveries
 from tests.processes import Running, free_port, start_paperboy
 from tests.scheduler.conftest import synthetic_papers
 from tests.scheduler.fakes import DiscordWithHistory, discord_audit

@@ -13,7 +13,7 @@ import pytest
 
 from bot.domain import Paper, UpsertCounts
 from bot.query import parse_query
-from storage.search_index import TantivyIndex, open_index
+from storage.search.index import TantivyIndex, open_index
 from storage.sql import SqlStore, open_store
 
 Fill = Callable[[Sequence[Paper]], Awaitable[TantivyIndex]]

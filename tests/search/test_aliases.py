@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from storage.aliases import acronym_definitions, aliases_of, defined_acronyms, name_parts, title_acronym
+from storage.search.aliases import (
+    acronym_definitions,
+    aliases_of,
+    defined_acronyms,
+    name_parts,
+    title_acronym,
+)
 
 
 def test_an_acronym_is_defined_when_its_letters_start_the_words_before_it() -> None:

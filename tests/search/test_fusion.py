@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef, Paper
 from bot.services.search import RRF_K, blend, fuse
-from storage.search_index import open_index
+from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.search.conftest import LIBRARY, paper
 

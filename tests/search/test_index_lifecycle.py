@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import storage.search_index as search_index
+import storage.search.index as search_index
 from bot.domain import Paper
-from storage.search_index import STATE_FILE, open_index
+from storage.search.index import STATE_FILE, open_index
 from storage.sql import SqlStore
 from tests.search.conftest import LIBRARY, FakePaperStore, ids_for, paper
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.query import parse_query
-from storage.search_index import PLAIN_RANKING
+from storage.search.index import PLAIN_RANKING
 from tests.search.conftest import LIBRARY, Fill, ids_for, paper
 
 # Papers that have both words, but apart: "sparse" in the title, "activation" in the abstract.

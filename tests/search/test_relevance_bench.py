@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from adapters.relevance import HELDOUT_RESOURCE, bench_relevance, load_queries
+from adapters.bench.relevance import HELDOUT_RESOURCE, bench_relevance, load_queries
 
 
 def mrr_rows(report: str) -> dict[str, list[float]]:

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bot.query import SearchQuery, parse_query
-from storage.search_index import TantivyIndex
+from storage.search.index import TantivyIndex
 from tests.search.conftest import LIBRARY, Fill, ids_for, paper
 
 

@@ -12,21 +12,21 @@ from typing import Any
 
 import pytest
 
-import storage.semantic as semantic_module
-from adapters.embeddings_cli import embed_all
-from adapters.settings import Settings
+import storage.vectors.semantic as semantic_module
+from adapters.app.settings import Settings
+from adapters.cli.index import embed_all
 from adapters.sources.demo import load_demo_papers
-from bot.app import Paperboy
+from bot.core import Paperboy
 from bot.domain import ChannelRef
-from storage.search_index import TantivyIndex
-from storage.semantic import (
+from storage.search.index import TantivyIndex
+from storage.sql import SqlStore
+from storage.vectors.semantic import (
     DEFAULT_MODEL,
     DEFAULT_TOPIC_SIMILARITY,
     choose_model,
     missing_extra,
     open_semantic,
 )
-from storage.sql import SqlStore
 from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
 
 MISSING = missing_extra()
@@ -64,7 +64,7 @@ class CountingEmbedder:
 def model() -> Any:
     """The default model, loaded once for the module."""
     skip_without_semantic_extra(MISSING)
-    from storage.vector_index import SentenceEmbedder
+    from storage.vectors.index import SentenceEmbedder
 
     choice = choose_model(None)
     assert choice is not None
@@ -72,7 +72,7 @@ def model() -> Any:
 
 
 def semantic_on(store: SqlStore, model: Any) -> Any:
-    from storage.vector_index import SemanticSearch
+    from storage.vectors.index import SemanticSearch
 
     return SemanticSearch(store, CountingEmbedder(model), topic_similarity=DEFAULT_TOPIC_SIMILARITY)
 
@@ -203,12 +203,12 @@ def test_without_the_extra_search_is_lexical_and_says_so_once(
 ) -> None:
     monkeypatch.setattr(semantic_module, "EXTRA_MODULES", ("paperboy_no_such_module",))
     monkeypatch.setattr(semantic_module, "_said_off", False)
-    caplog.set_level(logging.INFO, logger="storage.semantic")
+    caplog.set_level(logging.INFO, logger="storage.vectors.semantic")
 
     assert open_semantic(object(), None) is None  # type: ignore[arg-type]
     assert open_semantic(object(), None) is None  # type: ignore[arg-type]
 
-    said = [r.getMessage() for r in caplog.records if r.name == "storage.semantic"]
+    said = [r.getMessage() for r in caplog.records if r.name == "storage.vectors.semantic"]
     assert len(said) == 1
     assert "Semantic search is off" in said[0] and "pip install 'paperboy-bot[semantic]'" in said[0]
 

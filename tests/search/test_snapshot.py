@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.sources.snapshot import ingest_snapshot, parse_line
-from storage.search_index import open_index
+from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.search.conftest import FakePaperStore, ids_for
 

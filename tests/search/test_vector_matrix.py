@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storage.semantic import missing_extra
+from storage.vectors.semantic import missing_extra
 from tests.conftest import skip_without_semantic_extra
 
 DIMENSIONS = 8
@@ -36,7 +36,7 @@ def axis(number: int, scale: float = 1.0) -> Any:
 def collection() -> tuple[Any, Any]:
     """Twenty papers about the collection's common theme (axis 0, each with a little of its own), one hub that
     is nothing but the theme, and one paper about a specific subject (axis 1) as well as the theme."""
-    from storage.vector_index import VectorMatrix
+    from storage.vectors.index import VectorMatrix
 
     matrix = VectorMatrix()
     ids = [f"2401.{n:05d}" for n in range(1, 21)]
@@ -76,7 +76,7 @@ def test_restricted_centered_search_ranks_only_the_given_papers() -> None:
 def test_the_mean_follows_additions_replacements_and_removals() -> None:
     import numpy as np
 
-    from storage.vector_index import VectorMatrix
+    from storage.vectors.index import VectorMatrix
 
     matrix = VectorMatrix()
     assert matrix.mean() is None
@@ -104,7 +104,7 @@ def test_a_corrupt_vector_is_skipped_and_spoils_no_score() -> None:
 def test_vectors_read_back_from_float16_are_made_unit_length_and_scores_stay_cosines() -> None:
     import numpy as np
 
-    from storage.vector_index import VectorMatrix, from_bytes, to_bytes
+    from storage.vectors.index import VectorMatrix, from_bytes, to_bytes
 
     matrix = VectorMatrix()
     rng = np.random.default_rng(7)
@@ -118,7 +118,7 @@ def test_vectors_read_back_from_float16_are_made_unit_length_and_scores_stay_cos
 
 
 def test_one_or_two_papers_rank_by_plain_cosine() -> None:
-    from storage.vector_index import VectorMatrix
+    from storage.vectors.index import VectorMatrix
 
     matrix = VectorMatrix()
     matrix.upsert(["a", "b"], ["1", "1"], [axis(0), axis(1)])

@@ -15,13 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.settings import Settings
-from adapters.slack import SlackConfig, SlackService, start_slack
+from adapters.app.settings import Settings
+from adapters.slack.bot import SlackService, start_slack
+from adapters.slack.config import SlackConfig
 from adapters.sources.demo import load_demo_papers
-from bot.app import Paperboy
-from storage.search_index import open_index
+from bot.core import Paperboy
+from storage.search.index import open_index
 from storage.sql import SqlStore
-from tests.slack.fake_slack import FakeSlack, action_body, command_body, event_body, signed_headers
+from tests.fakes.slack import FakeSlack, action_body, command_body, event_body, signed_headers
 
 DEMO_DAY = date(2026, 11, 26)
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

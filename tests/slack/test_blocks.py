@@ -28,8 +28,8 @@ from bot.replies import (
     TopicList,
     VoteReply,
 )
+from tests.fakes.slack import block_kit_violations
 from tests.slack.conftest import block_text
-from tests.slack.fake_slack import block_kit_violations
 
 CHANNEL = ChannelRef("slack", "T1", "C1")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.domain import ChannelRef
+from tests.fakes.slack import command_body
 from tests.slack.conftest import SlackHarness, StartSlack, block_text, buttons
-from tests.slack.fake_slack import command_body
 
 FORM = "application/x-www-form-urlencoded"
 

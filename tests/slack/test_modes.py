@@ -7,11 +7,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from adapters.slack import SlackConfig, build_slack_bot
-from adapters.web import WebServer, add_slack_routes, build_web_app
-from bot.app import Paperboy
+from adapters.app.web import WebServer, add_slack_routes, build_web_app
+from adapters.slack.bot import build_slack_bot
+from adapters.slack.config import SlackConfig
+from bot.core import Paperboy
+from tests.fakes.slack import FakeSlack, command_body, signed_headers
 from tests.slack.conftest import SECRET, SlackHarness, StartSlack, block_text
-from tests.slack.fake_slack import FakeSlack, command_body, signed_headers
 
 
 async def test_slack_checks_the_events_url_with_a_challenge(slack: SlackHarness) -> None:

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from bot.domain import ChannelRef, Vote
+from tests.fakes.slack import Team
 from tests.slack.conftest import SlackHarness, StartSlack, block_text, eventually
-from tests.slack.fake_slack import Team
 
 
 async def install(slack: SlackHarness, code: str) -> httpx.Response:

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fakes.slack import FakeSlack, command_body, event_body, signed_headers
 from tests.slack.conftest import FORM, SECRET, block_text
-from tests.slack.fake_slack import FakeSlack, command_body, event_body, signed_headers
 
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 pytestmark = pytest.mark.slow

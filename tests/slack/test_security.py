@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from bot.domain import Paper
+from tests.fakes.slack import command_body, slack_signature
 from tests.slack.conftest import FORM, SlackHarness, block_text
-from tests.slack.fake_slack import command_body, slack_signature
 
 HOSTILE_TITLE = "Attention <!channel> & <!here> is all <@U0BOSS> you need <https://evil.example|click>"
 

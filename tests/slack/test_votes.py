@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.domain import ChannelRef
+from tests.fakes.slack import action_body
 from tests.slack.conftest import FORM, SlackHarness, block_text, eventually
-from tests.slack.fake_slack import action_body
 
 MATRYOSHKA = "2205.13147"
 

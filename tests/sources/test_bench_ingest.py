@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.sources.bench_ingest import bench, synthetic_items
 from adapters.sources.hf import parse_daily_papers_page
+from tests.bench.hf_ingest import bench, synthetic_items
 
 
 def test_synthetic_items_parse_like_real_ones_and_fill_the_week() -> None:

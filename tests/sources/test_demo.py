@@ -6,8 +6,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from adapters.sources import build_demo
 from adapters.sources.demo import load_demo_papers, read_demo_payload
+from tests.tools import build_demo
 
 # A copy of ../shared/data/seed-papers.jsonl (arXiv metadata, public domain), so that the tests need nothing outside the repository.
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed-papers.jsonl"

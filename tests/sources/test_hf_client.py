@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from adapters.sources.errors import PageInvalid, SourceError
-from adapters.sources.fake_hf import serve
 from adapters.sources.hf import HuggingFaceClient, InvalidPeriod
 from adapters.sources.http import RetryPolicy
+from tests.fakes.hf import serve
 
 from .conftest import RecordedSleep, Script, json_response, make_item
 

@@ -15,14 +15,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from adapters.cli import app as paperboy_cli
-from adapters.settings import Settings
-from adapters.sources import cli as sources_cli
+from adapters.app.settings import Settings
+from adapters.cli import ingest as sources_cli
+from adapters.cli.main import app as paperboy_cli
 from adapters.sources.arxiv import ArxivClient, ArxivPacer
 from adapters.sources.demo import read_demo_payload
-from adapters.sources.fake_hf import serve
 from adapters.sources.hf import HuggingFaceClient
 from adapters.sources.http import RetryPolicy
+from tests.fakes.hf import serve
 
 from .conftest import RecordedSleep, Script, make_item
 from .test_arxiv_client import entry, feed

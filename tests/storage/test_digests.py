@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from bot.domain import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_POSTED, ChannelRef
 from storage.sql import SqlStore, open_store
-from storage.tables import deliveries
+from storage.sql.tables import deliveries
 from tests.storage.factories import SteppingClock, make_plan
 
 GENERAL = ChannelRef("slack", "T1", "C1")

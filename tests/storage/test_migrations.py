@@ -18,7 +18,7 @@ from storage.sql import (
     open_store,
     upgrade_database,
 )
-from storage.tables import metadata
+from storage.sql.tables import metadata
 
 TABLES = {
     "papers",

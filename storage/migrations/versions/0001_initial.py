@@ -24,7 +24,7 @@ def _id() -> sa.types.TypeEngine[int]:
 
 
 def _timestamp() -> sa.DateTime:
-    """A UTC timestamp (storage.tables.UtcDateTime stores it)."""
+    """A UTC timestamp (storage.sql.tables.UtcDateTime stores it)."""
     return sa.DateTime(timezone=True)
 
 

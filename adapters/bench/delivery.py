@@ -1,0 +1,252 @@
+"""Benchmark: every channel's digest due at once, posted through the Slack adapter against a rate-limited fake.
+
+    paperboy bench delivery --channels 1000 --papers 5 [--rate 200] [--database URL] [--workdir DIR]
+    python -m adapters.bench.delivery --channels 1000 --papers 5
+
+The fake Slack (adapters.bench.slack_api) runs in its own process and takes one message a second per channel
+and `--rate` a second in all, answering 429 with Retry-After beyond that. The bot side is the real thing in
+this process: the store (SQLite in --workdir, or --database), the scheduler tick planning every digest, the
+delivery engine, the Slack publisher and slack_sdk. The limit a perfect sender meets is the larger of
+channels x messages / rate and (messages - 1) seconds (the per-channel pace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import multiprocessing
+import platform
+import resource
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+DEFAULT_WORKDIR = Path("bench-data") / "delivery"
+FAKE_BURST = 20
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryBenchResult:
+    """What one run measured."""
+
+    channels: int
+    messages_expected: int
+    messages_posted: int
+    rate_limited: int
+    problems: list[str]
+    total_seconds: float
+    tick_seconds: float
+    first_to_last_seconds: float
+    limit_seconds: float
+    rate: float
+    peak_rss_mb: float
+    fake_peak_rss_mb: float
+
+    @property
+    def share_of_allowed_rate(self) -> float:
+        """Messages a second achieved over the whole run, as a share of the allowed rate."""
+        return self.messages_posted / (self.total_seconds * self.rate) if self.total_seconds else 0.0
+
+    def report(self) -> str:
+        """The numbers, one per line."""
+        within = self.total_seconds <= self.limit_seconds * 1.10
+        lines = [
+            f"channels: {self.channels}, messages planned: {self.messages_expected} "
+            f"(one parent and {self.messages_expected // self.channels - 1} papers each)",
+            f"fake Slack: 1 message/s per channel, {self.rate:g}/s in all (burst {FAKE_BURST}), 429 beyond",
+            f"limit set by those rates: {self.limit_seconds:.1f} s",
+            f"total time (tick + delivery): {self.total_seconds:.1f} s "
+            f"({'within' if within else 'NOT within'} 10% of the limit)",
+            f"  planning and queueing (tick): {self.tick_seconds:.1f} s",
+            f"  first to last message: {self.first_to_last_seconds:.1f} s",
+            f"achieved share of the allowed rate: {self.share_of_allowed_rate:.1%}",
+            f"messages accepted: {self.messages_posted}, answered 429: {self.rate_limited}",
+            "lost or doubled: none"
+            if not self.problems
+            else f"PROBLEMS ({len(self.problems)}): {self.problems[:5]}",
+            f"peak RSS: bot {self.peak_rss_mb:.0f} MB, fake Slack {self.fake_peak_rss_mb:.0f} MB",
+            f"python {platform.python_version()} on {platform.machine()}",
+        ]
+        return "\n".join(lines)
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _serve_fake(conn: Connection, rate: float) -> None:
+    """The fake Slack's process: serve until told to stop, then send the peak RSS."""
+    from adapters.bench.slack_api import RateLimitedSlack
+
+    async def main() -> None:
+        fake = RateLimitedSlack(channel_interval=1.0, rate=rate, burst=FAKE_BURST)
+        await fake.start()
+        conn.send(fake.port)
+        await asyncio.to_thread(conn.recv)
+        await fake.stop()
+        conn.send(_peak_rss_mb())
+
+    asyncio.run(main())
+
+
+def _fresh_workdir(workdir: Path) -> Path:
+    """An empty work directory (the benchmark's own, emptied first)."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+async def _audit(port: int, expected: dict[str, int]) -> dict[str, Any]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        url = f"http://127.0.0.1:{port}/_audit"
+        async with session.post(url, json={"expected": expected}) as response:
+            data: dict[str, Any] = await response.json()
+            return data
+
+
+async def bench_delivery(
+    channels: int = 1000,
+    papers: int = 5,
+    *,
+    rate: float = 200.0,
+    database_url: str | None = None,
+    workdir: Path = DEFAULT_WORKDIR,
+) -> DeliveryBenchResult:
+    """Run the benchmark once; the fake runs in a child process."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    fake = context.Process(target=_serve_fake, args=(theirs, rate), daemon=True)
+    fake.start()
+    try:
+        port = await asyncio.to_thread(ours.recv)
+        result = await _run(port, channels, papers, rate, database_url, workdir)
+        ours.send("stop")
+        fake_rss = float(await asyncio.to_thread(ours.recv))
+    finally:
+        fake.join(timeout=10)
+        if fake.is_alive():
+            fake.kill()
+    return DeliveryBenchResult(**{**result, "fake_peak_rss_mb": fake_rss})
+
+
+async def _run(
+    port: int, channels: int, papers: int, rate: float, database_url: str | None, workdir: Path
+) -> dict[str, Any]:
+    from adapters.app.compose import SystemClock
+    from adapters.app.jobs import DeliverySettings, install_engine
+    from adapters.app.settings import Settings
+    from adapters.slack.bot import SlackService, build_slack_bot
+    from adapters.slack.config import SlackConfig
+    from bot.core import Paperboy
+    from bot.domain import ChannelRef, ChannelSettings, Paper
+    from bot.services.due_digests import DigestScheduler
+    from storage.search.index import open_index
+    from storage.sql import open_store
+
+    fresh = await asyncio.to_thread(_fresh_workdir, workdir)
+    store = await open_store(database_url or f"sqlite:///{fresh / 'bench.db'}")
+    if await store.list_channels():
+        await store.close()
+        raise ValueError("The benchmark needs an empty database; give --database a new one.")
+    index = await open_index(fresh / "index")
+
+    paperboy = Paperboy(store=store, index=index, clock=SystemClock())
+    try:
+        today = datetime.now(UTC).date()
+        await paperboy.ingest(
+            [
+                Paper(
+                    arxiv_id=f"2611.{n:05d}",
+                    title=f"Benchmark paper {n}",
+                    authors=["A. Author", "B. Author"],
+                    abstract="An abstract of a fair length. " * 20,
+                    featured_on=today,
+                    hf_upvotes=500 - n,
+                )
+                for n in range(1, papers + 11)
+            ]
+        )
+        refs = [ChannelRef("slack", "TBENCH", f"C{n:05d}") for n in range(channels)]
+        for ref in refs:
+            await store.save_settings(
+                ChannelSettings(
+                    ref, hour=0, minute=0, timezone="UTC", weekdays_only=False, digest_size=papers
+                )
+            )
+        config = SlackConfig(
+            signing_secret="bench-secret",
+            bot_token="xoxb-bench",
+            api_url=f"http://127.0.0.1:{port}/api/",
+            post_interval=1.0,
+        )
+        bot = await build_slack_bot(paperboy, config)
+        service = SlackService(bot)
+        delivery = dataclasses.replace(
+            DeliverySettings.from_settings(Settings()), slack_rate=rate, max_digests=max(2000, channels)
+        )
+        engine = install_engine(paperboy, delivery)
+        digests = DigestScheduler(store, paperboy.planner, engine, paperboy.clock)
+        tick_done: list[float] = []
+        started = time.perf_counter()
+
+        async def tick() -> None:
+            await digests.tick({"slack"})
+            tick_done.append(time.perf_counter())
+
+        try:
+            await engine.run(paperboy.publishers, until_idle=True, producer=tick())
+        finally:
+            total = time.perf_counter() - started
+            await engine.stop()
+            await service.stop()
+        audit = await _audit(port, {ref.channel: papers for ref in refs})
+    finally:
+        await index.close()
+        await store.close()
+    messages = channels * (papers + 1)
+    first, last = audit.get("first"), audit.get("last")
+    return {
+        "channels": channels,
+        "messages_expected": messages,
+        "messages_posted": int(audit["messages"]),
+        "rate_limited": int(audit["rate_limited"]),
+        "problems": list(audit["problems"]),
+        "total_seconds": total,
+        "tick_seconds": (tick_done[0] - started) if tick_done else total,
+        "first_to_last_seconds": (last - first) if first is not None and last is not None else 0.0,
+        "limit_seconds": max(messages / rate, float(papers)),
+        "rate": rate,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m adapters.bench.delivery`."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--channels", type=int, default=1000)
+    parser.add_argument("--papers", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--database", default=None, help="a database URL (default: SQLite in --workdir)")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    args = parser.parse_args(argv)
+    result = asyncio.run(
+        bench_delivery(
+            args.channels, args.papers, rate=args.rate, database_url=args.database, workdir=args.workdir
+        )
+    )
+    print(result.report())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,437 @@
+"""The `paperboy` command line (typer): run the bot, query the store, ingest papers, run benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from adapters.app.compose import paperboy_app
+from adapters.app.settings import Settings
+from bot.core import PaperNotFound
+from bot.domain import ChannelRef, InvalidChannelRef, Paper, ScoredPaper
+from bot.ids import InvalidPaperId
+from bot.query import QueryError
+from bot.render_text import render_text
+from bot.replies import PaperCard, PaperList
+
+app = typer.Typer(
+    help="Paperboy: the day's trending research papers in Slack, Discord and your terminal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+ingest_app = typer.Typer(help="Load papers into the store.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+
+T = TypeVar("T")
+USER_ERRORS = (QueryError, InvalidPaperId, PaperNotFound, InvalidChannelRef, ValueError, LookupError, OSError)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one sentence on stderr and return the exit to raise."""
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine; user-facing errors (a bad id, an unreachable database) become one sentence and exit 1."""
+    from storage.sql import StoreError
+
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except StoreError as error:
+        raise fail(str(error)) from None
+    except USER_ERRORS as error:
+        raise fail(str(error)) from None
+
+
+def paper_json(item: ScoredPaper) -> dict[str, Any]:
+    """The stable JSON of one paper (`paperboy paper --json`)."""
+    paper: Paper = item.paper
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "authors": paper.authors,
+        "abstract": paper.abstract,
+        "published": paper.published.isoformat() if paper.published else None,
+        "featured_on": paper.featured_on.isoformat() if paper.featured_on else None,
+        "hf_upvotes": paper.hf_upvotes,
+        "chat_votes": item.chat_votes,
+        "num_comments": paper.num_comments,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": paper.ai_keywords,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "organization": paper.organization,
+        "thumbnail": paper.thumbnail,
+        "categories": paper.categories,
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+        "withdrawn": paper.withdrawn,
+        "url": paper.abs_url,
+    }
+
+
+def list_json(items: list[ScoredPaper]) -> str:
+    """The stable JSON of a result list (`search --json`, `trending --json`): best first."""
+    return json.dumps(
+        [
+            {
+                "arxiv_id": i.paper.arxiv_id,
+                "title": i.paper.title,
+                "authors": i.paper.authors,
+                "score": round(i.score, 6),
+                "hf_upvotes": i.paper.hf_upvotes,
+                "chat_votes": i.chat_votes,
+                "featured_on": i.paper.featured_on.isoformat() if i.paper.featured_on else None,
+                "url": i.paper.abs_url,
+            }
+            for i in items
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+@app.command()
+def run(
+    console: Annotated[
+        bool, typer.Option("--console", help="Serve the console even when chat platforms are configured.")
+    ] = False,
+) -> None:
+    """Serve every configured adapter (the console when no chat platform is configured)."""
+    from adapters.app.runner import configure_logging, serve, wants_console
+
+    settings = Settings()
+    configure_logging(
+        console_only=wants_console(settings, console) and not (settings.has_slack or settings.has_discord)
+    )
+    raise typer.Exit(run_async(lambda: serve(settings, force_console=console)))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", -excluded, author:, cat:, org:, since:')],
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
+) -> None:
+    """Search the stored papers."""
+
+    async def main() -> list[ScoredPaper]:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.search(query, limit)
+
+    items = run_async(main)
+    if as_json:
+        typer.echo(list_json(items))
+    else:
+        typer.echo(
+            render_text(PaperList(f"Papers for “{query}”", tuple(items), "No paper matches that query."))
+        )
+
+
+@app.command()
+def trending(
+    window: Annotated[str, typer.Option(help="day, week or month")] = "day",
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
+) -> None:
+    """The trending papers of a window."""
+    if window not in ("day", "week", "month"):
+        raise fail(f"--window takes day, week or month, not {window!r}.")
+
+    async def main() -> list[ScoredPaper]:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.trending(window, limit=limit)
+
+    items = run_async(main)
+    if as_json:
+        typer.echo(list_json(items))
+    else:
+        typer.echo(
+            render_text(
+                PaperList(
+                    f"Trending papers of the {window}",
+                    tuple(items),
+                    f"No papers featured in the last {window}.",
+                )
+            )
+        )
+
+
+@app.command()
+def paper(
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show one paper."""
+
+    async def main() -> ScoredPaper:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.paper(paper_id)
+
+    item = run_async(main)
+    typer.echo(
+        json.dumps(paper_json(item), ensure_ascii=False, indent=2)
+        if as_json
+        else render_text(PaperCard(item))
+    )
+
+
+@app.command()
+def cite(paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL")]) -> None:
+    """Print a BibTeX entry."""
+
+    async def main() -> str:
+        async with paperboy_app(Settings()) as paperboy:
+            return (await paperboy.cite(paper_id)).bibtex
+
+    typer.echo(run_async(main))
+
+
+@app.command()
+def digest(
+    channel: Annotated[
+        str | None, typer.Option(help="platform:workspace:channel, e.g. console:local:general")
+    ] = None,
+    on_date: Annotated[
+        str | None, typer.Option("--date", help="local date YYYY-MM-DD (default: today there)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the plan; post and record nothing.")
+    ] = False,
+    due: Annotated[
+        bool, typer.Option("--due", help="Post every digest that is due (one scheduler tick), then exit.")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Each channel's next run, last delivery and pause reason.")
+    ] = False,
+) -> None:
+    """Plan one channel's digest and post it (--channel), post every due digest (--due), or show --status."""
+    if due or status:
+        from adapters.app.jobs import format_due, format_status, read_status, run_due
+
+        if (due and status) or channel or on_date or dry_run:
+            raise fail("--due and --status stand alone: use one, without --channel, --date or --dry-run.")
+        settings = Settings()
+        if status:
+            typer.echo(format_status(run_async(lambda: read_status(settings))))
+            return
+        report = run_async(lambda: run_due(settings))
+        typer.echo(format_due(report))
+        raise typer.Exit(0 if report.ok else 1)
+    if channel is None:
+        raise fail("Name a channel with --channel platform:workspace:channel, or use --due or --status.")
+    try:
+        ref = ChannelRef.parse(channel)
+    except InvalidChannelRef as error:
+        raise fail(str(error)) from None
+    try:
+        day = date.fromisoformat(on_date) if on_date else None
+    except ValueError:
+        raise fail(f"--date takes a date like 2025-09-01, not {on_date!r}.") from None
+
+    async def main() -> str:
+        from adapters.console.repl import ConsolePublisher
+
+        async with paperboy_app(Settings()) as paperboy:
+            paperboy.publishers.setdefault("console", ConsolePublisher(sys.stdout))
+            return render_text(await paperboy.post_digest(ref, day, dry_run=dry_run))
+
+    typer.echo(run_async(main))
+
+
+@ingest_app.command("demo")
+def ingest_demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when the store holds no paper.")] = False,
+) -> None:
+    """Load the bundled demo papers (featured today, so that trending shows them)."""
+
+    async def main() -> str:
+        from adapters.sources.demo import load_demo_papers
+
+        async with paperboy_app(Settings()) as paperboy:
+            if if_empty and await paperboy.store.count_papers() > 0:
+                return "The store already holds papers; demo data not loaded."
+            counts = await paperboy.ingest(load_demo_papers(paperboy.clock.now().date()), source="demo")
+            return f"Demo papers: {counts.new} new, {counts.updated} updated, {counts.skipped} skipped."
+
+    typer.echo(run_async(main))
+
+
+@ingest_app.command("snapshot")
+def ingest_snapshot_command(
+    file: Annotated[Path, typer.Argument(help="arXiv metadata snapshot, one JSON object a line")],
+    batch_size: Annotated[int, typer.Option(min=100, max=100_000)] = 5000,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Stream the arXiv metadata snapshot into the store and index."""
+    if not file.is_file():
+        raise fail(f"No snapshot file at {file}.")
+
+    async def main() -> str:
+        from adapters.sources.snapshot import ingest_snapshot
+
+        async with paperboy_app(Settings()) as paperboy:
+            counts = await ingest_snapshot(
+                file, paperboy.store, paperboy.index, batch_size=batch_size, progress=progress
+            )
+            return f"Snapshot: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged, {counts.skipped} skipped."
+
+    typer.echo(run_async(main))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations."""
+    from storage.sql import upgrade_database
+
+    settings = Settings()
+    run_async(lambda: upgrade_database(settings.database_url))
+    typer.echo("Database is up to date.")
+
+
+@db_app.command("copy")
+def db_copy(
+    to: Annotated[
+        str, typer.Option("--to", help="The new database, e.g. postgresql://user:pw@host:5432/paperboy")
+    ],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per insert.")] = 1000,
+) -> None:
+    """Copy every table from DATABASE_URL into an empty database (migrated first); verify the counts."""
+    from adapters.ops.dbcopy import CopyError, copy_database
+    from adapters.ops.doctor import display_url
+
+    settings = Settings()
+    typer.echo(f"Copying {display_url(settings.database_url)} to {display_url(to)}…")
+    try:
+        tables = run_async(lambda: copy_database(settings.database_url, to, batch_size=batch_size))
+    except CopyError as error:
+        raise fail(str(error)) from None
+    for table in tables:
+        typer.echo(f"✓ {table.name}: {table.target_rows} rows")
+    rows = sum(table.target_rows for table in tables)
+    typer.echo(
+        f"Copied {len(tables)} tables, {rows} rows; every count matches. "
+        "Point DATABASE_URL at the new database and start Paperboy."
+    )
+
+
+@app.command()
+def doctor(
+    timeout: Annotated[float, typer.Option(min=0.5, max=60, help="Seconds each check may take.")] = 5.0,
+) -> None:
+    """Check the configuration, database, platforms and paper sources; exit 1 when something is wrong."""
+    from adapters.ops.doctor import doctor_report
+
+    report, healthy = asyncio.run(doctor_report(time_limit=timeout))
+    typer.echo(report)
+    raise typer.Exit(0 if healthy else 1)
+
+
+@bench_app.command("search")
+def bench_search_command(
+    papers: Annotated[int, typer.Option(min=100)] = 100_000,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Use a snapshot file instead of synthetic papers.")
+    ] = None,
+    queries: Annotated[int, typer.Option(min=10)] = 1000,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """Fill a store with N papers and print search latency (service and raw index) and ingest rate."""
+    from adapters.bench.search import bench_search
+
+    typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
+
+
+@bench_app.command("relevance")
+def bench_relevance_command(
+    distractors: Annotated[
+        int, typer.Option(min=0, help="Synthetic papers the demo papers hide among.")
+    ] = 20_000,
+    semantic: Annotated[
+        bool, typer.Option(help="Also rank by meaning and hybrid (needs the semantic extra).")
+    ] = True,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="List the queries each ranker did not answer first.")
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store, index and vectors go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """MRR@10, recall@10 and latency of each ranker on hand-written queries over the demo papers."""
+    from adapters.bench.relevance import bench_relevance
+
+    typer.echo(
+        run_async(lambda: bench_relevance(distractors, workdir, semantic=semantic, show_misses=misses))
+    )
+
+
+@bench_app.command("hybrid")
+def bench_hybrid_command(
+    papers: Annotated[int, typer.Option(min=100)] = 100_000,
+    queries: Annotated[int, typer.Option(min=10)] = 200,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """Latency of lexical and hybrid search (each query embedded anew) over N papers (needs the semantic extra)."""
+    from adapters.bench.relevance import bench_hybrid_latency
+
+    typer.echo(run_async(lambda: bench_hybrid_latency(papers, workdir, queries=queries)))
+
+
+@bench_app.command("delivery")
+def bench_delivery_command(
+    channels: Annotated[int, typer.Option(min=1)] = 1000,
+    papers: Annotated[int, typer.Option(min=1, max=25)] = 5,
+    rate: Annotated[float, typer.Option(min=1, help="The fake's messages a second in all.")] = 200.0,
+    database: Annotated[
+        str | None, typer.Option(help="An empty database URL (default: SQLite in --workdir).")
+    ] = None,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path(
+        "bench-data/delivery"
+    ),
+) -> None:
+    """Post every channel's digest at once through Slack's adapter to a rate-limited fake; print the numbers."""
+    from adapters.bench.delivery import bench_delivery
+
+    result = run_async(
+        lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir)
+    )
+    typer.echo(result.report())
+
+
+def _mount_adapter_commands() -> None:
+    # Sources add `ingest hf` and `ingest arxiv` to the ingest group; Discord brings `discord sync|invite-url`.
+    from adapters.cli.discord import discord_app
+    from adapters.cli.ingest import register_ingest_commands
+
+    register_ingest_commands(ingest_app)
+    app.add_typer(discord_app, name="discord")
+    # `index embeddings`: vectors for search by meaning (the semantic extra).
+    from adapters.cli.index import index_app
+
+    app.add_typer(index_app, name="index")
+
+
+_mount_adapter_commands()
+
+
+def main() -> None:
+    """Entry point of the `paperboy` console script."""
+    app()

@@ -1,0 +1,502 @@
+"""The Slack adapter: a slack-bolt AsyncApp answering /papers, buttons, reactions and install life cycle."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.app.settings import Settings
+from adapters.app.web import WebServer, add_slack_routes, build_web_app
+from adapters.ops.ratelimits import ReportingRateLimitHandler
+from adapters.slack.blocks import (
+    SHARE_ACTION,
+    SIMILAR_ACTION,
+    UPVOTE_ACTION,
+    SlackMessage,
+    paper_message,
+    render_reply,
+    unescape,
+)
+from adapters.slack.config import SlackConfig
+from adapters.slack.installations import SlackInstallations
+from adapters.slack.publisher import ChannelPacer, SlackPublisher
+from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys, slack_error
+from bot.commands import (
+    CastVote,
+    Cite,
+    Command,
+    CommandContext,
+    CommandError,
+    ListTopics,
+    PostDigest,
+    RetractVote,
+    Schedule,
+    Search,
+    ShowHelp,
+    ShowPaper,
+    Similar,
+    Subscribe,
+    Unsubscribe,
+    parse_command,
+)
+from bot.core import Paperboy
+from bot.domain import ChannelRef, Vote, Workspace
+from bot.ports import NullTelemetry, Telemetry
+from bot.replies import ErrorReply, Reply, VoteReply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# Answers only the asker sees; everything else (trending, topic changes) is posted for the channel.
+_PRIVATE = (
+    Search,
+    ShowPaper,
+    Similar,
+    Cite,
+    ListTopics,
+    Schedule,
+    ShowHelp,
+    CastVote,
+    RetractVote,
+    PostDigest,
+)
+# Channels whose posts by chat.postMessage fail for membership reasons can still be answered via response_url.
+_NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
+DRAIN_SECONDS = 10.0
+
+
+def retry_handlers(telemetry: Telemetry | None = None) -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries: 429 waits its Retry-After (reported as a rate-limit wait), 5xx and dropped
+    connections back off."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
+    return [
+        ReportingRateLimitHandler(telemetry or NullTelemetry(), platform=PLATFORM, max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+        AsyncConnectionErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+    ]
+
+
+def needs_manage(command: Command) -> bool:
+    """True for commands that change the channel: topics, schedule changes, posting a digest."""
+    if isinstance(command, Schedule):
+        return bool(command.args.strip())
+    return isinstance(command, Subscribe | Unsubscribe | PostDigest)
+
+
+def is_private(command: Command | None, reply: Reply) -> bool:
+    """Whether an answer goes to the asker only (errors always do)."""
+    return command is None or isinstance(reply, ErrorReply) or isinstance(command, _PRIVATE)
+
+
+class SlackBot:
+    """Paperboy on Slack: the Bolt app, its listeners, the digest publisher and (OAuth) the installations."""
+
+    def __init__(
+        self,
+        paperboy: Paperboy,
+        config: SlackConfig,
+        *,
+        session: aiohttp.ClientSession,
+        installations: SlackInstallations | None = None,
+    ) -> None:
+        self.paperboy = paperboy
+        self.config = config
+        self.session = session
+        self.installations = installations
+        # Bolt deep-copies each request's context (and the client in it) for lazy listeners, which an open
+        # aiohttp session does not survive: Bolt's client opens a session per call, the publisher shares one.
+        self.client = AsyncWebClient(
+            token=None if config.uses_oauth else config.bot_token,
+            base_url=config.base_url,
+            retry_handlers=retry_handlers(paperboy.telemetry),
+            logger=log,
+        )
+        self.poster = AsyncWebClient(
+            base_url=config.base_url,
+            session=session,
+            retry_handlers=retry_handlers(paperboy.telemetry),
+            logger=log,
+        )
+        self.bolt = self._build_bolt()
+        self.work = BackgroundWork(config.work_concurrency)
+        self.publisher = SlackPublisher(
+            self.poster,
+            self._bot_token,
+            on_channel_gone=paperboy.schedules.pause,
+            pacer=ChannelPacer(config.post_interval),
+            vote_emoji=config.vote_emoji[0],
+        )
+        self.events_seen = RecentKeys()
+        self.clicks_seen = RecentKeys()
+        self.admins = AdminCheck()
+        self._register()
+
+    # ----- wiring -----
+
+    def _build_bolt(self) -> AsyncApp:
+        common: dict[str, Any] = {
+            "name": "paperboy",
+            "logger": log,
+            "signing_secret": self.config.signing_secret,
+            "client": self.client,
+            # Every listener acks before it returns and leaves slow work to background tasks, so Bolt answers
+            # as soon as the ack is in instead of polling for it.
+            "process_before_response": True,
+        }
+        if not self.config.uses_oauth:
+            return AsyncApp(**common)
+        assert self.installations is not None and self.config.client_id and self.config.client_secret
+        oauth = AsyncOAuthSettings(
+            client_id=self.config.client_id,
+            client_secret=self.config.client_secret,
+            scopes=list(self.config.oauth_scopes),
+            user_scopes=[],
+            redirect_uri=self.config.redirect_uri,
+            installation_store=self.installations.installations,
+            installation_store_bot_only=True,
+            state_store=self.installations.states,
+            logger=log,
+        )
+        # Bolt's default authorizer would make its own client for token rotation; ours honours SLACK_API_URL.
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=log,
+            installation_store=self.installations.installations,
+            client_id=self.config.client_id,
+            client_secret=self.config.client_secret,
+            bot_only=True,
+            # A token names one installation: its auth.test answer can be kept rather than asked per request.
+            cache_enabled=True,
+            client=self.client,
+        )
+        return AsyncApp(
+            **common,
+            oauth_settings=oauth,
+            installation_store=self.installations.installations,
+            installation_store_bot_only=True,
+            # Bolt accepts an AsyncAuthorize instance here although its annotation names only callables.
+            authorize=authorize,  # type: ignore[arg-type]
+        )
+
+    def _register(self) -> None:
+        app = self.bolt
+        app.command(self.config.command)(self._on_command)
+        app.action(UPVOTE_ACTION)(self._on_upvote_click)
+        app.action(SHARE_ACTION)(self._on_share_click)
+        app.action(SIMILAR_ACTION)(self._on_similar_click)
+        app.event("reaction_added")(self._on_reaction_added)
+        app.event("reaction_removed")(self._on_reaction_removed)
+        app.event("app_uninstalled")(self._on_uninstalled)
+        app.event("tokens_revoked")(self._on_tokens_revoked)
+
+    async def _bot_token(self, team_id: str) -> str | None:
+        if self.installations is None:
+            return self.config.bot_token
+        return await self.installations.bot_token(team_id)
+
+    # ----- /papers -----
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Acknowledge at once (an empty 200); the answer follows through the response_url."""
+        await ack()
+        # `client` is this request's own (Bolt makes one per request), so the background work may keep it.
+        self.work.start(self._answer_command(body, client), "command")
+
+    async def _answer_command(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Answer a /papers line through its response_url (Bolt has acknowledged it already)."""
+        team, channel_id, user = body.get("team_id", ""), body.get("channel_id", ""), body.get("user_id", "")
+        text = unescape(body.get("text") or "")
+        channel = ChannelRef(PLATFORM, team, channel_id)
+        command: Command | None = None
+        try:
+            command = parse_command(text)
+        except CommandError as error:
+            reply: Reply = ErrorReply(str(error))
+        else:
+            can_manage = True
+            if self.config.admins_only and needs_manage(command):
+                can_manage = await self.admins.is_admin(client, team, user)
+            ctx = CommandContext(channel=channel, user=user, can_manage=can_manage)
+            reply = await self.paperboy.execute(ctx, command)
+        private = is_private(command, reply)
+        share = private and isinstance(command, Search | ShowPaper | Similar)
+        message = render_reply(reply, share=share)
+        await self.respond(body.get("response_url"), message, private=private)
+
+    async def respond(
+        self, response_url: str | None, message: SlackMessage, *, private: bool, replace: bool = False
+    ) -> bool:
+        """Send a message through a response_url (with slack_sdk's retries); True when Slack took it."""
+        if not response_url:
+            log.warning("no response_url to answer with")
+            return False
+        hook = AsyncWebhookClient(
+            response_url,
+            session=self.session,
+            retry_handlers=retry_handlers(self.paperboy.telemetry),
+            logger=log,
+        )
+        payload: dict[str, Any] = {
+            "text": message.text,
+            "blocks": message.blocks,
+            "response_type": "ephemeral" if private else "in_channel",
+            "replace_original": replace,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        try:
+            response = await hook.send_dict(payload)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("response_url failed: %s", error)
+            return False
+        if response.status_code != 200:
+            log.warning("response_url answered %s: %s", response.status_code, response.body[:200])
+            return False
+        return True
+
+    # ----- buttons -----
+
+    async def _on_upvote_click(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self.work.start(self._on_upvote(body), "upvote")
+
+    async def _on_share_click(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        self.work.start(self._on_share(body, client), "share")
+
+    async def _on_similar_click(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self.work.start(self._on_similar(body), "similar")
+
+    async def _on_similar(self, body: dict[str, Any]) -> None:
+        """Show the clicker, privately, the papers most like the card's paper, each with its buttons."""
+        action = (body.get("actions") or [{}])[0]
+        team = (body.get("team") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        ctx = CommandContext(channel=ChannelRef(PLATFORM, team, channel_id), user=user, can_manage=False)
+        reply = await self.paperboy.execute(ctx, Similar(str(action.get("value", ""))))
+        await self.respond(body.get("response_url"), render_reply(reply, share=True), private=True)
+
+    async def _on_upvote(self, body: dict[str, Any]) -> None:
+        """Toggle the clicker's vote for the card's paper and tell them privately where it stands."""
+        action = (body.get("actions") or [{}])[0]
+        team = (body.get("team") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        arxiv_id = str(action.get("value", ""))
+        # Slack may deliver one click twice; the same click (same action_ts) must not toggle twice.
+        key = f"{team}:{user}:{action.get('action_ts')}:{arxiv_id}"
+        if self.clicks_seen.seen(key) or not (team and user and arxiv_id):
+            return
+        self.clicks_seen.add(key)
+        workspace = Workspace(PLATFORM, team)
+        try:
+            item = await self.paperboy.paper(arxiv_id, workspace=workspace)
+            voted = await self.paperboy.votes.toggle(Vote(PLATFORM, team, user, item.paper.arxiv_id))
+            count = await self.paperboy.votes.count(item.paper.arxiv_id, workspace)
+            reply: Reply = VoteReply(item.paper.arxiv_id, item.paper.title, voted, True, count)
+        except (LookupError, ValueError) as error:
+            reply = ErrorReply(str(error))
+        await self.respond(body.get("response_url"), render_reply(reply), private=True)
+
+    async def _on_share(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Post a paper for the whole channel, where reactions on it count as votes."""
+        action = (body.get("actions") or [{}])[0]
+        team = (body.get("team") or {}).get("id", "")
+        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        channel = ChannelRef(PLATFORM, team, channel_id)
+        try:
+            item = await self.paperboy.paper(
+                str(action.get("value", "")), workspace=Workspace(PLATFORM, team)
+            )
+        except (LookupError, ValueError) as error:
+            await self.respond(body.get("response_url"), render_reply(ErrorReply(str(error))), private=True)
+            return
+        message = paper_message(item)
+        try:
+            posted = await client.chat_postMessage(
+                channel=channel_id,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            if slack_error(error) not in _NOT_A_MEMBER:
+                log.warning("sharing in %s failed: %s", channel, slack_error(error))
+                failed = ErrorReply("Slack did not accept the message; please try again in a minute.")
+                await self.respond(body.get("response_url"), render_reply(failed), private=True)
+                return
+            # Not a member: the response_url still reaches the channel, though reactions there cannot count.
+            await self.respond(body.get("response_url"), message, private=False)
+            return
+        await self.paperboy.store.remember_message(channel, str(posted["ts"]), item.paper.arxiv_id)
+
+    # ----- events -----
+
+    async def _on_reaction_added(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await self._on_reaction(body, event, context, cast=True)
+
+    async def _on_reaction_removed(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await self._on_reaction(body, event, context, cast=False)
+
+    async def _on_reaction(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, *, cast: bool
+    ) -> None:
+        """A vote emoji on a paper message the bot posted casts or retracts that person's vote."""
+        event_id = str(body.get("event_id", ""))
+        if event_id and self.events_seen.seen(event_id):
+            return
+        item = event.get("item") or {}
+        user = event.get("user")
+        reaction = str(event.get("reaction", "")).split("::", 1)[0]
+        team = body.get("team_id") or context.team_id or ""
+        counted = (
+            item.get("type") == "message"
+            and reaction in self.config.vote_emoji
+            and user
+            and user != context.bot_user_id
+        )
+        if counted:
+            channel = ChannelRef(PLATFORM, team, str(item.get("channel", "")))
+            await self.paperboy.vote_on_message(channel, str(item.get("ts", "")), str(user), cast=cast)
+        # Remembered only once handled: a delivery that failed half-way is retried by Slack and redone.
+        if event_id:
+            self.events_seen.add(event_id)
+
+    async def _on_uninstalled(self, body: dict[str, Any]) -> None:
+        """The app was removed from a workspace: forget its installation and every channel's data."""
+        self.work.start(self._forget_workspace(body), "uninstall")
+
+    async def _on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        """The bot token was revoked: the workspace is as good as uninstalled."""
+        tokens = event.get("tokens") or {}
+        if tokens.get("bot"):
+            self.work.start(self._forget_workspace(body), "tokens revoked")
+
+    async def _forget_workspace(self, body: dict[str, Any]) -> None:
+        team = str(body.get("team_id", ""))
+        if not team:
+            return
+        if self.installations is not None:
+            await self.installations.delete_team(team, body.get("enterprise_id"))
+        removed = await self.paperboy.store.delete_workspace(Workspace(PLATFORM, team))
+        log.info("forgot Slack workspace %s (%d channels)", team, removed)
+
+
+@dataclass
+class SlackService:
+    """A running Slack adapter; `stop()` ends it cleanly."""
+
+    bot: SlackBot
+    server: WebServer | None = None
+    socket: AsyncSocketModeHandler | None = None
+    engine: AsyncEngine | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The HTTP port actually listened on (useful when PAPERBOY_PORT is 0), or None."""
+        return self.server.port if self.server is not None else None
+
+    async def stop(self) -> None:
+        """Stop taking requests, let running work finish (briefly), and release connections."""
+        if self.socket is not None:
+            await self.socket.close_async()
+        if self.server is not None:
+            await self.server.stop()
+        await self.bot.work.drain(DRAIN_SECONDS)
+        if self.bot.paperboy.publishers.get(PLATFORM) is self.bot.publisher:
+            del self.bot.paperboy.publishers[PLATFORM]
+        await self.bot.session.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+async def build_slack_bot(
+    paperboy: Paperboy, config: SlackConfig, *, engine: AsyncEngine | None = None
+) -> SlackBot:
+    """Build the Slack bot (creating the installation tables with OAuth) and register its digest publisher."""
+    config.validate()
+    installations: SlackInstallations | None = None
+    if config.uses_oauth:
+        if engine is None:
+            raise ValueError("The OAuth install needs the database engine for its installation tables.")
+        installations = SlackInstallations(engine, config.client_id or "")
+        await installations.create_tables()
+    session = aiohttp.ClientSession()
+    bot = SlackBot(paperboy, config, session=session, installations=installations)
+    paperboy.publishers[PLATFORM] = bot.publisher
+    return bot
+
+
+async def start_slack(
+    paperboy: Paperboy,
+    settings: Settings,
+    *,
+    config: SlackConfig | None = None,
+    web_app: web.Application | None = None,
+) -> SlackService:
+    """Start the Slack adapter: Socket Mode with SLACK_APP_TOKEN, else HTTP on PAPERBOY_PORT or `web_app`.
+
+    When `web_app` is given, the Slack routes are added to it and the caller serves it; otherwise the adapter
+    serves its own web application on the configured port.
+    """
+    config = config or SlackConfig.from_settings(settings)
+    engine: AsyncEngine | None = None
+    if config.uses_oauth:
+        from storage.sql import create_engine_for
+
+        engine = create_engine_for(settings.database_url)
+    try:
+        bot = await build_slack_bot(paperboy, config, engine=engine)
+    except BaseException:
+        if engine is not None:
+            await engine.dispose()
+        raise
+    service = SlackService(bot, engine=engine)
+    try:
+        if config.socket_mode:
+            service.socket = AsyncSocketModeHandler(bot.bolt, config.app_token, web_client=bot.client)
+            await service.socket.connect_async()
+        elif web_app is not None:
+            add_slack_routes(web_app, bot.bolt)
+        else:
+            service.server = WebServer(build_web_app(slack=bot.bolt), config.host, config.port)
+            await service.server.start()
+    except BaseException:
+        await service.stop()
+        raise
+    mode = (
+        "Socket Mode" if config.socket_mode else "many workspaces" if config.uses_oauth else "one workspace"
+    )
+    where = f"port {service.port}" if service.port is not None else "the shared web app"
+    log.info("Slack adapter started: %s, %s", mode, "outbound connection" if config.socket_mode else where)
+    return service
+
+
+__all__ = ["SlackBot", "SlackService", "build_slack_bot", "start_slack"]

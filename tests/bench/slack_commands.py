@@ -1,0 +1,270 @@
+"""Benchmark: signed `/papers search` requests at the real HTTP endpoint; prints time to acknowledgement.
+
+    python -m tests.bench.slack_commands --papers 100000 --requests 2000 --concurrency 50
+
+The store (SQLite, in --workdir) is filled once with synthetic papers and reused by later runs. Slack's side
+(auth.test and the response_url answers) is a small server on 127.0.0.1; the requests come from a separate
+process, so the load generator does not share the bot's event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import hashlib
+import hmac
+import math
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench"
+
+
+@dataclass
+class SlackSink:
+    """Slack's side of the benchmark: answers auth.test and records when each response_url answer arrives."""
+
+    answers: dict[str, float] = field(default_factory=dict)
+    errors: int = 0
+    runner: web.AppRunner | None = None
+    port: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    expected: int = 0
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{name}", self._response)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.port = self.runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "auth.test":
+            body = {"ok": True, "team_id": "TBENCH", "user_id": "UBOT", "bot_id": "BBOT", "team": "bench"}
+            return web.json_response(body)
+        return web.json_response({"ok": False, "error": "unknown_method"})
+
+    async def _response(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        self.answers[request.match_info["name"]] = time.time()
+        if str(payload.get("text", "")).startswith("Sorry"):
+            self.errors += 1
+        if len(self.answers) >= self.expected:
+            self.done.set()
+        return web.Response(text="ok")
+
+
+def signed(body: bytes) -> dict[str, str]:
+    """Headers exactly as Slack signs a request."""
+    stamp = str(int(time.time()))
+    base = b"v0:" + stamp.encode() + b":" + body
+    signature = "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+
+
+def command(query: str, name: str, sink_port: int) -> bytes:
+    """A `/papers search` slash command body."""
+    return urlencode(
+        {
+            "team_id": "TBENCH",
+            "channel_id": "CBENCH",
+            "user_id": f"U{hash(name) % 1000:03d}",
+            "command": "/papers",
+            "text": f"search {query}",
+            "response_url": f"http://127.0.0.1:{sink_port}/response/{name}",
+            "trigger_id": "0",
+        }
+    ).encode()
+
+
+Result = tuple[str, float, float, int]
+"""One request: its name, when it was sent (epoch seconds), milliseconds to the ack, HTTP status."""
+
+
+async def _load(
+    url: str, queries: Sequence[str], concurrency: int, sink_port: int, prefix: str
+) -> list[Result]:
+    """Send every request, `concurrency` at a time; return (name, sent at, ack ms, status) for each."""
+    results: list[Result] = []
+    pending = iter(enumerate(queries))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            for number, query in pending:
+                name = f"{prefix}{number}"
+                body = command(query, name, sink_port)
+                headers = signed(body)
+                sent = time.time()
+                began = time.perf_counter()
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        status = response.status
+                except aiohttp.ClientError:
+                    status = 0
+                results.append((name, sent, (time.perf_counter() - began) * 1000, status))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results
+
+
+def run_load(url: str, queries: Sequence[str], concurrency: int, sink_port: int, prefix: str) -> list[Result]:
+    """The load generator's process: its own event loop."""
+    return asyncio.run(_load(url, queries, concurrency, sink_port, prefix))
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return (
+        ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))] if ordered else float("nan")
+    )
+
+
+async def prepare(papers: int, workdir: Path) -> tuple[str, Path]:
+    """A SQLite store holding at least `papers` papers (filled once, then reused) and its index folder."""
+    from adapters.bench.search import SEED, load_vocabulary, write_synthetic_snapshot
+    from adapters.sources.snapshot import ingest_snapshot
+    from storage.search.index import open_index
+    from storage.sql import open_store
+
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    url = f"sqlite:///{workdir / f'slack-bench-{papers}.db'}"
+    index_dir = workdir / f"slack-bench-{papers}.index"
+    store = await open_store(url)
+    try:
+        if await store.count_papers() < papers:
+            snapshot = workdir / f"synthetic-{papers}-{SEED}.jsonl"
+            if not await asyncio.to_thread(snapshot.exists):
+                vocabulary = await asyncio.to_thread(load_vocabulary)
+                await asyncio.to_thread(write_synthetic_snapshot, snapshot, papers, vocabulary)
+            index = await open_index(index_dir)
+            try:
+                began = time.perf_counter()
+                await ingest_snapshot(snapshot, store, index)
+                seconds = time.perf_counter() - began
+                print(f"filled the store: {await store.count_papers():,} papers in {seconds:.0f} s")
+            finally:
+                await index.close()
+    finally:
+        await store.close()
+    return url, index_dir
+
+
+async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> str:
+    """Run the benchmark; return the report."""
+    from adapters.app.compose import SystemClock
+    from adapters.app.settings import Settings
+    from adapters.bench.search import load_vocabulary, query_mix
+    from adapters.slack.bot import start_slack
+    from adapters.slack.config import SlackConfig
+    from bot.core import Paperboy
+    from storage.search.index import open_index
+    from storage.sql import open_store
+
+    url, index_dir = await prepare(papers, workdir)
+    # Filling the store on a first run leaves a large heap behind; collect it before timing anything.
+    gc.collect()
+    queries = query_mix(await asyncio.to_thread(load_vocabulary), requests)
+    sink = SlackSink(expected=requests)
+    await sink.start()
+    store = await open_store(url)
+    index = await open_index(index_dir)
+    await index.catch_up(store)
+    stored = await store.count_papers()
+    paperboy = Paperboy(store=store, index=index, clock=SystemClock())
+    config = SlackConfig(
+        signing_secret=SECRET,
+        bot_token=TOKEN,
+        api_url=f"http://127.0.0.1:{sink.port}/api/",
+        host="127.0.0.1",
+        port=0,
+    )
+    service = await start_slack(paperboy, Settings(_env_file=None, DATABASE_URL=url), config=config)
+    events_url = f"http://127.0.0.1:{service.port}/slack/events"
+    loop = asyncio.get_running_loop()
+    try:
+        # A spawned (not forked) process: the bot's threads and event loop must not be copied into it.
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            # Warm up: connections, Bolt's one auth.test, the index's caches.
+            warm = [f"warm {q}" for q in queries[:50]]
+            sink.expected = requests + len(warm)
+            await loop.run_in_executor(pool, run_load, events_url, warm, 10, sink.port, "warm")
+            began = time.perf_counter()
+            results = await loop.run_in_executor(
+                pool, run_load, events_url, queries, concurrency, sink.port, "q"
+            )
+            sent_seconds = time.perf_counter() - began
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sink.done.wait(), timeout=300)
+        answered_seconds = time.perf_counter() - began
+    finally:
+        await service.stop()
+        await index.close()
+        await store.close()
+        await sink.stop()
+
+    acks = [ms for _, _, ms, status in results if status == 200]
+    failed = sum(1 for *_, status in results if status != 200)
+    answer_ms = [(sink.answers[name] - sent) * 1000 for name, sent, _, _ in results if name in sink.answers]
+    missing = sum(1 for name, *_ in results if name not in sink.answers)
+    mean_ack = statistics.fmean(acks) if acks else math.nan
+    lines = [
+        f"paperboy Slack bench: {len(results):,} signed /papers search requests, concurrency {concurrency}, "
+        f"{stored:,} papers stored (SQLite), {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        f"  time to acknowledgement   p50 {percentile(acks, 0.5):7.2f} ms   "
+        f"p90 {percentile(acks, 0.9):7.2f} ms   p99 {percentile(acks, 0.99):7.2f} ms   "
+        f"max {max(acks, default=math.nan):7.2f} ms   mean {mean_ack:.2f} ms",
+        f"  answer at response_url    p50 {percentile(answer_ms, 0.5):7.0f} ms   "
+        f"p99 {percentile(answer_ms, 0.99):7.0f} ms (includes waiting behind the backlog of searches)",
+        f"  requests acknowledged in {sent_seconds:.1f} s ({len(results) / sent_seconds:,.0f}/s); "
+        f"all answers in {answered_seconds:.1f} s",
+        f"  errors: {failed} non-200 acks, {missing} answers missing, {sink.errors} error answers",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run, print the report."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--workdir", type=Path, default=Path(".paperboy-bench"))
+    args = parser.parse_args(argv)
+    print(asyncio.run(bench(args.papers, args.requests, args.concurrency, args.workdir)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

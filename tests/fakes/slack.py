@@ -1,0 +1,472 @@
+"""A fake Slack on 127.0.0.1: the Web API methods Paperboy calls, response_url endpoints, Block Kit checks.
+
+Every call is recorded. Messages that break Slack's limits are refused as Slack refuses them
+(`invalid_blocks`) and the breach is kept in `violations`, so a test can assert there were none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from adapters.app.web import WebServer
+
+# ----- requests signed as Slack signs them -----
+
+
+def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` keyed with the signing secret (Slack's scheme)."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    secret: str, body: bytes, content_type: str, *, timestamp: int | None = None
+) -> dict[str, str]:
+    """The headers Slack sends with a request body."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": slack_signature(secret, stamp, body),
+    }
+
+
+def command_body(
+    text: str, *, team: str, channel: str, user: str, response_url: str, command: str = "/papers"
+) -> bytes:
+    """A slash command request body, form-encoded as Slack sends it (with &, <, > escaped in the text)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": team,
+            "team_domain": team.lower(),
+            "channel_id": channel,
+            "channel_name": "papers",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": escaped,
+            "api_app_id": "A0PAPERBOY",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        }
+    ).encode()
+
+
+def action_body(
+    action_id: str,
+    value: str,
+    *,
+    team: str,
+    channel: str,
+    user: str,
+    response_url: str,
+    message_ts: str = "1700000000.000001",
+    action_ts: str = "1700000001.000001",
+    ephemeral: bool = True,
+) -> bytes:
+    """A block_actions interaction body (`payload=<json>`, form-encoded)."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0PAPERBOY",
+        "team": {"id": team, "domain": team.lower()},
+        "channel": {"id": channel, "name": "papers"},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        },
+        "trigger_id": "1234.5678",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": action_ts,
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def event_body(event: dict[str, Any], *, team: str, event_id: str) -> bytes:
+    """An Events API envelope."""
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": team,
+            "api_app_id": "A0PAPERBOY",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000000,
+            "authorizations": [{"team_id": team, "user_id": "UBOT", "is_bot": True}],
+        }
+    ).encode()
+
+
+# ----- Block Kit limits (checked independently of the renderer) -----
+
+
+def block_kit_violations(blocks: Any, text: Any) -> list[str]:
+    """Every way a message breaks Slack's documented Block Kit limits; empty when it is valid."""
+    problems: list[str] = []
+    if text is not None and (not isinstance(text, str) or len(text) > 40_000):
+        problems.append("text must be a string of at most 40,000 characters")
+    if blocks is None:
+        return problems
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not isinstance(blocks, list):
+        return [*problems, "blocks must be a list"]
+    if len(blocks) > 50:
+        problems.append(f"{len(blocks)} blocks (at most 50)")
+
+    def check_text(
+        obj: Any, where: str, limit: int, kinds: tuple[str, ...] = ("mrkdwn", "plain_text")
+    ) -> None:
+        if not isinstance(obj, dict) or obj.get("type") not in kinds:
+            problems.append(f"{where}: not a text object of {kinds}")
+            return
+        body = obj.get("text")
+        if not isinstance(body, str) or not body:
+            problems.append(f"{where}: empty text")
+        elif len(body) > limit:
+            problems.append(f"{where}: {len(body)} characters (at most {limit})")
+
+    for n, block in enumerate(blocks):
+        kind = block.get("type")
+        where = f"block {n} ({kind})"
+        if kind == "section":
+            if "text" not in block and "fields" not in block:
+                problems.append(f"{where}: neither text nor fields")
+            if "text" in block:
+                check_text(block["text"], where, 3000)
+            fields = block.get("fields", [])
+            if len(fields) > 10:
+                problems.append(f"{where}: {len(fields)} fields (at most 10)")
+            for f in fields:
+                check_text(f, f"{where} field", 2000)
+            accessory = block.get("accessory")
+            if accessory and accessory.get("type") == "image":
+                if len(accessory.get("alt_text", "")) > 2000 or not accessory.get("alt_text"):
+                    problems.append(f"{where}: image alt_text must be 1-2000 characters")
+                if len(accessory.get("image_url", "")) > 3000:
+                    problems.append(f"{where}: image_url too long")
+        elif kind == "header":
+            check_text(block.get("text"), where, 150, ("plain_text",))
+        elif kind == "context":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= 10:
+                problems.append(f"{where}: {len(elements)} elements (1 to 10)")
+            for e in elements:
+                if e.get("type") in ("mrkdwn", "plain_text"):
+                    check_text(e, f"{where} element", 3000)
+        elif kind == "actions":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= 25:
+                problems.append(f"{where}: {len(elements)} elements (1 to 25)")
+            ids = [e.get("action_id") for e in elements]
+            if len(ids) != len(set(ids)):
+                problems.append(f"{where}: repeated action_id")
+            for e in elements:
+                if e.get("type") == "button":
+                    check_text(e.get("text"), f"{where} button", 75, ("plain_text",))
+                    if len(e.get("value", "")) > 2000 or len(e.get("action_id", "")) > 255:
+                        problems.append(f"{where}: button value or action_id too long")
+        elif kind in ("divider", "image"):
+            pass
+        else:
+            problems.append(f"{where}: unknown block type")
+    return problems
+
+
+# ----- the fake -----
+
+
+@dataclass
+class Call:
+    """One request the fake received."""
+
+    method: str
+    token: str | None
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Team:
+    """A workspace the fake knows: its bot token and bot user."""
+
+    id: str
+    token: str
+    bot_user: str
+    admins: set[str] = field(default_factory=set)
+
+
+class FakeSlack:
+    """Slack's Web API and response_url endpoints on loopback, recording every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []
+        self.violations: list[str] = []
+        self.teams: dict[str, Team] = {}
+        self.oauth_codes: dict[str, Team] = {}
+        self.client_id = "1111.2222"
+        self.client_secret = "oauth-client-secret"
+        # channel -> Slack error code answered to chat.postMessage there
+        self.channel_errors: dict[str, str] = {}
+        # answers queued for the next chat.postMessage calls: (HTTP status, headers)
+        self.post_failures: list[tuple[int, dict[str, str]]] = []
+        self._ts = itertools.count(1)
+        # Socket Mode: the app token the fake accepts, the open connection, and what the app sent back.
+        self.app_token = "xapp-1-A0PAPERBOY-socket"
+        self.socket: web.WebSocketResponse | None = None
+        self.socket_acks: list[dict[str, Any]] = []
+        self._changed = asyncio.Event()
+        self._server: WebServer | None = None
+        self.port = 0
+
+    # -- setup --
+
+    def add_team(
+        self, team_id: str, token: str, bot_user: str = "UBOT", admins: set[str] | None = None
+    ) -> Team:
+        """Make a workspace known (as if the app were installed there)."""
+        team = Team(team_id, token, bot_user, admins or set())
+        self.teams[token] = team
+        return team
+
+    @property
+    def url(self) -> str:
+        """Base URL of the fake."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What SLACK_API_URL is set to."""
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r") -> str:
+        """A response_url that the fake answers and records."""
+        return f"{self.url}/response/{name}"
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_get("/socket", self._socket)
+        app.router.add_post("/response/{name}", self._response)
+        self._server = WebServer(app, "127.0.0.1", 0)
+        await self._server.start()
+        self.port = self._server.port
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            await self._server.stop()
+
+    # -- queries for tests --
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The recorded calls of one Web API method."""
+        return [c for c in self.calls if c.method == method]
+
+    def posted(self, channel: str | None = None) -> list[Call]:
+        """Messages accepted by chat.postMessage (optionally in one channel)."""
+        return [
+            c
+            for c in self.calls_to("chat.postMessage")
+            if c.args.get("_accepted") and (channel is None or c.args.get("channel") == channel)
+        ]
+
+    async def wait_for(self, condition: Callable[[], Any], within: float = 10.0) -> Any:
+        """Wait until `condition()` is truthy (the app works in the background); fail after `within` s."""
+        deadline = time.monotonic() + within
+        while True:
+            value = condition()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("the fake Slack never saw what the test waited for")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
+
+    async def response_count(self, count: int, within: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until `count` response_url messages arrived; return them."""
+        await self.wait_for(lambda: len(self.responses) >= count, within)
+        return self.responses
+
+    async def send_over_socket(self, envelope_type: str, payload: dict[str, Any], envelope_id: str) -> None:
+        """Deliver one envelope through the Socket Mode connection, as Slack does."""
+        await self.wait_for(lambda: self.socket is not None)
+        assert self.socket is not None
+        await self.socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "accepts_response_payload": envelope_type != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+                "payload": payload,
+            }
+        )
+
+    # -- handlers --
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self.socket = socket
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0PAPERBOY"}}
+        )
+        self._notify()
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+                self._notify()
+        self.socket = None
+        return socket
+
+    def _notify(self) -> None:
+        self._changed.set()
+
+    async def _response(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        payload["_name"] = request.match_info["name"]
+        problems = block_kit_violations(payload.get("blocks"), payload.get("text"))
+        self.violations += problems
+        self.responses.append(payload)
+        self._notify()
+        if problems:
+            return web.Response(status=400, text="invalid_blocks")
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+        if request.method == "GET":
+            args: dict[str, Any] = dict(request.query)
+        elif request.content_type == "application/json":
+            args = await request.json()
+        else:
+            args = dict(await request.post())
+        token = token or args.pop("token", None)
+        if auth.startswith("Basic "):
+            # oauth.v2.access sends the app's credentials as HTTP basic auth.
+            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            args.setdefault("client_id", client_id)
+            args.setdefault("client_secret", secret)
+        call = Call(method, token, args)
+        self.calls.append(call)
+        try:
+            status, body, headers = self._answer(method, token, args, request)
+        finally:
+            self._notify()
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, token: str | None, args: dict[str, Any], request: web.Request
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if method == "oauth.v2.access":
+            return self._oauth(args, request)
+        if method == "apps.connections.open":
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}, {}
+        team = self.teams.get(token or "")
+        if team is None:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if method == "auth.test":
+            return (
+                200,
+                {
+                    "ok": True,
+                    "url": f"https://{team.id.lower()}.slack.com/",
+                    "team": team.id,
+                    "user": "paperboy",
+                    "team_id": team.id,
+                    "user_id": team.bot_user,
+                    "bot_id": "B" + team.bot_user,
+                    "is_enterprise_install": False,
+                },
+                {},
+            )
+        if method == "chat.postMessage":
+            return self._post_message(team, args)
+        if method == "users.info":
+            user = str(args.get("user"))
+            admin = user in team.admins
+            return 200, {"ok": True, "user": {"id": user, "team_id": team.id, "is_admin": admin}}, {}
+        return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _post_message(self, team: Team, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if self.post_failures:
+            status, headers = self.post_failures.pop(0)
+            error = "ratelimited" if status == 429 else "internal_error"
+            return status, {"ok": False, "error": error}, headers
+        channel = str(args.get("channel"))
+        if channel in self.channel_errors:
+            return 200, {"ok": False, "error": self.channel_errors[channel]}, {}
+        problems = block_kit_violations(args.get("blocks"), args.get("text"))
+        if problems:
+            self.violations += problems
+            return 200, {"ok": False, "error": "invalid_blocks", "errors": problems}, {}
+        ts = f"1700000000.{next(self._ts):06d}"
+        args["_accepted"] = True
+        args["_ts"] = ts
+        args["_team"] = team.id
+        message = {"type": "message", "text": args.get("text"), "ts": ts, "user": team.bot_user}
+        return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
+
+    def _oauth(
+        self, args: dict[str, Any], request: web.Request
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if args.get("client_id") != self.client_id or args.get("client_secret") != self.client_secret:
+            return 200, {"ok": False, "error": "invalid_client_id"}, {}
+        team = self.oauth_codes.get(str(args.get("code")))
+        if team is None:
+            return 200, {"ok": False, "error": "invalid_code"}, {}
+        self.teams[team.token] = team
+        return (
+            200,
+            {
+                "ok": True,
+                "app_id": "A0PAPERBOY",
+                "authed_user": {"id": "UINSTALLER"},
+                "scope": "commands,chat:write,reactions:read,channels:history,groups:history",
+                "token_type": "bot",
+                "access_token": team.token,
+                "bot_user_id": team.bot_user,
+                "team": {"id": team.id, "name": f"Team {team.id}"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            },
+            {},
+        )
