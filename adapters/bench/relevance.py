@@ -32,7 +32,8 @@ from adapters.bench.search import Vocabulary, load_vocabulary
 from adapters.sources.demo import load_demo_papers
 from bot.domain import Paper
 from bot.query import parse_query
-from storage.search.index import PLAIN_RANKING, TantivyIndex, open_index
+from storage.search.index import TantivyIndex, open_index
+from storage.search.query import PLAIN_RANKING
 from storage.sql import SqlStore, open_store
 
 SEED = 20251126

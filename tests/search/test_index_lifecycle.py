@@ -13,7 +13,8 @@ import pytest
 
 import storage.search.index as search_index
 from bot.domain import Paper
-from storage.search.index import STATE_FILE, open_index
+from storage.search.folder import STATE_FILE
+from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.search.conftest import LIBRARY, FakePaperStore, ids_for, paper
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from bot.query import parse_query
-from storage.search.index import PLAIN_RANKING
+from storage.search.query import PLAIN_RANKING, WORD_FIELDS
+from storage.search.schema import TEXT_FIELDS
 from tests.search.conftest import LIBRARY, Fill, ids_for, paper
 
 # Papers that have both words, but apart: "sparse" in the title, "activation" in the abstract.
@@ -152,3 +153,9 @@ async def test_an_acronym_is_spelt_out_as_the_papers_that_define_it_do(fill: Fil
     assert meanings == {"MoE": "mixture of experts", "3DGS": "3d gaussian splatting"}
     # Written in lower case it is a word, not an acronym.
     assert await index.acronym_meanings(["moe"]) == {}
+
+
+def test_every_text_field_of_the_schema_is_searched_for_plain_words_in_its_order() -> None:
+    # A text field without a weight would hold words that no plain query finds; the order is the order in which
+    # clause scores are summed, which the relevance numbers were measured with.
+    assert tuple(field for field, _ in WORD_FIELDS) == TEXT_FIELDS
