@@ -17,25 +17,7 @@ from bot.services.delivery import DeliveryEngine, DeliveryPolicy, PlatformPace
 from bot.services.due_digests import DigestScheduler
 from storage.search.index import open_index
 from storage.sql import SqlStore
-
-
-class MovableClock:
-    """A clock that stands still until the test moves it."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        """The moment the test set."""
-        return self.moment
-
-    def set(self, moment: datetime) -> None:
-        """Jump to a moment (forwards, or backwards to replay a restart)."""
-        self.moment = moment.astimezone(UTC)
-
-    def advance(self, **delta: float) -> None:
-        """Move forward by a timedelta's keywords."""
-        self.moment += timedelta(**delta)
+from tests.clock import FixedClock
 
 
 def synthetic_papers(day: date, count: int = 30, *, prefix: str = "2611") -> list[Paper]:
@@ -165,7 +147,7 @@ class World:
     """The core on a store with papers, a loopback platform, a clock the test moves, and a scheduler."""
 
     paperboy: Paperboy
-    clock: MovableClock
+    clock: FixedClock
     platform: LoopbackPlatform
     store: SqlStore
     engine: DeliveryEngine
@@ -173,7 +155,7 @@ class World:
 
     def new_engine(self, **changes: object) -> DeliveryEngine:
         """Another worker on the same store (a replica, or this process after a restart)."""
-        return DeliveryEngine(self.store, policy=policy(**changes), clock=None)
+        return DeliveryEngine(self.store, policy=policy(**changes), clock=self.clock)
 
     def restart(self, **changes: object) -> None:
         """Forget everything in memory, as a process restart does."""
@@ -203,12 +185,12 @@ TODAY = date(2026, 3, 27)  # a Friday, two days before Europe's clocks go forwar
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock(datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-async def world(store: SqlStore, tmp_path: Path, clock: MovableClock) -> AsyncIterator[World]:
+async def world(store: SqlStore, tmp_path: Path, clock: FixedClock) -> AsyncIterator[World]:
     index = await open_index(tmp_path / "index")
     paperboy = Paperboy(store=store, index=index, clock=clock)
     papers: list[Paper] = []
@@ -217,7 +199,7 @@ async def world(store: SqlStore, tmp_path: Path, clock: MovableClock) -> AsyncIt
     await paperboy.ingest(papers)
     platform = LoopbackPlatform()
     paperboy.publishers["console"] = platform
-    engine = DeliveryEngine(store, policy=policy())
+    engine = DeliveryEngine(store, policy=policy(), clock=clock)
     paperboy.delivery.engine = engine
     scheduler = DigestScheduler(store, paperboy.planner, engine, clock)
     try:

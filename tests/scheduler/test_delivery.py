@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from bot.domain import ChannelRef
+from bot.ports import Store
 from bot.services.delivery import DeliveryEngine
+from storage.sql import SqlStore
 from tests.scheduler.conftest import LoopbackPlatform, World, paced, policy
 
 DAY = date(2026, 3, 27)
@@ -21,6 +24,32 @@ async def due_channels(world: World, count: int, **settings: object) -> list[Cha
     """`count` channels due now (09:00 UTC daily, 3 papers), the clock at 09:00 on DAY."""
     world.clock.set(utc(2026, 3, 27, 9, 0))
     return [await world.channel(f"c{n:03d}", **settings) for n in range(count)]
+
+
+class FreezingStore:
+    """The shared store as one worker sees it: the worker freezes right after its `freeze_at_attempt`-th
+    attempt was counted (and its lease renewed), until the test thaws it."""
+
+    def __init__(self, store: SqlStore, freeze_at_attempt: int) -> None:
+        self._store = store
+        self._freeze_at = freeze_at_attempt
+        self._attempts = 0
+        self.frozen = asyncio.Event()
+        self.thaw = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def begin_attempt(
+        self, delivery_id: int, digest_id: int, worker: str, until: datetime
+    ) -> int | None:
+        """The store's begin_attempt, then the freeze when this is the chosen attempt."""
+        earlier = await self._store.begin_attempt(delivery_id, digest_id, worker, until)
+        self._attempts += 1
+        if self._attempts == self._freeze_at:
+            self.frozen.set()
+            await self.thaw.wait()
+        return earlier
 
 
 def assert_each_once(platform: LoopbackPlatform, channels: list[ChannelRef], papers: int = 3) -> None:
@@ -95,24 +124,20 @@ async def test_a_channel_that_recovers_within_its_retries_gets_every_message_onc
 async def test_a_crashed_worker_s_digest_is_taken_over_when_its_lease_runs_out(world: World) -> None:
     [channel] = await due_channels(world, 1)
     await world.scheduler.tick({"console"})
-    # A worker claims the digest, posts the parent, and dies before recording it.
-    now = datetime.now(UTC)
+    # A worker claims the digest for 30 s, posts the parent, and dies before recording it.
+    lease_end = world.clock.now() + timedelta(seconds=30)
     [parent, *_] = await world.store.claim_deliveries(
-        "crashed:1:aa", now, now + timedelta(seconds=0.5), platforms=["console"], limit=10
+        "crashed:1:aa", world.clock.now(), lease_end, platforms=["console"], limit=10
     )
-    assert (
-        await world.store.begin_attempt(
-            parent.id, parent.digest_id, "crashed:1:aa", now + timedelta(seconds=0.5)
-        )
-        == 0
-    )
+    assert await world.store.begin_attempt(parent.id, parent.digest_id, "crashed:1:aa", lease_end) == 0
     plan = await world.engine._rebuild_plan([parent])
     await world.platform.post_parent(plan, parent)
 
     survivor = world.new_engine()
-    # While the lease holds, the digest is not another worker's to take.
+    # While the lease holds, the digest is not another worker's to take, even a second before it ends.
+    world.clock.advance(seconds=29)
     assert await survivor.run({"console": world.platform}, until_idle=True) == 0
-    await asyncio.sleep(0.6)
+    world.clock.advance(seconds=2)
     assert await survivor.run({"console": world.platform}, until_idle=True) == 4
     assert_each_once(world.platform, [channel])
     assert world.platform.events.count(f"look {channel}") == 1  # only the parent had been attempted
@@ -121,11 +146,13 @@ async def test_a_crashed_worker_s_digest_is_taken_over_when_its_lease_runs_out(w
 async def test_claims_of_a_dead_process_on_this_host_are_taken_over_at_once(world: World) -> None:
     [channel] = await due_channels(world, 1)
     await world.scheduler.tick({"console"})
-    now = datetime.now(UTC)
+    now = world.clock.now()
     await world.store.claim_deliveries(
         "dead:1:aa", now, now + timedelta(hours=1), platforms=["console"], limit=10
     )
-    survivor = DeliveryEngine(world.store, policy=policy(), worker_alive=lambda worker: worker != "dead:1:aa")
+    survivor = DeliveryEngine(
+        world.store, policy=policy(), clock=world.clock, worker_alive=lambda worker: worker != "dead:1:aa"
+    )
     assert await survivor.run({"console": world.platform}, until_idle=True) == 4
     assert_each_once(world.platform, [channel])
 
@@ -133,18 +160,19 @@ async def test_claims_of_a_dead_process_on_this_host_are_taken_over_at_once(worl
 async def test_a_worker_that_lost_its_lease_stops_at_its_next_message(world: World) -> None:
     [channel] = await due_channels(world, 1)
     await world.scheduler.tick({"console"})
-    # A worker that cannot renew its lease (frozen, cut off from the database) and spaces messages slowly.
-    frozen = world.new_engine(
-        lease_seconds=0.3, heartbeat_seconds=60.0, poll_seconds=60.0, paces=paced(1.0).paces
+    # A worker that freezes (a stalled process, cut off from the database) right after it took its lease for
+    # the first paper, so that nothing renews the lease.
+    store = FreezingStore(world.store, freeze_at_attempt=2)
+    frozen = DeliveryEngine(
+        cast(Store, store), policy=policy(heartbeat_seconds=3600.0, poll_seconds=3600.0), clock=world.clock
     )
-    parent_posted = asyncio.Event()
-    world.platform.on_post = lambda message: parent_posted.set()
     old = asyncio.create_task(frozen.run({"console": world.platform}, until_idle=True))
-    await parent_posted.wait()
-    await asyncio.sleep(0.4)  # its lease has run out
+    await store.frozen.wait()
+    world.clock.advance(seconds=31)  # the 30 s lease it took has run out
 
     survivor = world.new_engine()
     assert await survivor.run({"console": world.platform}, until_idle=True) == 3
+    store.thaw.set()
     assert await old == 1  # the old worker posted the parent, then found its claim gone
     assert_each_once(world.platform, [channel])
 
@@ -202,7 +230,9 @@ async def test_stop_lets_a_message_already_on_its_way_finish_and_records_it(worl
     running = asyncio.create_task(world.tick())
     await on_its_way.wait()
     stopping = asyncio.create_task(world.engine.stop(grace=5))
-    await asyncio.sleep(0.05)
+    # One turn of the event loop (a yield, not a wait): stop() runs up to waiting for the message on its way.
+    await asyncio.sleep(0)
+    assert world.engine.stopping
     answer.set()
     released = await stopping
     await running
