@@ -1,121 +1,33 @@
-"""`paperboy discord sync` and `paperboy discord invite-url`: command sync and the link that adds the bot."""
+"""`paperboy discord sync` and `paperboy discord invite-url`: command sync and the link that adds the bot.
+
+The group is declared here without discord.py, so that `paperboy --help` stays fast; the commands load
+`adapters.cli.discord_setup` (and discord.py with it) when they run.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, cast
+import importlib
+from typing import Annotated, Any
 
-import aiohttp
-import discord
 import typer
-from discord import app_commands
 
-from adapters.app.settings import Settings
-from adapters.discord.commands import PapersGroup
-from adapters.discord.config import DiscordConfigError, point_discord_at
-from bot.core import Paperboy
+from adapters.cli.exits import fail
+from adapters.cli.groups import command_group
 
-discord_app = typer.Typer(
-    help="Discord: sync the /papers commands, print the invite link.", no_args_is_help=True
+discord_app = command_group("Discord: sync the /papers commands, print the invite link.")
+
+# Names that lived here before the split, still importable from this module (loading discord.py on first use).
+_MOVED_TO_SETUP = frozenset(
+    {"INVITE_PERMISSIONS", "INVITE_SCOPES", "application_id", "command_tree", "invite_url", "sync_commands"}
 )
 
-# What the bot does in a channel: read it, post embeds (and a .bib file), start threads and post in them, add
-# the 👍 that invites votes, and read the history a thread is started from.
-INVITE_PERMISSIONS = discord.Permissions(
-    view_channel=True,
-    send_messages=True,
-    send_messages_in_threads=True,
-    create_public_threads=True,
-    embed_links=True,
-    attach_files=True,
-    add_reactions=True,
-    read_message_history=True,
-)
-INVITE_SCOPES = ("bot", "applications.commands")
 
-
-class _NoCore:
-    """Stands in for the core where commands are only described to Discord, never run."""
-
-    def __getattr__(self, name: str) -> None:
-        raise RuntimeError("command definitions only: no core is running in `paperboy discord sync`")
-
-
-def command_tree(client: discord.Client) -> app_commands.CommandTree[discord.Client]:
-    """The `/papers` commands as Discord sees them, without a core behind them."""
-    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
-    tree.add_command(PapersGroup(cast(Paperboy, _NoCore())))
-    return tree
-
-
-def invite_url(client_id: int) -> str:
-    """The OAuth2 link that adds the bot to a server with the permissions it needs and its commands."""
-    return discord.utils.oauth_url(client_id, permissions=INVITE_PERMISSIONS, scopes=INVITE_SCOPES)
-
-
-async def _logged_in(settings: Settings) -> discord.Client:
-    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
-        raise DiscordConfigError("Set DISCORD_TOKEN to the bot token from the Discord developer portal.")
-    point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
-    client = discord.Client(intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none())
-    try:
-        await client.login(settings.discord_token.get_secret_value())
-    except discord.LoginFailure:
-        await client.close()
-        raise DiscordConfigError(
-            "Discord refused DISCORD_TOKEN; copy the bot token again from the portal."
-        ) from None
-    except BaseException:
-        await client.close()
-        raise
-    return client
-
-
-async def sync_commands(
-    settings: Settings, *, guild_id: int | None = None, clear_guild_copies: bool = True
-) -> str:
-    """Register `/papers` globally (or in one guild, where it shows at once); say what was done."""
-    client = await _logged_in(settings)
-    try:
-        tree = command_tree(client)
-        if guild_id is not None:
-            guild = discord.Object(guild_id)
-            tree.copy_global_to(guild=guild)
-            synced = await tree.sync(guild=guild)
-            return f"Synced {len(synced)} command(s) to guild {guild_id}; they show there at once."
-        synced = await tree.sync()
-        cleared = 0
-        if clear_guild_copies:
-            # Guild copies made when the bot joined a guild would now show twice next to the global ones.
-            async for joined in client.fetch_guilds(limit=None):
-                if await tree.fetch_commands(guild=joined):
-                    await tree.sync(guild=joined)
-                    cleared += 1
-        note = f"; removed the guild copies in {cleared} guild(s)" if cleared else ""
-        return (
-            f"Synced {len(synced)} global command(s){note}. Discord can take up to an hour to show "
-            "changes everywhere."
-        )
-    finally:
-        await client.close()
-
-
-async def application_id(settings: Settings) -> int:
-    """The bot's application (client) id, asked from Discord with the token."""
-    client = await _logged_in(settings)
-    try:
-        assert client.application_id is not None
-        return client.application_id
-    finally:
-        await client.close()
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
-
-
-DISCORD_FAILURES = (DiscordConfigError, discord.HTTPException, aiohttp.ClientError, OSError)
+def __getattr__(name: str) -> Any:
+    """`adapters.cli.discord.sync_commands` and the like, from `adapters.cli.discord_setup`."""
+    if name in _MOVED_TO_SETUP:
+        return getattr(importlib.import_module("adapters.cli.discord_setup"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @discord_app.command("sync")
@@ -128,13 +40,16 @@ def sync_command(
     ] = False,
 ) -> None:
     """Register the /papers commands with Discord (globally unless --guild is given)."""
+    from adapters.app.settings import Settings
+    from adapters.cli.discord_setup import DISCORD_FAILURES, sync_commands
+
     settings = Settings()
     try:
         message = asyncio.run(
             sync_commands(settings, guild_id=guild, clear_guild_copies=not keep_guild_copies)
         )
     except DISCORD_FAILURES as error:
-        raise _fail(f"Could not sync the commands: {error}") from None
+        raise fail(f"Could not sync the commands: {error}") from None
     typer.echo(message)
 
 
@@ -146,9 +61,12 @@ def invite_url_command(
     ] = None,
 ) -> None:
     """Print the link that adds the bot to a server."""
+    from adapters.app.settings import Settings
+    from adapters.cli.discord_setup import DISCORD_FAILURES, application_id, invite_url
+
     if client_id is None:
         try:
             client_id = asyncio.run(application_id(Settings()))
         except DISCORD_FAILURES as error:
-            raise _fail(f"Could not ask Discord for the application id: {error}; pass --client-id.") from None
+            raise fail(f"Could not ask Discord for the application id: {error}; pass --client-id.") from None
     typer.echo(invite_url(client_id))

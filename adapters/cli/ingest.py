@@ -1,7 +1,8 @@
 """`paperboy ingest hf` and `paperboy ingest arxiv`: fetch papers from a source and store them.
 
 The commands live in `ingest_app`, and `register_ingest_commands` adds them to any other typer group, so the
-main command line can keep every `ingest …` command (demo, snapshot, hf, arxiv) in one group.
+main command line can keep every `ingest …` command (demo, snapshot, hf, arxiv) in one group. The sources'
+clients (httpx, tenacity) are imported when a command runs, not when the command line starts.
 """
 
 from __future__ import annotations
@@ -10,23 +11,26 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
-from adapters.app.settings import Settings
-from adapters.sources.arxiv import ArxivClient, parse_category
-from adapters.sources.errors import SourceError
-from adapters.sources.hf import MAX_SINCE_DAYS, HuggingFaceClient, InvalidPeriod, parse_month, parse_week
-from adapters.sources.refresh import enrich_and_ingest
-from bot.domain import UpsertCounts
-from bot.ids import InvalidPaperId, normalize_arxiv_id
+from adapters.cli.exits import fail
+from adapters.cli.groups import command_group
+
+if TYPE_CHECKING:
+    from adapters.app.settings import Settings
+    from adapters.sources.arxiv import ArxivClient
+    from adapters.sources.hf import HuggingFaceClient
+    from bot.domain import UpsertCounts
 
 T = TypeVar("T")
 
 
 def load_settings() -> Settings:
     """Settings from the environment and `.env` (the cast keeps mypy from asking for every field)."""
+    from adapters.app.settings import Settings
+
     settings: Settings = cast("Any", Settings)()
     return settings
 
@@ -41,11 +45,15 @@ def open_app(settings: Settings) -> AbstractAsyncContextManager[Any]:
 
 def hf_client(settings: Settings) -> HuggingFaceClient:
     """The Hugging Face client for HF_API_URL."""
+    from adapters.sources.hf import HuggingFaceClient
+
     return HuggingFaceClient(settings.hf_api_url)
 
 
 def arxiv_client(settings: Settings) -> ArxivClient:
     """The arXiv client for ARXIV_API_URL, with the configured contact address in its User-Agent."""
+    from adapters.sources.arxiv import ArxivClient
+
     return ArxivClient(settings.arxiv_api_url, contact=settings.contact_email)
 
 
@@ -57,20 +65,16 @@ def format_counts(counts: UpsertCounts, skipped: int = 0) -> str:
     return text
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
-
-
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
     """Run the command's coroutine; a source or store that cannot be read becomes one sentence and exit 1."""
+    from adapters.sources.errors import SourceError
     from storage.sql import StoreError
 
     try:
         return asyncio.run(_as_coroutine(factory))
     except (SourceError, StoreError) as error:
         # Both are one sentence for the operator (an unreachable source, an unwritable database…).
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 async def _as_coroutine(factory: Callable[[], Awaitable[T]]) -> T:
@@ -81,7 +85,7 @@ def _parse_day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise _fail(f"{option} takes a date like 2025-09-01, not {text!r}.", 2) from None
+        raise fail(f"{option} takes a date like 2025-09-01, not {text!r}.", 2) from None
 
 
 def _utc_today() -> date:
@@ -102,28 +106,30 @@ def ingest_hf(
     ] = False,
 ) -> None:
     """Fetch Hugging Face Daily Papers (a day, week, month, or every day since a date) and store them."""
+    from adapters.sources.hf import MAX_SINCE_DAYS, InvalidPeriod, parse_month, parse_week
+
     given = [
         name
         for name, value in (("--date", on_date), ("--week", week), ("--month", month), ("--since", since))
         if value
     ]
     if len(given) > 1:
-        raise _fail(f"Give only one of --date, --week, --month or --since, not {' and '.join(given)}.", 2)
+        raise fail(f"Give only one of --date, --week, --month or --since, not {' and '.join(given)}.", 2)
     try:
         if week:
             week = parse_week(week)
         if month:
             month = parse_month(month)
     except InvalidPeriod as error:
-        raise _fail(str(error), 2) from None
+        raise fail(str(error), 2) from None
     day = _parse_day(on_date, "--date") if on_date else None
     first = _parse_day(since, "--since") if since else None
     if first is not None:
         today = _utc_today()
         if first > today:
-            raise _fail(f"--since {first.isoformat()} is in the future; give a day up to today.", 2)
+            raise fail(f"--since {first.isoformat()} is in the future; give a day up to today.", 2)
         if (today - first).days >= MAX_SINCE_DAYS:
-            raise _fail(
+            raise fail(
                 f"--since reaches back more than {MAX_SINCE_DAYS} days; use --month for older papers.", 2
             )
     if not given:
@@ -140,6 +146,8 @@ def ingest_hf(
                 typer.echo(f"warning: {warning}", err=True)
             async with open_app(settings) as app:
                 if enrich:
+                    from adapters.sources.refresh import enrich_and_ingest
+
                     async with arxiv_client(settings) as arxiv:
                         counts, _ = await enrich_and_ingest(app, fetched.papers, arxiv)
                 else:
@@ -163,16 +171,19 @@ def ingest_arxiv(
     ] = 100,
 ) -> None:
     """Fetch papers from arXiv by id, or the newest of a category, and store them."""
+    from adapters.sources.arxiv import parse_category
+    from bot.ids import InvalidPaperId, normalize_arxiv_id
+
     raw = [part for value in [*(ids or []), *(more_ids or [])] for part in value.replace(",", " ").split()]
     if bool(raw) == bool(category):
-        raise _fail("Give either --ids ID… or --category C (e.g. --ids 2205.13147 or --category cs.CL).", 2)
+        raise fail("Give either --ids ID… or --category C (e.g. --ids 2205.13147 or --category cs.CL).", 2)
     if more_ids and not ids:
-        raise _fail("Put the ids after --ids, e.g. paperboy ingest arxiv --ids 2205.13147 1506.03134.", 2)
+        raise fail("Put the ids after --ids, e.g. paperboy ingest arxiv --ids 2205.13147 1506.03134.", 2)
     try:
         wanted = [normalize_arxiv_id(value) for value in raw]
         chosen = parse_category(category) if category else None
     except (InvalidPaperId, ValueError) as error:
-        raise _fail(str(error), 2) from None
+        raise fail(str(error), 2) from None
     settings = load_settings()
 
     async def main() -> str:
@@ -194,5 +205,5 @@ def register_ingest_commands(group: typer.Typer) -> None:
     group.command("arxiv")(ingest_arxiv)
 
 
-ingest_app = typer.Typer(help="Load papers into the store.", no_args_is_help=True)
+ingest_app = command_group("Load papers into the store.")
 register_ingest_commands(ingest_app)

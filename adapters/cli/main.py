@@ -1,58 +1,45 @@
-"""The `paperboy` command line (typer): run the bot, query the store, ingest papers, run benchmarks."""
+"""The `paperboy` command line (typer): run the bot, query the store, ingest papers, run benchmarks.
+
+`paperboy --help` must answer at once, so this module and the groups it mounts import typer and the standard
+library only: each command imports the store, the index, a platform SDK or the semantic extra when it runs.
+`tests/cli/test_startup.py` keeps it so.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from adapters.app.compose import paperboy_app
-from adapters.app.settings import Settings
-from bot.core import PaperNotFound
-from bot.domain import ChannelRef, InvalidChannelRef, Paper, ScoredPaper
-from bot.ids import InvalidPaperId
-from bot.query import QueryError
-from bot.render_text import render_text
-from bot.replies import PaperCard, PaperList
+from adapters.cli.bench import bench_app
+from adapters.cli.discord import discord_app
+from adapters.cli.exits import fail, run_async
+from adapters.cli.groups import command_group
+from adapters.cli.index import index_app
+from adapters.cli.ingest import register_ingest_commands
 
-app = typer.Typer(
-    help="Paperboy: the day's trending research papers in Slack, Discord and your terminal.",
-    no_args_is_help=True,
-    add_completion=False,
+if TYPE_CHECKING:
+    from bot.domain import Paper, ScoredPaper
+
+__all__ = ["app", "fail", "list_json", "main", "paper_json", "run_async"]
+
+app = command_group(
+    "Paperboy: the day's trending research papers in Slack, Discord and your terminal.", add_completion=False
 )
-ingest_app = typer.Typer(help="Load papers into the store.", no_args_is_help=True)
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks that print numbers.", no_args_is_help=True)
+ingest_app = command_group("Load papers into the store.")
+db_app = command_group("Database maintenance.")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
-
-T = TypeVar("T")
-USER_ERRORS = (QueryError, InvalidPaperId, PaperNotFound, InvalidChannelRef, ValueError, LookupError, OSError)
-
-
-def fail(message: str) -> typer.Exit:
-    """Print one sentence on stderr and return the exit to raise."""
-    typer.echo(message, err=True)
-    return typer.Exit(1)
-
-
-def run_async(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; user-facing errors (a bad id, an unreachable database) become one sentence and exit 1."""
-    from storage.sql import StoreError
-
-    try:
-        return asyncio.run(factory())  # type: ignore[arg-type]
-    except StoreError as error:
-        raise fail(str(error)) from None
-    except USER_ERRORS as error:
-        raise fail(str(error)) from None
+# Sources add `ingest hf` and `ingest arxiv` to the ingest group; Discord brings `discord sync|invite-url`;
+# `index embeddings` computes the vectors of search by meaning (the semantic extra).
+register_ingest_commands(ingest_app)
+app.add_typer(discord_app, name="discord")
+app.add_typer(index_app, name="index")
 
 
 def paper_json(item: ScoredPaper) -> dict[str, Any]:
@@ -113,6 +100,7 @@ def run(
 ) -> None:
     """Serve every configured adapter (the console when no chat platform is configured)."""
     from adapters.app.runner import configure_logging, serve, wants_console
+    from adapters.app.settings import Settings
 
     settings = Settings()
     configure_logging(
@@ -128,6 +116,10 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
 ) -> None:
     """Search the stored papers."""
+    from adapters.app.compose import paperboy_app
+    from adapters.app.settings import Settings
+    from bot.render_text import render_text
+    from bot.replies import PaperList
 
     async def main() -> list[ScoredPaper]:
         async with paperboy_app(Settings()) as paperboy:
@@ -151,6 +143,10 @@ def trending(
     """The trending papers of a window."""
     if window not in ("day", "week", "month"):
         raise fail(f"--window takes day, week or month, not {window!r}.")
+    from adapters.app.compose import paperboy_app
+    from adapters.app.settings import Settings
+    from bot.render_text import render_text
+    from bot.replies import PaperList
 
     async def main() -> list[ScoredPaper]:
         async with paperboy_app(Settings()) as paperboy:
@@ -177,6 +173,10 @@ def paper(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show one paper."""
+    from adapters.app.compose import paperboy_app
+    from adapters.app.settings import Settings
+    from bot.render_text import render_text
+    from bot.replies import PaperCard
 
     async def main() -> ScoredPaper:
         async with paperboy_app(Settings()) as paperboy:
@@ -193,6 +193,8 @@ def paper(
 @app.command()
 def cite(paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL")]) -> None:
     """Print a BibTeX entry."""
+    from adapters.app.compose import paperboy_app
+    from adapters.app.settings import Settings
 
     async def main() -> str:
         async with paperboy_app(Settings()) as paperboy:
@@ -220,6 +222,9 @@ def digest(
     ] = False,
 ) -> None:
     """Plan one channel's digest and post it (--channel), post every due digest (--due), or show --status."""
+    from adapters.app.settings import Settings
+    from bot.domain import ChannelRef, InvalidChannelRef
+
     if due or status:
         from adapters.app.jobs import format_due, format_status, read_status, run_due
 
@@ -242,6 +247,8 @@ def digest(
         day = date.fromisoformat(on_date) if on_date else None
     except ValueError:
         raise fail(f"--date takes a date like 2025-09-01, not {on_date!r}.") from None
+    from adapters.app.compose import paperboy_app
+    from bot.render_text import render_text
 
     async def main() -> str:
         from adapters.console.repl import ConsolePublisher
@@ -258,6 +265,8 @@ def ingest_demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only when the store holds no paper.")] = False,
 ) -> None:
     """Load the bundled demo papers (featured today, so that trending shows them)."""
+    from adapters.app.compose import paperboy_app
+    from adapters.app.settings import Settings
 
     async def main() -> str:
         from adapters.sources.demo import load_demo_papers
@@ -280,6 +289,8 @@ def ingest_snapshot_command(
     """Stream the arXiv metadata snapshot into the store and index."""
     if not file.is_file():
         raise fail(f"No snapshot file at {file}.")
+    from adapters.app.compose import paperboy_app
+    from adapters.app.settings import Settings
 
     async def main() -> str:
         from adapters.sources.snapshot import ingest_snapshot
@@ -296,6 +307,7 @@ def ingest_snapshot_command(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
+    from adapters.app.settings import Settings
     from storage.sql import upgrade_database
 
     settings = Settings()
@@ -311,6 +323,7 @@ def db_copy(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per insert.")] = 1000,
 ) -> None:
     """Copy every table from DATABASE_URL into an empty database (migrated first); verify the counts."""
+    from adapters.app.settings import Settings
     from adapters.ops.dbcopy import CopyError, copy_database
     from adapters.ops.doctor import display_url
 
@@ -334,102 +347,13 @@ def doctor(
     timeout: Annotated[float, typer.Option(min=0.5, max=60, help="Seconds each check may take.")] = 5.0,
 ) -> None:
     """Check the configuration, database, platforms and paper sources; exit 1 when something is wrong."""
+    import asyncio
+
     from adapters.ops.doctor import doctor_report
 
     report, healthy = asyncio.run(doctor_report(time_limit=timeout))
     typer.echo(report)
     raise typer.Exit(0 if healthy else 1)
-
-
-@bench_app.command("search")
-def bench_search_command(
-    papers: Annotated[int, typer.Option(min=100)] = 100_000,
-    snapshot: Annotated[
-        Path | None, typer.Option(help="Use a snapshot file instead of synthetic papers.")
-    ] = None,
-    queries: Annotated[int, typer.Option(min=10)] = 1000,
-    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
-        "bench-data"
-    ),
-) -> None:
-    """Fill a store with N papers and print search latency (service and raw index) and ingest rate."""
-    from adapters.bench.search import bench_search
-
-    typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
-
-
-@bench_app.command("relevance")
-def bench_relevance_command(
-    distractors: Annotated[
-        int, typer.Option(min=0, help="Synthetic papers the demo papers hide among.")
-    ] = 20_000,
-    semantic: Annotated[
-        bool, typer.Option(help="Also rank by meaning and hybrid (needs the semantic extra).")
-    ] = True,
-    misses: Annotated[
-        bool, typer.Option("--misses", help="List the queries each ranker did not answer first.")
-    ] = False,
-    workdir: Annotated[Path, typer.Option(help="Where the benchmark store, index and vectors go.")] = Path(
-        "bench-data"
-    ),
-) -> None:
-    """MRR@10, recall@10 and latency of each ranker on hand-written queries over the demo papers."""
-    from adapters.bench.relevance import bench_relevance
-
-    typer.echo(
-        run_async(lambda: bench_relevance(distractors, workdir, semantic=semantic, show_misses=misses))
-    )
-
-
-@bench_app.command("hybrid")
-def bench_hybrid_command(
-    papers: Annotated[int, typer.Option(min=100)] = 100_000,
-    queries: Annotated[int, typer.Option(min=10)] = 200,
-    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
-        "bench-data"
-    ),
-) -> None:
-    """Latency of lexical and hybrid search (each query embedded anew) over N papers (needs the semantic extra)."""
-    from adapters.bench.relevance import bench_hybrid_latency
-
-    typer.echo(run_async(lambda: bench_hybrid_latency(papers, workdir, queries=queries)))
-
-
-@bench_app.command("delivery")
-def bench_delivery_command(
-    channels: Annotated[int, typer.Option(min=1)] = 1000,
-    papers: Annotated[int, typer.Option(min=1, max=25)] = 5,
-    rate: Annotated[float, typer.Option(min=1, help="The fake's messages a second in all.")] = 200.0,
-    database: Annotated[
-        str | None, typer.Option(help="An empty database URL (default: SQLite in --workdir).")
-    ] = None,
-    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path(
-        "bench-data/delivery"
-    ),
-) -> None:
-    """Post every channel's digest at once through Slack's adapter to a rate-limited fake; print the numbers."""
-    from adapters.bench.delivery import bench_delivery
-
-    result = run_async(
-        lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir)
-    )
-    typer.echo(result.report())
-
-
-def _mount_adapter_commands() -> None:
-    # Sources add `ingest hf` and `ingest arxiv` to the ingest group; Discord brings `discord sync|invite-url`.
-    from adapters.cli.discord import discord_app
-    from adapters.cli.ingest import register_ingest_commands
-
-    register_ingest_commands(ingest_app)
-    app.add_typer(discord_app, name="discord")
-    # `index embeddings`: vectors for search by meaning (the semantic extra).
-    from adapters.cli.index import index_app
-
-    app.add_typer(index_app, name="index")
-
-
-_mount_adapter_commands()
 
 
 def main() -> None:

@@ -1,0 +1,106 @@
+"""`paperboy bench …`: benchmarks that print numbers; each imports its benchmark (and its weight) when it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapters.cli.exits import fail, require_semantic_extra, run_async
+from adapters.cli.groups import command_group
+
+bench_app = command_group("Benchmarks that print numbers.")
+
+
+@bench_app.command("search")
+def bench_search_command(
+    papers: Annotated[int, typer.Option(min=100)] = 100_000,
+    snapshot: Annotated[
+        Path | None, typer.Option(help="Use a snapshot file instead of synthetic papers.")
+    ] = None,
+    queries: Annotated[int, typer.Option(min=10)] = 1000,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """Fill a store with N papers and print search latency (service and raw index) and ingest rate."""
+    from adapters.bench.search import bench_search
+
+    typer.echo(run_async(lambda: bench_search(papers, snapshot, queries, workdir)))
+
+
+@bench_app.command("relevance")
+def bench_relevance_command(
+    distractors: Annotated[
+        int, typer.Option(min=0, help="Synthetic papers the demo papers hide among.")
+    ] = 20_000,
+    semantic: Annotated[
+        bool, typer.Option(help="Also rank by meaning and hybrid (needs the semantic extra).")
+    ] = True,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="List the queries each ranker did not answer first.")
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store, index and vectors go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """MRR@10, recall@10 and latency of each ranker on hand-written queries over the demo papers."""
+    from adapters.bench.relevance import bench_relevance
+
+    typer.echo(
+        run_async(lambda: bench_relevance(distractors, workdir, semantic=semantic, show_misses=misses))
+    )
+
+
+@bench_app.command("hybrid")
+def bench_hybrid_command(
+    papers: Annotated[int, typer.Option(min=100)] = 100_000,
+    queries: Annotated[int, typer.Option(min=10)] = 200,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data"
+    ),
+) -> None:
+    """Latency of lexical and hybrid search (each query embedded anew) over N papers (needs the semantic extra)."""
+    require_semantic_extra("bench hybrid")
+    from adapters.bench.relevance import bench_hybrid_latency
+
+    typer.echo(run_async(lambda: bench_hybrid_latency(papers, workdir, queries=queries)))
+
+
+@bench_app.command("delivery")
+def bench_delivery_command(
+    channels: Annotated[int, typer.Option(min=1)] = 1000,
+    papers: Annotated[int, typer.Option(min=1, max=25)] = 5,
+    rate: Annotated[float, typer.Option(min=1, help="The fake's messages a second in all.")] = 200.0,
+    database: Annotated[
+        str | None, typer.Option(help="An empty database URL (default: SQLite in --workdir).")
+    ] = None,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path(
+        "bench-data/delivery"
+    ),
+) -> None:
+    """Post every channel's digest at once through Slack's adapter to a rate-limited fake; print the numbers."""
+    from adapters.bench.delivery import bench_delivery
+
+    result = run_async(
+        lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir)
+    )
+    typer.echo(result.report())
+
+
+@bench_app.command("startup")
+def bench_startup_command(
+    runs: Annotated[int, typer.Option(min=1, max=100, help="Timed runs of each command.")] = 5,
+    word: Annotated[str, typer.Option(help="The word `paperboy search` looks for.")] = "matryoshka",
+    semantic: Annotated[
+        bool, typer.Option(help="Leave search by meaning on (loads the semantic extra's model).")
+    ] = False,
+) -> None:
+    """Time `paperboy --help` and `paperboy search WORD` in fresh processes on a demo store: median and max."""
+    from adapters.bench.startup import StartupBenchError, bench_startup
+
+    try:
+        typer.echo(bench_startup(runs, word, semantic=semantic))
+    except StartupBenchError as error:
+        raise fail(str(error)) from None
