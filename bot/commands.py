@@ -25,101 +25,218 @@ HELP_TEXT = """\
 /papers help                       this text"""
 
 
+MANAGE_RULE = "Only people who may manage this channel can change its topics, schedule or digest."
+
+
 @dataclass(frozen=True, slots=True)
 class CommandContext:
-    """Who asked, and where: the channel, the user, and whether they may change the channel's settings."""
+    """Who asked, and where: the channel, the user, and whether they may change the channel's settings.
+
+    `manage_rule` is the platform's own sentence for who may change a channel (Discord's permission name,
+    Slack's admins-only setting); the core says it when it refuses a change.
+    """
 
     channel: ChannelRef
     user: str
     can_manage: bool = True
+    manage_rule: str = MANAGE_RULE
+
+
+class CommandTraits:
+    """What every command knows about itself, so that each adapter decides the same way.
+
+    `changes_channel`: the core asks for a channel manager first. `private`: the answer goes to the asker
+    only (errors always do). `shareable`: a private answer that gets a "Share in channel" button.
+    One rule for every platform: what a person looks up for themselves is private, changes to the channel
+    are announced to it, and the team's trending list is posted for everyone.
+    """
+
+    __slots__ = ()
+
+    @property
+    def changes_channel(self) -> bool:
+        """True when the command changes the channel's topics, schedule or digest."""
+        return False
+
+    @property
+    def private(self) -> bool:
+        """True when only the asker should see the answer."""
+        return not self.changes_channel
+
+    @property
+    def shareable(self) -> bool:
+        """True when the private answer offers a "Share in channel" button."""
+        return False
 
 
 @dataclass(frozen=True, slots=True)
-class Search:
+class Search(CommandTraits):
     """Search papers."""
 
     query: str
     limit: int = DEFAULT_SEARCH_LIMIT
 
+    @property
+    def shareable(self) -> bool:
+        """A paper found for oneself can be shown to the channel."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
-class Trending:
+class Trending(CommandTraits):
     """Trending papers of a window."""
 
     window: str = "day"
 
+    @property
+    def private(self) -> bool:
+        """The team's trending list is for the channel."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
-class ShowPaper:
+class ShowPaper(CommandTraits):
     """One paper in full."""
 
     ref: str
 
+    @property
+    def shareable(self) -> bool:
+        """A paper found for oneself can be shown to the channel."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
-class Cite:
+class Cite(CommandTraits):
     """A BibTeX entry."""
 
     ref: str
 
 
 @dataclass(frozen=True, slots=True)
-class Similar:
+class Similar(CommandTraits):
     """Papers like one paper ("more like this")."""
 
     ref: str
 
+    @property
+    def shareable(self) -> bool:
+        """A paper found for oneself can be shown to the channel."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
-class Subscribe:
+class Subscribe(CommandTraits):
     """Add a topic."""
 
     query: str
 
+    @property
+    def changes_channel(self) -> bool:
+        """This changes the channel."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
-class Unsubscribe:
+class Unsubscribe(CommandTraits):
     """Remove a topic by text or number."""
 
     query: str
 
+    @property
+    def changes_channel(self) -> bool:
+        """This changes the channel."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
-class ListTopics:
+class ListTopics(CommandTraits):
     """List the channel's topics."""
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
+class Schedule(CommandTraits):
     """Show or change the channel's schedule; `args` is the text after the word."""
 
     args: str = ""
 
+    @property
+    def changes_channel(self) -> bool:
+        """Looking at the schedule changes nothing; any argument changes it."""
+        return bool(self.args.strip())
+
 
 @dataclass(frozen=True, slots=True)
-class PostDigest:
+class PostDigest(CommandTraits):
     """Post today's digest now."""
 
+    @property
+    def changes_channel(self) -> bool:
+        """This changes the channel."""
+        return True
+
+    @property
+    def private(self) -> bool:
+        """The digest itself goes to the channel; the confirmation to the asker."""
+        return True
+
 
 @dataclass(frozen=True, slots=True)
-class CastVote:
+class CastVote(CommandTraits):
     """Vote for a paper (console, where there are no reactions)."""
 
     ref: str
 
 
 @dataclass(frozen=True, slots=True)
-class RetractVote:
+class RetractVote(CommandTraits):
     """Take a vote back."""
 
     ref: str
 
 
 @dataclass(frozen=True, slots=True)
-class ShowHelp:
+class ShowHelp(CommandTraits):
     """Show help, perhaps after saying what was not understood."""
 
     preface: str | None = None
+
+
+# ----- actions that come from buttons and platform events rather than typed text -----
+
+
+@dataclass(frozen=True, slots=True)
+class ToggleVote(CommandTraits):
+    """The Upvote button: cast the presser's vote, or take it back when it stands."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionVote(CommandTraits):
+    """A vote emoji added to (or removed from) a message that carries a paper."""
+
+    message_id: str
+    cast: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SharePaper(CommandTraits):
+    """The "Share in channel" button: post a paper's card for everyone, where reactions count as votes."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetWorkspace(CommandTraits):
+    """The platform says the bot left a workspace (uninstalled, tokens revoked, removed from a guild)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelGone(CommandTraits):
+    """The platform says the channel was deleted: its digest pauses with this reason."""
+
+    reason: str
 
 
 Command = (
@@ -136,6 +253,11 @@ Command = (
     | CastVote
     | RetractVote
     | ShowHelp
+    | ToggleVote
+    | ReactionVote
+    | SharePaper
+    | ForgetWorkspace
+    | ChannelGone
 )
 
 _NEEDS_ARGUMENT = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from bot.citation import bibtex_entry
@@ -14,19 +15,24 @@ from bot.commands import (
     HELP_TEXT,
     MAX_SEARCH_LIMIT,
     CastVote,
+    ChannelGone,
     Cite,
     Command,
     CommandContext,
     CommandError,
+    ForgetWorkspace,
     ListTopics,
     PostDigest,
+    ReactionVote,
     RetractVote,
     Schedule,
     Search,
+    SharePaper,
     ShowHelp,
     ShowPaper,
     Similar,
     Subscribe,
+    ToggleVote,
     Trending,
     Unsubscribe,
     parse_command,
@@ -45,12 +51,13 @@ from bot.replies import (
     PaperList,
     Reply,
     ScheduleStatus,
+    SharedPaper,
     TopicList,
     VoteReply,
 )
 from bot.schedule import ScheduleError, next_run, parse_schedule_args
 from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError
-from bot.services.delivery import ChannelUnavailable, PublishError
+from bot.services.delivery import CardPublisher, ChannelUnavailable, DeliveryEngine, PublishError
 from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
 from bot.services.ranking import rank_trending
 from bot.services.search import PaperSearch
@@ -65,6 +72,15 @@ SIMILAR_LIMIT = 5
 
 class PaperNotFound(LookupError):
     """The store has no paper with that id."""
+
+
+def quoted(text: str) -> str:
+    """A topic in curly quotes, or as it is when it holds quotes of its own (no “"gaussian splatting"”).
+
+    A topic's own quotes mean "this exact phrase", so they are shown rather than replaced.
+    """
+    stripped = text.strip()
+    return stripped if '"' in stripped else f"“{stripped}”"
 
 
 def command_name(command: Command) -> str:
@@ -101,7 +117,12 @@ class CountedVoteBook(VoteBook):
 
 
 class Paperboy:
-    """The platform-neutral core: papers, search, trending, topics, schedules, votes and digests."""
+    """The platform-neutral core: papers, search, trending, topics, schedules, votes and digests.
+
+    Everything it needs is given at construction by the composition root (adapters/app/compose.py):
+    `publishers` posts to each platform this process reaches, `engine` delivers digests (claims, leases,
+    pacing) and is shared with the scheduler. Every user action reaches it through `execute`.
+    """
 
     def __init__(
         self,
@@ -110,6 +131,9 @@ class Paperboy:
         clock: Clock,
         telemetry: Telemetry | None = None,
         semantic: SemanticIndex | None = None,
+        *,
+        publishers: Mapping[str, DigestPublisher] | None = None,
+        engine: DeliveryEngine | None = None,
     ) -> None:
         self.store = store
         self.index = index
@@ -122,8 +146,9 @@ class Paperboy:
         self.schedules = ChannelSchedules(store)
         self.votes: VoteBook = CountedVoteBook(store, self.telemetry)
         self.planner = DigestPlanner(store, index, semantic)
-        self.delivery = DigestDelivery(store)
-        self.publishers: dict[str, DigestPublisher] = {}
+        self.delivery = DigestDelivery(store, engine)
+        # Read-only: the platforms a process posts to are decided once, where it is composed.
+        self.publishers: Mapping[str, DigestPublisher] = MappingProxyType(dict(publishers or {}))
 
     # ----- capabilities used by every adapter and the command line -----
 
@@ -232,6 +257,8 @@ class Paperboy:
         started = time.perf_counter()
         outcome = "error"  # also what a cancelled command counts as
         try:
+            if command.changes_channel and not ctx.can_manage:
+                raise CommandError(ctx.manage_rule)
             reply = await self._execute(ctx, command)
             outcome = "ok"
             return reply
@@ -291,13 +318,11 @@ class Paperboy:
                     empty_text="I know no paper like that one yet.",
                 )
             case Subscribe(query=text):
-                self._require_manage(ctx)
                 topic, topics = await self.topics.subscribe(ctx.channel, text)
-                return TopicList(tuple(topics), heading=f"Subscribed to “{topic}”.")
+                return TopicList(tuple(topics), heading=f"Subscribed to {quoted(topic)}.")
             case Unsubscribe(query=text):
-                self._require_manage(ctx)
                 topic, topics = await self.topics.unsubscribe(ctx.channel, text)
-                return TopicList(tuple(topics), heading=f"Unsubscribed from “{topic}”.")
+                return TopicList(tuple(topics), heading=f"Unsubscribed from {quoted(topic)}.")
             case ListTopics():
                 return TopicList(
                     tuple(await self.topics.of_channel(ctx.channel)), heading="Topics of this channel"
@@ -305,19 +330,26 @@ class Paperboy:
             case Schedule(args=args):
                 return await self._schedule(ctx, args)
             case PostDigest():
-                self._require_manage(ctx)
                 return await self.post_digest(ctx.channel)
             case CastVote(ref=ref) | RetractVote(ref=ref):
                 return await self._vote(ctx, ref, cast=isinstance(command, CastVote))
+            case ToggleVote(ref=ref):
+                return await self._toggle_vote(ctx, ref)
+            case ReactionVote(message_id=message_id, cast=cast):
+                return await self._reaction_vote(ctx, message_id, cast=cast)
+            case SharePaper(ref=ref):
+                return await self._share(ctx, ref)
+            case ForgetWorkspace():
+                removed = await self.store.delete_workspace(workspace)
+                log.info("forgot %s:%s (%d channels)", workspace.platform, workspace.workspace, removed)
+                return Notice(f"Forgot this workspace's {removed} channel(s).")
+            case ChannelGone(reason=reason):
+                if await self.store.get_settings(ctx.channel) is not None:
+                    await self.schedules.pause(ctx.channel, reason)
+                return Notice(reason)
             case ShowHelp(preface=preface):
                 return HelpReply(HELP_TEXT, preface)
         return HelpReply(HELP_TEXT)
-
-    def _require_manage(self, ctx: CommandContext) -> None:
-        if not ctx.can_manage:
-            raise CommandError(
-                "Only people who may manage this channel can change its topics, schedule or digest."
-            )
 
     async def _schedule(self, ctx: CommandContext, args: str) -> Reply:
         change = parse_schedule_args(args)
@@ -325,7 +357,6 @@ class Paperboy:
             settings = await self.schedules.get(ctx.channel)
             heading = "Digest schedule of this channel"
         else:
-            self._require_manage(ctx)
             settings = await self.schedules.change(ctx.channel, change)
             heading = "Schedule saved."
         topics = await self.topics.of_channel(ctx.channel)
@@ -346,15 +377,37 @@ class Paperboy:
         count = await self.votes.count(item.paper.arxiv_id, Workspace(vote.platform, vote.workspace))
         return VoteReply(item.paper.arxiv_id, item.paper.title, cast, changed, count)
 
-    # ----- events from platforms -----
+    async def _toggle_vote(self, ctx: CommandContext, ref: str) -> Reply:
+        item = await self.paper(ref)
+        workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)
+        vote = Vote(workspace.platform, workspace.workspace, ctx.user, item.paper.arxiv_id)
+        voted = await self.votes.toggle(vote)
+        count = await self.votes.count(item.paper.arxiv_id, workspace)
+        return VoteReply(item.paper.arxiv_id, item.paper.title, voted, True, count)
 
-    async def vote_on_message(self, channel: ChannelRef, message_id: str, user: str, *, cast: bool) -> bool:
-        """A reaction on a bot message: cast or retract that user's vote for its paper; True when counted."""
-        arxiv_id = await self.store.paper_for_message(channel, message_id)
+    async def _reaction_vote(self, ctx: CommandContext, message_id: str, *, cast: bool) -> Reply:
+        """A reaction counts only on a message that carries a paper (a digest, a shared card)."""
+        arxiv_id = await self.store.paper_for_message(ctx.channel, message_id)
         if arxiv_id is None:
-            return False
-        vote = Vote(channel.platform, channel.workspace, user, arxiv_id)
-        return await (self.votes.cast(vote) if cast else self.votes.retract(vote))
+            return Notice("That message carries no paper; the reaction is not a vote.")
+        vote = Vote(ctx.channel.platform, ctx.channel.workspace, ctx.user, arxiv_id)
+        changed = await (self.votes.cast(vote) if cast else self.votes.retract(vote))
+        count = await self.votes.count(arxiv_id, Workspace(vote.platform, vote.workspace))
+        return VoteReply(arxiv_id, "", cast, changed, count)
+
+    async def _share(self, ctx: CommandContext, ref: str) -> Reply:
+        """Post a paper's card for the channel; reactions on it count once the message is remembered."""
+        item = await self.paper(ref, workspace=Workspace(ctx.channel.platform, ctx.channel.workspace))
+        publisher = self.publishers.get(ctx.channel.platform)
+        if not isinstance(publisher, CardPublisher):
+            return SharedPaper(item, posted=False)
+        try:
+            message_id = await publisher.post_card(ctx.channel, item)
+        except ChannelUnavailable:
+            # The bot is not in the channel: the adapter can still answer there, though votes cannot count.
+            return SharedPaper(item, posted=False)
+        await self.store.remember_message(ctx.channel, message_id, item.paper.arxiv_id)
+        return SharedPaper(item, posted=True)
 
     def text_help(self) -> Notice:
         """The help text as a plain notice."""

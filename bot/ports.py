@@ -28,6 +28,14 @@ class Clock(Protocol):
         ...
 
 
+class MessageBook(Protocol):
+    """Remembers which platform message carries which paper, so that reactions on it count as votes."""
+
+    async def remember_message(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> None:
+        """Note that a message in a channel shows a paper."""
+        ...
+
+
 class PaperRepository(Protocol):
     """Stores papers; the database is the only copy of them."""
 

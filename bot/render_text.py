@@ -16,6 +16,7 @@ from bot.replies import (
     PaperList,
     Reply,
     ScheduleStatus,
+    SharedPaper,
     TopicList,
     VoteReply,
 )
@@ -120,6 +121,10 @@ def render_text(reply: Reply) -> str:
         case HelpReply(text=text, preface=preface):
             return f"{preface}\n{text}" if preface else text
         case PaperCard(item=item):
+            return "\n".join(paper_lines(item, full=True))
+        case SharedPaper(item=item, posted=posted):
+            if posted:
+                return "Shared in this channel; reactions on it count as votes."
             return "\n".join(paper_lines(item, full=True))
         case PaperList(heading=heading, items=items, empty_text=empty):
             if not items:

@@ -87,6 +87,14 @@ class VoteReply:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedPaper:
+    """A paper shared in a channel: posted by the bot (votes count), or for the adapter to answer with."""
+
+    item: ScoredPaper
+    posted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DigestReply:
     """A digest that was planned (and posted, unless it was a dry run)."""
 
@@ -105,5 +113,6 @@ Reply = (
     | TopicList
     | ScheduleStatus
     | VoteReply
+    | SharedPaper
     | DigestReply
 )

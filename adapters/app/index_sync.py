@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from adapters.app.settings import Settings
 from bot.core import Paperboy
+
+if TYPE_CHECKING:
+    from adapters.app.compose import House
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,8 @@ class IndexSync:
                 await self._first
 
 
-async def start_index_sync(
-    paperboy: Paperboy, settings: Settings, scheduler: AsyncIOScheduler, web_app: Any
-) -> IndexSync:
+async def start_index_sync(house: House, scheduler: AsyncIOScheduler, web_app: Any) -> IndexSync:
     """`paperboy run`'s index catch-up (registered in adapters.app.runner.EXTRA_STARTERS)."""
-    sync = IndexSync(paperboy, scheduler)
+    sync = IndexSync(house.core, scheduler)
     await sync.start()
     return sync

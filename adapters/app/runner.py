@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.app.compose import paperboy_app
+from adapters.app.compose import House, compose
 from adapters.app.index_sync import start_index_sync
 from adapters.app.jobs import start_digest_scheduler
 from adapters.app.settings import Settings
@@ -23,7 +22,6 @@ from adapters.ops.health import Readiness, ReadinessCheck, add_health_routes, da
 from adapters.ops.logs import setup_logging
 from adapters.ops.ratelimits import watch_discord_rate_limits
 from adapters.ops.telemetry import Observability
-from bot.core import Paperboy
 from bot.domain import ChannelRef
 
 if TYPE_CHECKING:
@@ -43,7 +41,7 @@ class RunningService(Protocol):
 
 # Extra services other parts register (the digest scheduler, health endpoints); each gets the core,
 # the settings, the scheduler and the web application before the server starts.
-ServiceStarter = Callable[[Paperboy, Settings, AsyncIOScheduler, Any], Awaitable[RunningService | None]]
+ServiceStarter = Callable[[House, AsyncIOScheduler, Any], Awaitable[RunningService | None]]
 EXTRA_STARTERS: list[ServiceStarter] = [start_index_sync, start_digest_scheduler]
 
 
@@ -114,7 +112,15 @@ async def serve(
     # Chat platforms must be answered at once, so the start-up catch-up of the index runs in the background
     # there; the console alone can wait for it and then answer from everything stored.
     serves_platforms = settings.has_slack or settings.has_discord
-    async with paperboy_app(settings, telemetry=telemetry, catch_up=not serves_platforms) as paperboy:
+    console = wants_console(settings, force_console)
+    async with compose(
+        settings,
+        platforms=True,
+        console=(stdout or sys.stdout) if console else None,
+        telemetry=telemetry,
+        catch_up=not serves_platforms,
+    ) as house:
+        paperboy = house.core
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.start()
         stop = asyncio.Event()
@@ -128,37 +134,35 @@ async def serve(
         web_app = build_web_app()
         readiness = Readiness()
         add_health_routes(web_app, readiness, telemetry.metrics)
-        engine = getattr(paperboy.store, "engine", None)
-        if isinstance(engine, AsyncEngine):
-            readiness.add("database", database_check(engine))
+        readiness.add("database", database_check(house.store.engine))
         server: WebServer | None = None
         exit_code = 0
         try:
             async with refresh_job(scheduler, paperboy, settings, paperboy.clock):
-                if settings.has_slack:
-                    from adapters.slack.bot import start_slack
+                if house.slack is not None:
+                    from adapters.slack.bot import serve_slack
 
-                    socket_mode = settings.slack_app_token is not None
-                    slack = await start_slack(paperboy, settings, web_app=None if socket_mode else web_app)
+                    socket_mode = house.slack.config.socket_mode
+                    slack = await serve_slack(paperboy, house.slack, web_app=None if socket_mode else web_app)
                     services.append(slack)
                     readiness.add("slack", slack_connected(slack))
-                if settings.has_discord:
-                    from adapters.discord.client import start_discord
+                if house.discord is not None:
+                    from adapters.discord.client import serve_discord
 
                     cleanups.append(watch_discord_rate_limits(telemetry))
-                    discord = await start_discord(paperboy, settings)
+                    discord = serve_discord(house.discord, paperboy)
                     services.append(discord)
                     readiness.add("discord", discord_connected(discord))
                     waiters.append(asyncio.ensure_future(discord.wait()))
                 for starter in EXTRA_STARTERS:
-                    extra = await starter(paperboy, settings, scheduler, web_app)
+                    extra = await starter(house, scheduler, web_app)
                     if extra is not None:
                         services.append(extra)
                 if serves_http(settings):
                     server = WebServer(web_app, "0.0.0.0", settings.port)
                     await server.start()
                 console_task: asyncio.Task[int] | None = None
-                if wants_console(settings, force_console):
+                if console:
                     from adapters.console.repl import run_console
 
                     channel = ChannelRef.parse(settings.console_channel)

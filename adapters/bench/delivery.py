@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import multiprocessing
 import platform
 import resource
@@ -141,26 +140,35 @@ async def bench_delivery(
 async def _run(
     port: int, channels: int, papers: int, rate: float, database_url: str | None, workdir: Path
 ) -> dict[str, Any]:
-    from adapters.app.compose import SystemClock
-    from adapters.app.jobs import DeliverySettings, install_engine
+    from pydantic import SecretStr
+
+    from adapters.app.compose import compose
     from adapters.app.settings import Settings
-    from adapters.slack.bot import SlackService, build_slack_bot
-    from adapters.slack.config import SlackConfig
-    from bot.core import Paperboy
     from bot.domain import ChannelRef, ChannelSettings, Paper
     from bot.services.due_digests import DigestScheduler
-    from storage.search.index import open_index
     from storage.sql import open_store
 
     fresh = await asyncio.to_thread(_fresh_workdir, workdir)
-    store = await open_store(database_url or f"sqlite:///{fresh / 'bench.db'}")
-    if await store.list_channels():
-        await store.close()
-        raise ValueError("The benchmark needs an empty database; give --database a new one.")
-    index = await open_index(fresh / "index")
-
-    paperboy = Paperboy(store=store, index=index, clock=SystemClock())
+    url = database_url or f"sqlite:///{fresh / 'bench.db'}"
+    probe = await open_store(url)
     try:
+        if await probe.list_channels():
+            raise ValueError("The benchmark needs an empty database; give --database a new one.")
+    finally:
+        await probe.close()
+    # The real process's parts, built as `paperboy digest --due` builds them, pointed at the fake Slack.
+    settings = Settings(
+        database_url=url,
+        index_dir=fresh / "index",
+        slack_bot_token=SecretStr("xoxb-bench"),
+        slack_signing_secret=SecretStr("bench-secret"),
+        slack_api_url=f"http://127.0.0.1:{port}/api/",
+        slack_post_interval=1.0,
+        slack_rate=rate,
+        delivery_concurrency=max(2000, channels),
+    )
+    async with compose(settings, platforms=True) as house:
+        paperboy, store, engine = house.core, house.store, house.engine
         today = datetime.now(UTC).date()
         await paperboy.ingest(
             [
@@ -182,18 +190,6 @@ async def _run(
                     ref, hour=0, minute=0, timezone="UTC", weekdays_only=False, digest_size=papers
                 )
             )
-        config = SlackConfig(
-            signing_secret="bench-secret",
-            bot_token="xoxb-bench",
-            api_url=f"http://127.0.0.1:{port}/api/",
-            post_interval=1.0,
-        )
-        bot = await build_slack_bot(paperboy, config)
-        service = SlackService(bot)
-        delivery = dataclasses.replace(
-            DeliverySettings.from_settings(Settings()), slack_rate=rate, max_digests=max(2000, channels)
-        )
-        engine = install_engine(paperboy, delivery)
         digests = DigestScheduler(store, paperboy.planner, engine, paperboy.clock)
         tick_done: list[float] = []
         started = time.perf_counter()
@@ -207,11 +203,7 @@ async def _run(
         finally:
             total = time.perf_counter() - started
             await engine.stop()
-            await service.stop()
         audit = await _audit(port, {ref.channel: papers for ref in refs})
-    finally:
-        await index.close()
-        await store.close()
     messages = channels * (papers + 1)
     first, last = audit.get("first"), audit.get("last")
     return {

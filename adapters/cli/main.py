@@ -251,10 +251,7 @@ def digest(
     from bot.render_text import render_text
 
     async def main() -> str:
-        from adapters.console.repl import ConsolePublisher
-
-        async with paperboy_app(Settings()) as paperboy:
-            paperboy.publishers.setdefault("console", ConsolePublisher(sys.stdout))
+        async with paperboy_app(Settings(), console=sys.stdout) as paperboy:
             return render_text(await paperboy.post_digest(ref, day, dry_run=dry_run))
 
     typer.echo(run_async(main))

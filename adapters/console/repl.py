@@ -53,7 +53,6 @@ async def run_console(
     source = stdin or sys.stdin
     out = stdout or sys.stdout
     interactive = source.isatty()
-    app.publishers.setdefault("console", ConsolePublisher(out))
     ctx = CommandContext(channel=channel, user=user, can_manage=True)
     if interactive:
         print(BANNER, file=out)

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
 from adapters.app.settings import Settings
-from adapters.discord.commands import PapersGroup, on_command_error
+from adapters.discord.commands import PapersGroup, answer, on_command_error
 from adapters.discord.config import (
     DEFAULT_VOTE_EMOJIS,
     DiscordConfigError,
@@ -25,9 +25,11 @@ from adapters.discord.config import (
     vote_emojis,
 )
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
-from adapters.discord.views import SimilarButton, UpvoteButton
+from adapters.discord.views import ShareButton, SimilarButton, UpvoteButton
+from bot.commands import ChannelGone, Command, CommandContext, ForgetWorkspace, ReactionVote
 from bot.core import Paperboy
-from bot.domain import ChannelRef, Workspace
+from bot.domain import ChannelRef
+from bot.ports import MessageBook
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,15 @@ def _shard_options(shards: ShardPlan) -> dict[str, Any]:
 
 
 class PaperboyDiscord(discord.AutoShardedClient):
-    """Paperboy on Discord: one client (all or some shards), with the core behind every event."""
+    """Paperboy on Discord: one client (all or some shards), with the core behind every event.
+
+    Built before the core (its publisher is one of the core's), it only posts until `serve(core)` gives it
+    the core to answer commands, buttons and events with.
+    """
 
     def __init__(
         self,
-        paperboy: Paperboy,
+        messages: MessageBook,
         *,
         shards: ShardPlan | None = None,
         vote_emojis: Sequence[str] = DEFAULT_VOTE_EMOJIS,
@@ -69,17 +75,40 @@ class PaperboyDiscord(discord.AutoShardedClient):
             member_cache_flags=discord.MemberCacheFlags.from_intents(intents),
             guild_ready_timeout=guild_ready_timeout,
         )
-        self.paperboy = paperboy
+        self._core: Paperboy | None = None
         self.vote_emojis = frozenset(_emoji_key(e) for e in vote_emojis)
-        self.publisher = DiscordPublisher(self, paperboy, seed_emoji=vote_emojis[0] if vote_emojis else None)
+        self.publisher = DiscordPublisher(self, messages, seed_emoji=vote_emojis[0] if vote_emojis else None)
         self.tree: app_commands.CommandTree[PaperboyDiscord] = app_commands.CommandTree(self)
-        self.tree.add_command(PapersGroup(paperboy))
         self.tree.error(on_command_error)
 
+    def serve(self, core: Paperboy) -> None:
+        """Answer `/papers`, buttons, reactions and guild events with the core (before connecting)."""
+        self._core = core
+        self.tree.add_command(PapersGroup(core))
+
+    @property
+    def paperboy(self) -> Paperboy:
+        """The core this client serves; only a serving client receives interactions and events."""
+        if self._core is None:
+            raise RuntimeError("this Discord client posts only; call serve(core) before connecting")
+        return self._core
+
     async def setup_hook(self) -> None:
-        """Register the persistent buttons and the digest publisher once, at login."""
-        self.add_dynamic_items(UpvoteButton, SimilarButton)
-        self.paperboy.publishers["discord"] = self.publisher
+        """Register the persistent buttons once, at login."""
+        self.add_dynamic_items(UpvoteButton, SimilarButton, ShareButton)
+
+    async def press(self, interaction: discord.Interaction[Any], command: Command) -> None:
+        """A pressed button: run its command through the core and answer the presser."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(
+                "Paperboy's buttons work inside a server.", ephemeral=True
+            )
+            return
+        await answer(self.paperboy, interaction, command)
+
+    async def _event(self, channel: ChannelRef, user: str, command: Command) -> None:
+        """A platform event, through the core's dispatcher like every command."""
+        await self.paperboy.execute(CommandContext(channel=channel, user=user), command)
 
     # ----- guild life cycle -----
 
@@ -104,14 +133,12 @@ class PaperboyDiscord(discord.AutoShardedClient):
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a guild: forget its channels, topics, votes and deliveries."""
-        removed = await self.paperboy.store.delete_workspace(Workspace("discord", str(guild.id)))
-        log.info("left guild %s; deleted %d channel(s) of data", guild.id, removed)
+        await self._event(ChannelRef("discord", str(guild.id), ""), "", ForgetWorkspace())
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         """A deleted channel's digest is paused (the other channels go on)."""
         ref = ChannelRef("discord", str(channel.guild.id), str(channel.id))
-        if await self.paperboy.store.get_settings(ref) is not None:
-            await self.paperboy.schedules.pause(ref, GONE_REASON)
+        await self._event(ref, "", ChannelGone(GONE_REASON))
 
     # ----- votes by reaction -----
 
@@ -131,12 +158,7 @@ class PaperboyDiscord(discord.AutoShardedClient):
         if payload.member is not None and payload.member.bot:
             return
         channel = ChannelRef("discord", str(payload.guild_id), str(payload.channel_id))
-        try:
-            await self.paperboy.vote_on_message(
-                channel, str(payload.message_id), str(payload.user_id), cast=cast
-            )
-        except Exception:
-            log.exception("reaction vote failed", extra={"channel": str(channel)})
+        await self._event(channel, str(payload.user_id), ReactionVote(str(payload.message_id), cast))
 
 
 class DiscordRunner:
@@ -164,7 +186,6 @@ class DiscordRunner:
 
     async def stop(self) -> None:
         """Close the gateway connections and the HTTP session."""
-        self.client.paperboy.publishers.pop("discord", None)
         await self.client.close()
         with contextlib.suppress(asyncio.CancelledError, discord.ConnectionClosed):
             await self.task
@@ -177,14 +198,17 @@ async def _use_gateway_from_api(client: discord.Client) -> None:
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
 
-async def start_discord(paperboy: Paperboy, settings: Settings, **client_options: Any) -> DiscordRunner:
-    """Log in (failing fast on a bad token) and connect in the background; `stop()` ends it."""
+async def login_discord(settings: Settings, messages: MessageBook, **client_options: Any) -> PaperboyDiscord:
+    """The one Discord login: check the token, log in over REST (failing fast on a bad token), find the gateway.
+
+    The client can post (its publisher) at once; `serve_discord` connects it to the gateway to answer.
+    """
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise DiscordConfigError("Set DISCORD_TOKEN to the bot token from the Discord developer portal.")
     plan = shard_plan(settings.discord_shard_count, settings.discord_shard_ids)
     point_discord_at(settings.discord_api_url, settings.discord_gateway_url)
     client_options.setdefault("vote_emojis", vote_emojis(settings.discord_vote_emojis))
-    client = PaperboyDiscord(paperboy, shards=plan, **client_options)
+    client = PaperboyDiscord(messages, shards=plan, **client_options)
     try:
         await client.login(settings.discord_token.get_secret_value())
         if settings.discord_gateway_url is None:
@@ -197,5 +221,11 @@ async def start_discord(paperboy: Paperboy, settings: Settings, **client_options
     except BaseException:
         await client.close()
         raise
+    return client
+
+
+def serve_discord(client: PaperboyDiscord, core: Paperboy) -> DiscordRunner:
+    """Connect a logged-in client to the gateway in the background, answering with the core."""
+    client.serve(core)
     task = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
     return DiscordRunner(client, task)

@@ -11,7 +11,8 @@ from zoneinfo import available_timezones
 import discord
 from discord import app_commands
 
-from adapters.discord.render import clip, render
+from adapters.discord.render import MAX_ITEMS, DiscordMessage, clip, render
+from adapters.discord.views import ShareButton
 from bot.commands import (
     MAX_SEARCH_LIMIT,
     Cite,
@@ -30,7 +31,7 @@ from bot.commands import (
 )
 from bot.core import Paperboy
 from bot.domain import MAX_DIGEST_SIZE, ChannelRef
-from bot.replies import ErrorReply, Reply
+from bot.replies import ErrorReply, PaperCard, PaperList, Reply
 
 log = logging.getLogger(__name__)
 
@@ -84,58 +85,71 @@ def context_of(interaction: discord.Interaction[Any]) -> CommandContext:
     """Where and by whom a command was given, and whether they may manage the channel."""
     channel = ChannelRef("discord", str(interaction.guild_id), str(interaction.channel_id))
     return CommandContext(
-        channel=channel, user=str(interaction.user.id), can_manage=interaction.permissions.manage_channels
+        channel=channel,
+        user=str(interaction.user.id),
+        can_manage=interaction.permissions.manage_channels,
+        manage_rule=MANAGE_ONLY,
     )
 
 
-async def send_reply(interaction: discord.Interaction[Any], reply: Reply) -> None:
-    """Answer an interaction with a rendered reply, or edit the deferred answer in place."""
+def message_for(reply: Reply, command: Command) -> DiscordMessage:
+    """The reply rendered, private or public as the command says (errors always private)."""
     message = render(reply)
-    if interaction.response.is_done():
-        await interaction.edit_original_response(**message.edit_kwargs())
-    else:
+    private = command.private or isinstance(reply, ErrorReply)
+    message.ephemeral = private
+    if private and command.shareable and isinstance(reply, PaperCard | PaperList) and message.items:
+        shown = [reply.item] if isinstance(reply, PaperCard) else list(reply.items)
+        if shown:
+            message.items = [*message.items, ShareButton(shown[0].paper.arxiv_id)][:MAX_ITEMS]
+    return message
+
+
+async def send_reply(
+    interaction: discord.Interaction[Any], reply: Reply, command: Command, *, deferred_private: bool = False
+) -> None:
+    """Answer an interaction, or replace the deferred answer; a private answer stays private."""
+    message = message_for(reply, command)
+    if not interaction.response.is_done():
         await interaction.response.send_message(**message.send_kwargs(), ephemeral=message.ephemeral)
+        return
+    if message.ephemeral and not deferred_private:
+        # The deferral was public (a command meant for the channel) but the answer is for the asker only
+        # (an error): remove the public "thinking…" and answer privately instead.
+        await interaction.delete_original_response()
+        await interaction.followup.send(**message.send_kwargs(), ephemeral=True)
+        return
+    await interaction.edit_original_response(**message.edit_kwargs())
 
 
 async def answer(
     paperboy: Paperboy, interaction: discord.Interaction[Any], *commands: Command, slow: bool = False
 ) -> None:
-    """Run commands in order and answer with the last reply: at once when quick, deferred when slow."""
+    """Run commands in order and answer with the last reply: at once when quick, deferred when slow.
+
+    A deferred answer is deferred as private or public as the command says, so that a slow private answer
+    never shows in the channel.
+    """
     ctx = context_of(interaction)
 
-    async def run() -> Reply:
+    async def run() -> tuple[Reply, Command]:
         reply: Reply | None = None
         for command in commands:
             reply = await paperboy.execute(ctx, command)
             if isinstance(reply, ErrorReply):
-                return reply
+                return reply, command
         assert reply is not None
-        return reply
+        return reply, commands[-1]
 
     work = asyncio.ensure_future(run())
     if not slow:
         done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
         if done:
-            await send_reply(interaction, work.result())
+            await send_reply(interaction, *work.result())
             return
-    await interaction.response.defer(thinking=True)
-    await send_reply(interaction, await work)
-
-
-def require_manage_for_changes(interaction: discord.Interaction[Any]) -> bool:
-    """`/papers schedule` with options changes it, which needs Manage Channels; looking does not."""
-    options = _subcommand_options(interaction)
-    if options and not interaction.permissions.manage_channels:
-        raise app_commands.MissingPermissions(["manage_channels"])
-    return True
-
-
-def _subcommand_options(interaction: discord.Interaction[Any]) -> list[dict[str, Any]]:
-    data: Any = interaction.data or {}
-    for option in data.get("options", []):
-        if option.get("type") == discord.AppCommandOptionType.subcommand.value:
-            return list(option.get("options", []))
-    return []
+    private = all(command.private for command in commands)
+    await interaction.response.defer(ephemeral=private, thinking=True)
+    reply, command = await work
+    await send_reply(interaction, reply, command, deferred_private=private)
 
 
 class PapersGroup(app_commands.Group):
@@ -200,7 +214,6 @@ class PapersGroup(app_commands.Group):
 
     @app_commands.command(name="subscribe", description="Add a topic to this channel's daily digest")
     @app_commands.describe(topic='A query, e.g. "gaussian splatting" or cat:cs.CL')
-    @app_commands.checks.has_permissions(manage_channels=True)
     async def subscribe(
         self, interaction: discord.Interaction[Any], topic: app_commands.Range[str, 1, 300]
     ) -> None:
@@ -209,7 +222,6 @@ class PapersGroup(app_commands.Group):
 
     @app_commands.command(name="unsubscribe", description="Remove a topic from this channel's digest")
     @app_commands.describe(topic="The topic, or its number in /papers topics")
-    @app_commands.checks.has_permissions(manage_channels=True)
     async def unsubscribe(
         self, interaction: discord.Interaction[Any], topic: app_commands.Range[str, 1, 300]
     ) -> None:
@@ -250,7 +262,6 @@ class PapersGroup(app_commands.Group):
         papers=f"Papers per digest (1-{MAX_DIGEST_SIZE})",
         state="off pauses the digest, on resumes it",
     )
-    @app_commands.check(require_manage_for_changes)
     async def schedule(
         self,
         interaction: discord.Interaction[Any],
@@ -279,7 +290,6 @@ class PapersGroup(app_commands.Group):
         return timezone_choices(current)
 
     @app_commands.command(name="digest", description="Post today's digest now, in a thread")
-    @app_commands.checks.has_permissions(manage_channels=True)
     async def digest(self, interaction: discord.Interaction[Any]) -> None:
         """Post the digest."""
         await answer(self.paperboy, interaction, PostDigest(), slow=True)

@@ -9,9 +9,14 @@ from typing import Any
 
 import discord
 
-from adapters.discord.render import digest_paper_message, digest_parent_embed, digest_thread_name
-from bot.core import Paperboy
+from adapters.discord.render import (
+    digest_paper_message,
+    digest_parent_embed,
+    digest_thread_name,
+    paper_card_message,
+)
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
+from bot.ports import MessageBook
 from bot.services.delivery import ChannelUnavailable as CoreChannelUnavailable
 
 log = logging.getLogger(__name__)
@@ -28,7 +33,7 @@ NEEDED_PERMISSIONS = (
 
 
 class ChannelUnavailable(CoreChannelUnavailable):
-    """Posting to a channel failed in a way that will not pass by itself; the channel has been paused."""
+    """Posting to a channel failed in a way that will not pass by itself (the core pauses it)."""
 
 
 def delivery_nonce(delivery: Delivery) -> str:
@@ -52,17 +57,34 @@ GONE_REASON = "The channel was deleted or I can no longer see it; the digest is 
 class DiscordPublisher:
     """The DigestPublisher for Discord: each call posts one message and returns its id."""
 
-    def __init__(self, client: discord.Client, paperboy: Paperboy, *, seed_emoji: str | None = "👍") -> None:
+    def __init__(
+        self, client: discord.Client, messages: MessageBook, *, seed_emoji: str | None = "👍"
+    ) -> None:
         self._client = client
-        self._paperboy = paperboy
+        self._messages = messages
         self._seed_emoji = seed_emoji
+
+    async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
+        """Post one paper's card for the whole channel ("Share in channel"); return the message id."""
+        target = await self._channel(channel)
+        async with self._refusing(channel, is_channel=True):
+            message = await target.send(**paper_card_message(item).send_kwargs())
+        await self._seed_reaction(message, channel)
+        return str(message.id)
+
+    async def _seed_reaction(self, message: discord.Message, where: ChannelRef) -> None:
+        if self._seed_emoji:
+            try:
+                await message.add_reaction(self._seed_emoji)
+            except discord.HTTPException:
+                log.info("could not add the vote reaction in %s", where)
 
     async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
         """Post the digest's parent (a message with a thread, or a forum post); return the thread's id."""
         channel = await self._channel(plan.channel)
         name = digest_thread_name(plan)
         embed = digest_parent_embed(plan)
-        async with self._pausing(plan.channel, is_channel=True):
+        async with self._refusing(plan.channel, is_channel=True):
             if isinstance(channel, discord.ForumChannel):
                 existing = self._own_post(channel, name)
                 if existing is not None:
@@ -94,16 +116,12 @@ class DiscordPublisher:
         else:
             target = channel
         rendered = digest_paper_message(item, delivery.position)
-        async with self._pausing(plan.channel, is_channel=target is channel):
+        async with self._refusing(plan.channel, is_channel=target is channel):
             message = await target.send(**rendered.send_kwargs(), nonce=delivery_nonce(delivery))
         # Reactions arrive with the id of the channel the message is in (the thread): remember it there.
         where = ChannelRef("discord", plan.channel.workspace, str(message.channel.id))
-        await self._paperboy.store.remember_message(where, str(message.id), item.paper.arxiv_id)
-        if self._seed_emoji:
-            try:
-                await message.add_reaction(self._seed_emoji)
-            except discord.HTTPException:
-                log.info("could not add the vote reaction in %s", where)
+        await self._messages.remember_message(where, str(message.id), item.paper.arxiv_id)
+        await self._seed_reaction(message, where)
         return str(message.id)
 
     async def find_posted(
@@ -129,7 +147,7 @@ class DiscordPublisher:
                 int(thread_id), guild_id=int(plan.channel.workspace), type=discord.ChannelType.public_thread
             )
         found = None
-        async with self._pausing(plan.channel, is_channel=where is channel):
+        async with self._refusing(plan.channel, is_channel=where is channel):
             start = discord.Object(int(after)) if after else None
             async for message in where.history(limit=LOOKUP_LIMIT, after=start):
                 if self._shows(message, plan, delivery):
@@ -149,7 +167,7 @@ class DiscordPublisher:
                         raise
         elif delivery.arxiv_id is not None:
             where_ref = ChannelRef("discord", plan.channel.workspace, str(found.channel.id))
-            await self._paperboy.store.remember_message(where_ref, str(found.id), delivery.arxiv_id)
+            await self._messages.remember_message(where_ref, str(found.id), delivery.arxiv_id)
             if self._seed_emoji:
                 with contextlib.suppress(discord.HTTPException):
                     await found.add_reaction(self._seed_emoji)
@@ -179,7 +197,7 @@ class DiscordPublisher:
         channel = self._client.get_channel(channel_id)
         if channel is not None:
             return channel
-        async with self._pausing(ref, is_channel=True):
+        async with self._refusing(ref, is_channel=True):
             return await self._client.fetch_channel(channel_id)
 
     def _own_post(self, forum: discord.ForumChannel, name: str) -> discord.Thread | None:
@@ -189,15 +207,14 @@ class DiscordPublisher:
                 return thread
         return None
 
-    def _pausing(self, ref: ChannelRef, *, is_channel: bool) -> _PauseOnFailure:
-        return _PauseOnFailure(self._paperboy, ref, is_channel)
+    def _refusing(self, ref: ChannelRef, *, is_channel: bool) -> _Refusal:
+        return _Refusal(ref, is_channel)
 
 
-class _PauseOnFailure:
-    """Pause the channel when Discord says the bot may not post there, or that the channel is gone."""
+class _Refusal:
+    """Turn Discord's "you may not post here" or "the channel is gone" into ChannelUnavailable."""
 
-    def __init__(self, paperboy: Paperboy, ref: ChannelRef, is_channel: bool) -> None:
-        self._paperboy = paperboy
+    def __init__(self, ref: ChannelRef, is_channel: bool) -> None:
         self._ref = ref
         self._is_channel = is_channel
 
@@ -211,6 +228,5 @@ class _PauseOnFailure:
             reason = GONE_REASON
         else:
             return
-        log.warning("pausing %s: %s", self._ref, reason)
-        await self._paperboy.schedules.pause(self._ref, reason)
+        log.warning("Discord refused %s: %s", self._ref, reason)
         raise ChannelUnavailable(reason) from error

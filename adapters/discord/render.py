@@ -24,6 +24,7 @@ from bot.replies import (
     PaperList,
     Reply,
     ScheduleStatus,
+    SharedPaper,
     TopicList,
     VoteReply,
 )
@@ -54,6 +55,7 @@ DIGEST_SUMMARY_CHARS = 700
 LIST_SUMMARY_STEPS = (220, 140, 80, 0)
 LIST_TITLE_STEPS = (200, 120, 70)
 MAX_LIST_BUTTONS = 20
+MAX_ITEMS = 25  # Discord: five rows of five components
 
 HELP_LINES = (
     (
@@ -418,7 +420,11 @@ def render(reply: Reply) -> DiscordMessage:
         case HelpReply(preface=preface):
             return DiscordMessage(embeds=[help_embed(preface)], ephemeral=True)
         case PaperCard(item=item):
-            return DiscordMessage(embeds=[paper_embed(item)], items=paper_buttons(item.paper))
+            return paper_card_message(item)
+        case SharedPaper(item=item, posted=posted):
+            if posted:
+                return DiscordMessage(content="Shared in this channel; reactions on it count as votes.")
+            return paper_card_message(item)
         case PaperList(heading=heading, items=items, empty_text=empty):
             if not items:
                 return DiscordMessage(content=empty, ephemeral=True)
@@ -466,6 +472,11 @@ def digest_parent_embed(plan: DigestPlan) -> discord.Embed:
     embed.description = clip("\n".join(lines), 3000)
     embed.set_footer(text="Papers are in the thread, best first. React with 👍 or press Upvote to vote.")
     return embed
+
+
+def paper_card_message(item: ScoredPaper) -> DiscordMessage:
+    """One paper in full, with its buttons."""
+    return DiscordMessage(embeds=[paper_embed(item)], items=paper_buttons(item.paper))
 
 
 def digest_paper_message(item: ScoredPaper, number: int) -> DiscordMessage:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 import discord
 
-from bot.commands import Similar
-from bot.core import Paperboy
-from bot.domain import Vote, Workspace
-from bot.render_text import render_text
-from bot.replies import VoteReply
+from bot.commands import Command, SharePaper, Similar, ToggleVote
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +18,22 @@ CUSTOM_ID_PREFIX = "paperboy:upvote:"
 UPVOTE_TEMPLATE = re.compile(r"paperboy:upvote:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
 SIMILAR_PREFIX = "paperboy:similar:"
 SIMILAR_TEMPLATE = re.compile(r"paperboy:similar:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
+SHARE_PREFIX = "paperboy:share:"
+SHARE_TEMPLATE = re.compile(r"paperboy:share:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
 
 
-class HasPaperboy(Protocol):
-    """A Discord client that carries the core (so dynamic items, recreated by discord.py, can reach it)."""
+class ButtonHandler(Protocol):
+    """The client behind the buttons: discord.py recreates dynamic items, which reach the core through it."""
 
-    paperboy: Paperboy
+    async def press(self, interaction: discord.Interaction[Any], command: Command) -> None:
+        """Run the command a button stands for and answer the presser."""
+        ...
+
+
+async def press(interaction: discord.Interaction[Any], command: Command) -> None:
+    """Hand a pressed button's command to the client that serves the core."""
+    handler = cast(ButtonHandler, interaction.client)
+    await handler.press(interaction, command)
 
 
 def frozen_view(items: Sequence[discord.ui.Item[Any]]) -> discord.ui.View:
@@ -71,10 +77,7 @@ class UpvoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], t
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Toggle the vote and tell the presser, privately, where the paper stands."""
-        paperboy: Paperboy | None = getattr(interaction.client, "paperboy", None)
-        if paperboy is None:
-            return
-        await toggle_vote(paperboy, interaction, self.arxiv_id)
+        await press(interaction, ToggleVote(self.arxiv_id))
 
 
 class SimilarButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=SIMILAR_TEMPLATE):
@@ -103,39 +106,35 @@ class SimilarButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
         return cls(match["arxiv_id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        """Answer privately with the similar papers (deferred first: search by meaning may take a moment)."""
-        paperboy: Paperboy | None = getattr(interaction.client, "paperboy", None)
-        if paperboy is None:
-            return
-        # Imported here: the commands module renders with the buttons of this one.
-        from adapters.discord.commands import context_of, send_reply
-
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        reply = await paperboy.execute(context_of(interaction), Similar(self.arxiv_id))
-        await send_reply(interaction, reply)
+        """Answer privately with the papers most like this one."""
+        await press(interaction, Similar(self.arxiv_id))
 
 
-async def toggle_vote(paperboy: Paperboy, interaction: discord.Interaction[Any], arxiv_id: str) -> None:
-    """Cast or retract the presser's vote; answer privately with the count in this server."""
-    if interaction.guild_id is None:
-        await interaction.response.send_message("Votes count inside a server.", ephemeral=True)
-        return
-    try:
-        paper = await paperboy.store.get_paper(arxiv_id)
-        if paper is None:
-            await interaction.response.send_message(
-                f"I no longer have {arxiv_id}; the vote was not counted.", ephemeral=True
+class ShareButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=SHARE_TEMPLATE):
+    """'Share in channel': posts the paper's card for everyone, where reactions count as votes."""
+
+    def __init__(self, arxiv_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Share in channel",
+                emoji="📣",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{SHARE_PREFIX}{arxiv_id}",
             )
-            return
-        workspace = Workspace("discord", str(interaction.guild_id))
-        vote = Vote("discord", workspace.workspace, str(interaction.user.id), arxiv_id)
-        voted = await paperboy.votes.toggle(vote)
-        count = await paperboy.votes.count(arxiv_id, workspace)
-    except Exception:
-        log.exception("upvote button failed", extra={"arxiv_id": arxiv_id})
-        await interaction.response.send_message(
-            "Something went wrong on my side; please try again in a minute.", ephemeral=True
         )
-        return
-    reply = VoteReply(arxiv_id, paper.title, voted, True, count)
-    await interaction.response.send_message(render_text(reply), ephemeral=True)
+        self.arxiv_id = arxiv_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        """Rebuild the button from a pressed component's custom_id."""
+        return cls(match["arxiv_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Share the paper in the channel the button was pressed in."""
+        await press(interaction, SharePaper(self.arxiv_id))

@@ -19,6 +19,7 @@ from bot.replies import (
     PaperList,
     Reply,
     ScheduleStatus,
+    SharedPaper,
     TopicList,
     VoteReply,
 )
@@ -309,6 +310,8 @@ def render_reply(reply: Reply, *, share: bool = False) -> SlackMessage:
             blocks.append(section("```" + fit_escaped(body, MAX_SECTION_TEXT - 6) + "```"))
         case PaperCard(item=item):
             return paper_message(item, share=share)
+        case SharedPaper(item=item, posted=False):
+            return paper_message(item)
         case PaperList():
             blocks = paper_list_blocks(reply, share=share)
         case Citation(title=title, bibtex=bibtex):

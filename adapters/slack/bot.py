@@ -12,20 +12,10 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.app.settings import Settings
 from adapters.app.web import WebServer, add_slack_routes, build_web_app
-from adapters.ops.ratelimits import ReportingRateLimitHandler
 from adapters.slack.blocks import (
     SHARE_ACTION,
     SIMILAR_ACTION,
@@ -35,115 +25,49 @@ from adapters.slack.blocks import (
     render_reply,
     unescape,
 )
-from adapters.slack.config import SlackConfig
-from adapters.slack.installations import SlackInstallations
-from adapters.slack.publisher import ChannelPacer, SlackPublisher
-from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys, slack_error
+from adapters.slack.connection import PLATFORM, SlackConnection, retry_handlers
+from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys
 from bot.commands import (
-    CastVote,
-    Cite,
     Command,
     CommandContext,
     CommandError,
-    ListTopics,
-    PostDigest,
-    RetractVote,
-    Schedule,
-    Search,
-    ShowHelp,
-    ShowPaper,
+    ForgetWorkspace,
+    ReactionVote,
+    SharePaper,
     Similar,
-    Subscribe,
-    Unsubscribe,
+    ToggleVote,
     parse_command,
 )
 from bot.core import Paperboy
-from bot.domain import ChannelRef, Vote, Workspace
-from bot.ports import NullTelemetry, Telemetry
-from bot.replies import ErrorReply, Reply, VoteReply
+from bot.domain import ChannelRef
+from bot.replies import ErrorReply, Reply, SharedPaper
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
-# Answers only the asker sees; everything else (trending, topic changes) is posted for the channel.
-_PRIVATE = (
-    Search,
-    ShowPaper,
-    Similar,
-    Cite,
-    ListTopics,
-    Schedule,
-    ShowHelp,
-    CastVote,
-    RetractVote,
-    PostDigest,
-)
-# Channels whose posts by chat.postMessage fail for membership reasons can still be answered via response_url.
-_NOT_A_MEMBER = ("not_in_channel", "channel_not_found")
+ADMINS_ONLY_RULE = "Only workspace admins and owners can change this channel's topics, schedule or digest."
 DRAIN_SECONDS = 10.0
 
 
-def retry_handlers(telemetry: Telemetry | None = None) -> list[AsyncRetryHandler]:
-    """slack_sdk's own retries: 429 waits its Retry-After (reported as a rate-limit wait), 5xx and dropped
-    connections back off."""
-    backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
-    return [
-        ReportingRateLimitHandler(telemetry or NullTelemetry(), platform=PLATFORM, max_retry_count=3),
-        AsyncServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
-        AsyncConnectionErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
-    ]
-
-
-def needs_manage(command: Command) -> bool:
-    """True for commands that change the channel: topics, schedule changes, posting a digest."""
-    if isinstance(command, Schedule):
-        return bool(command.args.strip())
-    return isinstance(command, Subscribe | Unsubscribe | PostDigest)
-
-
-def is_private(command: Command | None, reply: Reply) -> bool:
-    """Whether an answer goes to the asker only (errors always do)."""
-    return command is None or isinstance(reply, ErrorReply) or isinstance(command, _PRIVATE)
+def visibility(command: Command | None, reply: Reply) -> tuple[bool, bool]:
+    """(private, share button) for an answer: as the command says, and errors always private."""
+    if command is None or isinstance(reply, ErrorReply):
+        return True, False
+    return command.private, command.private and command.shareable
 
 
 class SlackBot:
     """Paperboy on Slack: the Bolt app, its listeners, the digest publisher and (OAuth) the installations."""
 
-    def __init__(
-        self,
-        paperboy: Paperboy,
-        config: SlackConfig,
-        *,
-        session: aiohttp.ClientSession,
-        installations: SlackInstallations | None = None,
-    ) -> None:
+    def __init__(self, paperboy: Paperboy, connection: SlackConnection) -> None:
         self.paperboy = paperboy
-        self.config = config
-        self.session = session
-        self.installations = installations
-        # Bolt deep-copies each request's context (and the client in it) for lazy listeners, which an open
-        # aiohttp session does not survive: Bolt's client opens a session per call, the publisher shares one.
-        self.client = AsyncWebClient(
-            token=None if config.uses_oauth else config.bot_token,
-            base_url=config.base_url,
-            retry_handlers=retry_handlers(paperboy.telemetry),
-            logger=log,
-        )
-        self.poster = AsyncWebClient(
-            base_url=config.base_url,
-            session=session,
-            retry_handlers=retry_handlers(paperboy.telemetry),
-            logger=log,
-        )
+        self.connection = connection
+        self.config = connection.config
+        self.session = connection.session
+        self.installations = connection.installations
+        self.client = connection.client
+        self.publisher = connection.publisher
         self.bolt = self._build_bolt()
-        self.work = BackgroundWork(config.work_concurrency)
-        self.publisher = SlackPublisher(
-            self.poster,
-            self._bot_token,
-            on_channel_gone=paperboy.schedules.pause,
-            pacer=ChannelPacer(config.post_interval),
-            vote_emoji=config.vote_emoji[0],
-        )
+        self.work = BackgroundWork(self.config.work_concurrency)
         self.events_seen = RecentKeys()
         self.clicks_seen = RecentKeys()
         self.admins = AdminCheck()
@@ -206,11 +130,6 @@ class SlackBot:
         app.event("app_uninstalled")(self._on_uninstalled)
         app.event("tokens_revoked")(self._on_tokens_revoked)
 
-    async def _bot_token(self, team_id: str) -> str | None:
-        if self.installations is None:
-            return self.config.bot_token
-        return await self.installations.bot_token(team_id)
-
     # ----- /papers -----
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -230,13 +149,16 @@ class SlackBot:
         except CommandError as error:
             reply: Reply = ErrorReply(str(error))
         else:
-            can_manage = True
-            if self.config.admins_only and needs_manage(command):
-                can_manage = await self.admins.is_admin(client, team, user)
-            ctx = CommandContext(channel=channel, user=user, can_manage=can_manage)
+            ctx = CommandContext(channel=channel, user=user)
+            if self.config.admins_only and command.changes_channel:
+                ctx = CommandContext(
+                    channel=channel,
+                    user=user,
+                    can_manage=await self.admins.is_admin(client, team, user),
+                    manage_rule=ADMINS_ONLY_RULE,
+                )
             reply = await self.paperboy.execute(ctx, command)
-        private = is_private(command, reply)
-        share = private and isinstance(command, Search | ShowPaper | Similar)
+        private, share = visibility(command, reply)
         message = render_reply(reply, share=share)
         await self.respond(body.get("response_url"), message, private=private)
 
@@ -250,7 +172,7 @@ class SlackBot:
         hook = AsyncWebhookClient(
             response_url,
             session=self.session,
-            retry_handlers=retry_handlers(self.paperboy.telemetry),
+            retry_handlers=retry_handlers(self.connection.telemetry),
             logger=log,
         )
         payload: dict[str, Any] = {
@@ -285,8 +207,8 @@ class SlackBot:
         await ack()
         self.work.start(self._on_similar(body), "similar")
 
-    async def _on_similar(self, body: dict[str, Any]) -> None:
-        """Show the clicker, privately, the papers most like the card's paper, each with its buttons."""
+    def _action_context(self, body: dict[str, Any]) -> tuple[CommandContext, str]:
+        """Who pressed a button where, and the value (an arXiv id) the button carries."""
         action = (body.get("actions") or [{}])[0]
         team = (body.get("team") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
@@ -294,64 +216,38 @@ class SlackBot:
             "channel_id", ""
         )
         ctx = CommandContext(channel=ChannelRef(PLATFORM, team, channel_id), user=user, can_manage=False)
-        reply = await self.paperboy.execute(ctx, Similar(str(action.get("value", ""))))
+        return ctx, str(action.get("value", ""))
+
+    async def _on_similar(self, body: dict[str, Any]) -> None:
+        """Show the clicker, privately, the papers most like the card's paper, each with its buttons."""
+        ctx, arxiv_id = self._action_context(body)
+        reply = await self.paperboy.execute(ctx, Similar(arxiv_id))
         await self.respond(body.get("response_url"), render_reply(reply, share=True), private=True)
 
     async def _on_upvote(self, body: dict[str, Any]) -> None:
         """Toggle the clicker's vote for the card's paper and tell them privately where it stands."""
+        ctx, arxiv_id = self._action_context(body)
         action = (body.get("actions") or [{}])[0]
-        team = (body.get("team") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
-        arxiv_id = str(action.get("value", ""))
         # Slack may deliver one click twice; the same click (same action_ts) must not toggle twice.
-        key = f"{team}:{user}:{action.get('action_ts')}:{arxiv_id}"
-        if self.clicks_seen.seen(key) or not (team and user and arxiv_id):
+        key = f"{ctx.channel.workspace}:{ctx.user}:{action.get('action_ts')}:{arxiv_id}"
+        if self.clicks_seen.seen(key) or not (ctx.channel.workspace and ctx.user and arxiv_id):
             return
         self.clicks_seen.add(key)
-        workspace = Workspace(PLATFORM, team)
-        try:
-            item = await self.paperboy.paper(arxiv_id, workspace=workspace)
-            voted = await self.paperboy.votes.toggle(Vote(PLATFORM, team, user, item.paper.arxiv_id))
-            count = await self.paperboy.votes.count(item.paper.arxiv_id, workspace)
-            reply: Reply = VoteReply(item.paper.arxiv_id, item.paper.title, voted, True, count)
-        except (LookupError, ValueError) as error:
-            reply = ErrorReply(str(error))
+        reply = await self.paperboy.execute(ctx, ToggleVote(arxiv_id))
         await self.respond(body.get("response_url"), render_reply(reply), private=True)
 
     async def _on_share(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         """Post a paper for the whole channel, where reactions on it count as votes."""
-        action = (body.get("actions") or [{}])[0]
-        team = (body.get("team") or {}).get("id", "")
-        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
-        channel = ChannelRef(PLATFORM, team, channel_id)
-        try:
-            item = await self.paperboy.paper(
-                str(action.get("value", "")), workspace=Workspace(PLATFORM, team)
-            )
-        except (LookupError, ValueError) as error:
-            await self.respond(body.get("response_url"), render_reply(ErrorReply(str(error))), private=True)
-            return
-        message = paper_message(item)
-        try:
-            posted = await client.chat_postMessage(
-                channel=channel_id,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as error:
-            if slack_error(error) not in _NOT_A_MEMBER:
-                log.warning("sharing in %s failed: %s", channel, slack_error(error))
-                failed = ErrorReply("Slack did not accept the message; please try again in a minute.")
-                await self.respond(body.get("response_url"), render_reply(failed), private=True)
+        ctx, arxiv_id = self._action_context(body)
+        reply = await self.paperboy.execute(ctx, SharePaper(arxiv_id))
+        match reply:
+            case SharedPaper(posted=True):
                 return
-            # Not a member: the response_url still reaches the channel, though reactions there cannot count.
-            await self.respond(body.get("response_url"), message, private=False)
-            return
-        await self.paperboy.store.remember_message(channel, str(posted["ts"]), item.paper.arxiv_id)
+            case SharedPaper(item=item):
+                # Not a member: the response_url still reaches the channel, though reactions there cannot count.
+                await self.respond(body.get("response_url"), paper_message(item), private=False)
+            case _:
+                await self.respond(body.get("response_url"), render_reply(reply), private=True)
 
     # ----- events -----
 
@@ -383,8 +279,10 @@ class SlackBot:
             and user != context.bot_user_id
         )
         if counted:
-            channel = ChannelRef(PLATFORM, team, str(item.get("channel", "")))
-            await self.paperboy.vote_on_message(channel, str(item.get("ts", "")), str(user), cast=cast)
+            ctx = CommandContext(
+                channel=ChannelRef(PLATFORM, team, str(item.get("channel", ""))), user=str(user)
+            )
+            await self.paperboy.execute(ctx, ReactionVote(str(item.get("ts", "")), cast))
         # Remembered only once handled: a delivery that failed half-way is retried by Slack and redone.
         if event_id:
             self.events_seen.add(event_id)
@@ -405,18 +303,16 @@ class SlackBot:
             return
         if self.installations is not None:
             await self.installations.delete_team(team, body.get("enterprise_id"))
-        removed = await self.paperboy.store.delete_workspace(Workspace(PLATFORM, team))
-        log.info("forgot Slack workspace %s (%d channels)", team, removed)
+        await self.paperboy.execute(CommandContext(ChannelRef(PLATFORM, team, ""), ""), ForgetWorkspace())
 
 
 @dataclass
 class SlackService:
-    """A running Slack adapter; `stop()` ends it cleanly."""
+    """A running Slack adapter; `stop()` ends it cleanly (the connection is closed by whoever opened it)."""
 
     bot: SlackBot
     server: WebServer | None = None
     socket: AsyncSocketModeHandler | None = None
-    engine: AsyncEngine | None = None
 
     @property
     def port(self) -> int | None:
@@ -424,61 +320,25 @@ class SlackService:
         return self.server.port if self.server is not None else None
 
     async def stop(self) -> None:
-        """Stop taking requests, let running work finish (briefly), and release connections."""
+        """Stop taking requests and let running work finish (briefly)."""
         if self.socket is not None:
             await self.socket.close_async()
         if self.server is not None:
             await self.server.stop()
         await self.bot.work.drain(DRAIN_SECONDS)
-        if self.bot.paperboy.publishers.get(PLATFORM) is self.bot.publisher:
-            del self.bot.paperboy.publishers[PLATFORM]
-        await self.bot.session.close()
-        if self.engine is not None:
-            await self.engine.dispose()
 
 
-async def build_slack_bot(
-    paperboy: Paperboy, config: SlackConfig, *, engine: AsyncEngine | None = None
-) -> SlackBot:
-    """Build the Slack bot (creating the installation tables with OAuth) and register its digest publisher."""
-    config.validate()
-    installations: SlackInstallations | None = None
-    if config.uses_oauth:
-        if engine is None:
-            raise ValueError("The OAuth install needs the database engine for its installation tables.")
-        installations = SlackInstallations(engine, config.client_id or "")
-        await installations.create_tables()
-    session = aiohttp.ClientSession()
-    bot = SlackBot(paperboy, config, session=session, installations=installations)
-    paperboy.publishers[PLATFORM] = bot.publisher
-    return bot
-
-
-async def start_slack(
-    paperboy: Paperboy,
-    settings: Settings,
-    *,
-    config: SlackConfig | None = None,
-    web_app: web.Application | None = None,
+async def serve_slack(
+    paperboy: Paperboy, connection: SlackConnection, *, web_app: web.Application | None = None
 ) -> SlackService:
-    """Start the Slack adapter: Socket Mode with SLACK_APP_TOKEN, else HTTP on PAPERBOY_PORT or `web_app`.
+    """Answer Slack with the core: Socket Mode with SLACK_APP_TOKEN, else HTTP on PAPERBOY_PORT or `web_app`.
 
     When `web_app` is given, the Slack routes are added to it and the caller serves it; otherwise the adapter
     serves its own web application on the configured port.
     """
-    config = config or SlackConfig.from_settings(settings)
-    engine: AsyncEngine | None = None
-    if config.uses_oauth:
-        from storage.sql import create_engine_for
-
-        engine = create_engine_for(settings.database_url)
-    try:
-        bot = await build_slack_bot(paperboy, config, engine=engine)
-    except BaseException:
-        if engine is not None:
-            await engine.dispose()
-        raise
-    service = SlackService(bot, engine=engine)
+    config = connection.config
+    bot = SlackBot(paperboy, connection)
+    service = SlackService(bot)
     try:
         if config.socket_mode:
             service.socket = AsyncSocketModeHandler(bot.bolt, config.app_token, web_client=bot.client)
@@ -499,4 +359,4 @@ async def start_slack(
     return service
 
 
-__all__ = ["SlackBot", "SlackService", "build_slack_bot", "start_slack"]
+__all__ = ["SlackBot", "SlackService", "serve_slack"]

@@ -19,6 +19,7 @@ from adapters.slack.blocks import (
     SlackMessage,
     digest_paper_message,
     digest_parent_message,
+    paper_message,
 )
 from adapters.slack.runtime import slack_error
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 TokenLookup = Callable[[str], Awaitable[str | None]]
 """Finds the bot token of a Slack workspace (team id); None when the app is not installed there."""
 
-PauseHook = Callable[[ChannelRef, str], Awaitable[None]]
 """Called with a reason when a channel can no longer be posted to (the core pauses it)."""
 
 _REINSTALL = "reinstall Paperboy in this workspace, then run /papers schedule on."
@@ -118,13 +118,11 @@ class SlackPublisher:
         client: AsyncWebClient,
         tokens: TokenLookup,
         *,
-        on_channel_gone: PauseHook | None = None,
         pacer: ChannelPacer | None = None,
         vote_emoji: str = "+1",
     ) -> None:
         self._client = client
         self._tokens = tokens
-        self._on_channel_gone = on_channel_gone
         self.pacer = pacer or ChannelPacer()
         self._vote_emoji = vote_emoji
 
@@ -238,9 +236,11 @@ class SlackPublisher:
                 raise SlackPostError(f"Slack refused the message for {channel}: {code}.") from error
         return str(response["ts"])
 
+    async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
+        """Post one paper's card for the whole channel ("Share in channel"); return its ts."""
+        return await self.post(channel, paper_message(item))
+
     async def _channel_gone(self, channel: ChannelRef, code: str) -> None:
-        reason = CHANNEL_GONE_REASONS[code]
-        log.warning("pausing %s: Slack answered %s", channel, code)
-        if self._on_channel_gone is not None:
-            await self._on_channel_gone(channel, reason)
-        raise ChannelUnavailable(reason)
+        # The core's delivery engine pauses the channel with this reason; a share is simply refused.
+        log.warning("Slack answered %s for %s", code, channel)
+        raise ChannelUnavailable(CHANNEL_GONE_REASONS[code])

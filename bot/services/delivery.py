@@ -49,7 +49,8 @@ class PublishError(RuntimeError):
 class ChannelUnavailable(PublishError):
     """The channel cannot be posted to until someone acts (invite the bot, unarchive, grant a permission).
 
-    The publisher that raises it has paused the channel with the same reason, which /papers schedule shows.
+    str() is the reason in one sentence; the delivery engine pauses the channel with it, and
+    /papers schedule shows it.
     """
 
 
@@ -64,6 +65,15 @@ class DigestPublisher(Protocol):
         self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
     ) -> str:
         """Post one paper in the digest's thread; return its platform message id."""
+        ...
+
+
+@runtime_checkable
+class CardPublisher(Protocol):
+    """A publisher that can post one paper's card for a whole channel ("Share in channel")."""
+
+    async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
+        """Post the card; return its platform message id. ChannelUnavailable when the bot is not there."""
         ...
 
 
@@ -562,6 +572,11 @@ class DeliveryEngine:
     async def _after_failure(self, delivery: Delivery, error: Exception, attempt: int) -> None:
         """Give up (pausing the channel) or wait before the next attempt; re-raise when giving up."""
         policy = self.policy
+        if isinstance(error, ChannelUnavailable):
+            # The platform refuses the channel (gone, archived, no permission): pause it with the platform's
+            # reason, so that nothing is tried again until someone acts on it.
+            log.warning("pausing %s: %s", delivery.channel, error)
+            await self._schedules.pause(delivery.channel, str(error))
         settings = await self.store.get_settings(delivery.channel)
         if settings is not None and settings.paused:
             # The publisher paused the channel (gone, archived, no permission): nothing passes until someone acts.

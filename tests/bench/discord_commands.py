@@ -117,18 +117,13 @@ async def _prepare(papers: int, workdir: Path) -> tuple[Path, Path, list[str]]:
 
 async def bench_discord(papers: int, interactions: int, concurrency: int, workdir: Path) -> str:
     """Run the benchmark and return its report."""
-    from adapters.app.compose import SystemClock
+    from adapters.app.compose import compose
     from adapters.app.settings import Settings
     from adapters.bench.search import load_vocabulary, query_mix
-    from adapters.discord.client import start_discord
-    from bot.core import Paperboy
-    from storage.search.index import open_index
-    from storage.sql import open_store
+    from adapters.discord.client import serve_discord
 
     database, index_dir, notes = await _prepare(papers, workdir)
     queries = query_mix(await asyncio.to_thread(load_vocabulary), interactions + WARM_UP)
-    store = await open_store(f"sqlite:///{database}")
-    index = await open_index(index_dir)
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     process = context.Process(
@@ -138,20 +133,25 @@ async def bench_discord(papers: int, interactions: int, concurrency: int, workdi
     try:
         api_url, gateway_url = await asyncio.to_thread(ours.recv)
         settings = Settings.model_validate(
-            {"DISCORD_TOKEN": "bench-token", "DISCORD_API_URL": api_url, "DISCORD_GATEWAY_URL": gateway_url}
+            {
+                "DATABASE_URL": f"sqlite:///{database}",
+                "PAPERBOY_INDEX_DIR": str(index_dir),
+                "DISCORD_TOKEN": "bench-token",
+                "DISCORD_API_URL": api_url,
+                "DISCORD_GATEWAY_URL": gateway_url,
+            }
         )
-        app = Paperboy(store=store, index=index, clock=SystemClock())
-        runner = await start_discord(app, settings, guild_ready_timeout=0.1)
-        try:
-            await runner.wait_until_ready(60)
-            ours.send("ready")
-            measured: Measured = await asyncio.to_thread(ours.recv)
-        finally:
-            await runner.stop()
+        async with compose(settings, platforms=True) as house:
+            assert house.discord is not None
+            runner = serve_discord(house.discord, house.core)
+            try:
+                await runner.wait_until_ready(60)
+                ours.send("ready")
+                measured: Measured = await asyncio.to_thread(ours.recv)
+            finally:
+                await runner.stop()
     finally:
         await asyncio.to_thread(process.join, 30)
-        await index.close()
-        await store.close()
     millis = measured.millis
     return "\n".join(
         [

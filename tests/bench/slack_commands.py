@@ -181,14 +181,10 @@ async def prepare(papers: int, workdir: Path) -> tuple[str, Path]:
 
 async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> str:
     """Run the benchmark; return the report."""
-    from adapters.app.compose import SystemClock
+    from adapters.app.compose import compose
     from adapters.app.settings import Settings
     from adapters.bench.search import load_vocabulary, query_mix
-    from adapters.slack.bot import start_slack
-    from adapters.slack.config import SlackConfig
-    from bot.core import Paperboy
-    from storage.search.index import open_index
-    from storage.sql import open_store
+    from adapters.slack.bot import serve_slack
 
     url, index_dir = await prepare(papers, workdir)
     # Filling the store on a first run leaves a large heap behind; collect it before timing anything.
@@ -196,19 +192,21 @@ async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> 
     queries = query_mix(await asyncio.to_thread(load_vocabulary), requests)
     sink = SlackSink(expected=requests)
     await sink.start()
-    store = await open_store(url)
-    index = await open_index(index_dir)
-    await index.catch_up(store)
-    stored = await store.count_papers()
-    paperboy = Paperboy(store=store, index=index, clock=SystemClock())
-    config = SlackConfig(
-        signing_secret=SECRET,
-        bot_token=TOKEN,
-        api_url=f"http://127.0.0.1:{sink.port}/api/",
-        host="127.0.0.1",
-        port=0,
+    settings = Settings.model_validate(
+        {
+            "DATABASE_URL": url,
+            "PAPERBOY_INDEX_DIR": str(index_dir),
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": f"http://127.0.0.1:{sink.port}/api/",
+            "PAPERBOY_PORT": 0,
+        }
     )
-    service = await start_slack(paperboy, Settings(_env_file=None, DATABASE_URL=url), config=config)
+    house_context = compose(settings, platforms=True)
+    house = await house_context.__aenter__()
+    assert house.slack is not None
+    stored = await house.store.count_papers()
+    service = await serve_slack(house.core, house.slack)
     events_url = f"http://127.0.0.1:{service.port}/slack/events"
     loop = asyncio.get_running_loop()
     try:
@@ -228,8 +226,7 @@ async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> 
         answered_seconds = time.perf_counter() - began
     finally:
         await service.stop()
-        await index.close()
-        await store.close()
+        await house_context.__aexit__(None, None, None)
         await sink.stop()
 
     acks = [ms for _, _, ms, status in results if status == 200]

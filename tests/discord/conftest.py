@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,27 +13,17 @@ from typing import Any
 import pytest
 
 from adapters.app.settings import Settings
-from adapters.discord.client import DiscordRunner, start_discord
+from adapters.discord.client import DiscordRunner, PaperboyDiscord, login_discord, serve_discord
 from adapters.discord.config import point_discord_at
 from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
-from storage.search.index import open_index
-from storage.sql import open_store
+from storage.search.index import TantivyIndex, open_index
+from storage.sql import SqlStore, open_store
+from tests.clock import FixedClock
 from tests.fakes.discord import FORUM, FakeDiscord, InteractionRecord
 
 # A Wednesday, so weekday digests are due.
 TODAY = date(2026, 11, 25)
-
-
-class FixedClock:
-    """A clock that stands still."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        """The moment the test set."""
-        return self.moment
 
 
 @dataclass
@@ -71,15 +62,38 @@ def world(fake: FakeDiscord) -> World:
     )
 
 
-@pytest.fixture
-async def paperboy(tmp_path: Path) -> AsyncIterator[Paperboy]:
-    """The core on a fresh SQLite store and index, holding the demo papers, with a fixed clock."""
-    store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
-    index = await open_index(tmp_path / "index")
-    app = Paperboy(store=store, index=index, clock=FixedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)))
+# The client each test core was built with (its publisher is the core's), waiting to be served.
+_LOGGED_IN: dict[int, PaperboyDiscord] = {}
+
+
+@asynccontextmanager
+async def discord_core(fake: FakeDiscord, store: SqlStore, index: TantivyIndex) -> AsyncIterator[Paperboy]:
+    """The core holding the demo papers, with a fixed clock, built in the composition root's order:
+    the Discord client logs in first, and its publisher is the core's."""
+    client = await login_discord(discord_settings(fake), store, guild_ready_timeout=0.05)
+    app = Paperboy(
+        store=store,
+        index=index,
+        clock=FixedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)),
+        publishers={"discord": client.publisher},
+    )
+    _LOGGED_IN[id(app)] = client
     await app.ingest(load_demo_papers(TODAY))
     try:
         yield app
+    finally:
+        _LOGGED_IN.pop(id(app), None)
+        await client.close()
+
+
+@pytest.fixture
+async def paperboy(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[Paperboy]:
+    """The core on a fresh SQLite store and index (see `discord_core`)."""
+    store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
+    index = await open_index(tmp_path / "index")
+    try:
+        async with discord_core(fake, store, index) as app:
+            yield app
     finally:
         await index.close()
         await store.close()
@@ -139,7 +153,13 @@ async def start_bot(fake: FakeDiscord) -> AsyncIterator[StartBot]:
     runners: list[DiscordRunner] = []
 
     async def start(app: Paperboy, **settings: object) -> DiscordRunner:
-        runner = await start_discord(app, discord_settings(fake, **settings), guild_ready_timeout=0.05)
+        client = None if settings else _LOGGED_IN.pop(id(app), None)
+        if client is None:
+            # A restart (or other settings): a new login, serving the same core and store.
+            client = await login_discord(
+                discord_settings(fake, **settings), app.store, guild_ready_timeout=0.05
+            )
+        runner = serve_discord(client, app)
         await runner.wait_until_ready(10)
         runners.append(runner)
         return runner

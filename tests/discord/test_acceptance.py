@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from adapters.discord.client import DiscordRunner
-from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from storage.search.index import open_index
 from storage.sql import SqlStore
-from tests.discord.conftest import TODAY, FixedClock, World
+from tests.discord.conftest import World, discord_core
+from tests.fakes.discord import FakeDiscord
 
 
 @pytest.fixture
-async def paperboy(store: SqlStore, tmp_path: Path) -> AsyncIterator[Paperboy]:
+async def paperboy(store: SqlStore, tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[Paperboy]:
     """Here the core runs on both databases (the shared `store` fixture: SQLite and PostgreSQL)."""
     index = await open_index(tmp_path / "index")
-    app = Paperboy(store=store, index=index, clock=FixedClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)))
-    await app.ingest(load_demo_papers(TODAY))
     try:
-        yield app
+        async with discord_core(fake, store, index) as app:
+            yield app
     finally:
         await index.close()
 

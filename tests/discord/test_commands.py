@@ -44,11 +44,13 @@ def is_ephemeral(record_initial: dict[str, Any]) -> bool:
     return bool((record_initial.get("data") or {}).get("flags", 0) & EPHEMERAL)
 
 
-async def test_search_answers_with_an_embed_for_the_matching_paper(world: World, bot: DiscordRunner) -> None:
+async def test_search_answers_privately_with_an_embed_and_a_share_button(world: World, bot: DiscordRunner) -> None:
     record = await world.fake.slash(world.guild, world.channel, "search", query="matryoshka")
     message = await world.fake.answered(record)
     assert record.initial_type == MESSAGE
-    assert not is_ephemeral(record.initial.result())
+    # A search a person runs for themselves is private (as on Slack), with a button to show it to the channel.
+    assert is_ephemeral(record.initial.result())
+    assert buttons(message)[-1]["custom_id"] == "paperboy:share:2205.13147"
     first = message["embeds"][0]["fields"][0]
     assert first["name"] == "1. Matryoshka Representation Learning"
     assert "https://arxiv.org/abs/2205.13147" in first["value"]

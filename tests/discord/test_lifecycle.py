@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.discord.client import DiscordRunner, start_discord
+from adapters.discord.client import DiscordRunner, login_discord
 from adapters.discord.config import DiscordConfigError, minimal_intents, parse_shard_ids, shard_plan
 from bot.core import Paperboy
 from bot.domain import ChannelRef, Vote, Workspace
@@ -127,17 +127,17 @@ async def test_a_deleted_channel_is_paused(
 
 async def test_a_missing_token_or_bad_shards_are_explained(fake: FakeDiscord, paperboy: Paperboy) -> None:
     with pytest.raises(DiscordConfigError, match="DISCORD_TOKEN"):
-        await start_discord(paperboy, discord_settings(fake, DISCORD_TOKEN=None))
+        await login_discord(discord_settings(fake, DISCORD_TOKEN=None), paperboy.store)
     with pytest.raises(DiscordConfigError, match="DISCORD_TOKEN"):
-        await start_discord(paperboy, discord_settings(fake, DISCORD_TOKEN=" "))
+        await login_discord(discord_settings(fake, DISCORD_TOKEN=" "), paperboy.store)
     with pytest.raises(DiscordConfigError, match="DISCORD_SHARD_COUNT"):
-        await start_discord(paperboy, discord_settings(fake, DISCORD_SHARD_IDS="0,1"))
+        await login_discord(discord_settings(fake, DISCORD_SHARD_IDS="0,1"), paperboy.store)
 
 
 async def test_a_refused_token_is_explained(fake: FakeDiscord, paperboy: Paperboy) -> None:
     fake.fail("GET", r"/users/@me", 401, {"message": "401: Unauthorized", "code": 0})
     with pytest.raises(DiscordConfigError, match="refused DISCORD_TOKEN"):
-        await start_discord(paperboy, discord_settings(fake))
+        await login_discord(discord_settings(fake), paperboy.store)
 
 
 def test_shard_ids_accept_lists_and_ranges() -> None:

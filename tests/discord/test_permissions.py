@@ -8,7 +8,7 @@ from bot.domain import ChannelRef
 from tests.discord.conftest import World
 from tests.discord.test_commands import is_ephemeral
 
-REFUSAL = "Only people with the Manage Channels permission"
+REFUSAL = "Sorry: Only people with the Manage Channels permission"
 
 
 async def test_subscribe_without_manage_channels_is_refused_and_changes_nothing(

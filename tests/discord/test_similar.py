@@ -49,8 +49,10 @@ async def test_a_paper_card_carries_a_more_like_this_button_after_its_links(
     )
 
     labels = [b.get("label") for b in buttons(card)]
-    assert labels[0] == "Upvote" and labels[-1] == "More like this"
-    assert buttons(card)[-1]["custom_id"] == f"paperboy:similar:{MATRYOSHKA}"
+    # The card is the asker's own (private), so it ends with the button that shows it to the channel.
+    assert labels[0] == "Upvote" and labels[-2:] == ["More like this", "Share in channel"]
+    assert labels.index("More like this") > max(labels.index(link) for link in ("arXiv", "PDF"))
+    assert buttons(card)[-2]["custom_id"] == f"paperboy:similar:{MATRYOSHKA}"
 
 
 async def test_the_button_shows_the_presser_similar_papers_privately_even_after_a_restart(

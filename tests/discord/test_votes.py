@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from adapters.discord.client import DiscordRunner
+from bot.commands import Command, CommandContext, ReactionVote
 from bot.core import Paperboy
 from bot.domain import ChannelRef, Workspace
+from bot.replies import Reply
 from tests.discord.conftest import StartBot, World, press_on_a_card_after_a_restart
 from tests.fakes.discord import BOT_ID
 
@@ -37,21 +39,22 @@ async def votes_here(world: World, paperboy: Paperboy, arxiv_id: str = MATRYOSHK
 
 
 class Reactions:
-    """Watches the core's `vote_on_message`, so a test can wait until the bot has handled a reaction."""
+    """Watches the core's dispatcher, so a test can wait until the bot has handled a reaction."""
 
     def __init__(self, paperboy: Paperboy, monkeypatch: pytest.MonkeyPatch) -> None:
         self.handled: list[tuple[str, bool]] = []
         self._changed = asyncio.Condition()
-        original = paperboy.vote_on_message
+        original = paperboy.execute
 
-        async def watched(channel: ChannelRef, message_id: str, user: str, *, cast: bool) -> bool:
-            counted = await original(channel, message_id, user, cast=cast)
-            async with self._changed:
-                self.handled.append((user, cast))
-                self._changed.notify_all()
-            return counted
+        async def watched(ctx: CommandContext, command: Command) -> Reply:
+            reply = await original(ctx, command)
+            if isinstance(command, ReactionVote):
+                async with self._changed:
+                    self.handled.append((ctx.user, command.cast))
+                    self._changed.notify_all()
+            return reply
 
-        monkeypatch.setattr(paperboy, "vote_on_message", watched)
+        monkeypatch.setattr(paperboy, "execute", watched)
 
     async def handled_for(self, user: int, times: int = 1) -> None:
         """Wait until the bot has passed `times` reactions of this user to the core."""

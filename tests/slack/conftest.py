@@ -15,29 +15,19 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.app.settings import Settings
-from adapters.slack.bot import SlackService, start_slack
+from adapters.slack.bot import SlackService, serve_slack
 from adapters.slack.config import SlackConfig
+from adapters.slack.connection import SlackConnection, connect_slack
 from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from storage.search.index import open_index
 from storage.sql import SqlStore
+from tests.clock import FixedClock
 from tests.fakes.slack import FakeSlack, action_body, command_body, event_body, signed_headers
 
 DEMO_DAY = date(2026, 11, 26)
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 FORM = "application/x-www-form-urlencoded"
-
-
-class FixedClock:
-    """A clock that stands still."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        """The moment the test set."""
-        return self.moment
 
 
 @dataclass
@@ -229,16 +219,28 @@ async def start(
 ) -> AsyncIterator[StartSlack]:
     """Start the Slack adapter (config overrides as keywords) and stop it after the test."""
     running: list[SlackService] = []
+    connections: list[SlackConnection] = []
     clients: list[httpx.AsyncClient] = []
 
     async def starter(**overrides: Any) -> SlackHarness:
         config = replace(slack_config, **overrides)
-        settings = Settings(_env_file=None, DATABASE_URL=database_url)  # type: ignore[call-arg]
-        service = await start_slack(paperboy, settings, config=config)
+        # In the composition root's order: Slack's connection first, then a core that posts through it.
+        engine = paperboy.store.engine if config.uses_oauth else None  # type: ignore[attr-defined]
+        connection = await connect_slack(config, paperboy.telemetry, engine=engine)
+        connections.append(connection)
+        core = Paperboy(
+            paperboy.store,
+            paperboy.index,
+            paperboy.clock,
+            paperboy.telemetry,
+            paperboy.semantic,
+            publishers={"slack": connection.publisher},
+        )
+        service = await serve_slack(core, connection)
         running.append(service)
         http = httpx.AsyncClient(timeout=30)
         clients.append(http)
-        return SlackHarness(fake_slack, service, paperboy, http)
+        return SlackHarness(fake_slack, service, core, http)
 
     try:
         yield starter
@@ -247,6 +249,8 @@ async def start(
             await http.aclose()
         for service in running:
             await service.stop()
+        for connection in connections:
+            await connection.close()
 
 
 @pytest.fixture

@@ -132,7 +132,7 @@ async def test_admins_only_refuses_members_and_lets_admins_change_topics(start: 
     harness.fake.teams["xoxb-team-one"].admins.add("UADMIN")
 
     refused = await harness.command("subscribe transformers", user="UMEMBER")
-    assert "Only people who may manage this channel" in block_text(refused)
+    assert "Only workspace admins and owners can change" in block_text(refused)
     searched = await harness.command("search matryoshka", user="UMEMBER")
     assert "Matryoshka" in block_text(searched)
 

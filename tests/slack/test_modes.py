@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from adapters.app.web import WebServer, add_slack_routes, build_web_app
-from adapters.slack.bot import build_slack_bot
+from adapters.slack.bot import SlackBot
+from adapters.slack.connection import connect_slack
 from adapters.slack.config import SlackConfig
 from bot.core import Paperboy
 from tests.fakes.slack import FakeSlack, command_body, signed_headers
@@ -31,7 +32,8 @@ async def test_slack_checks_the_events_url_with_a_challenge(slack: SlackHarness)
 async def test_other_routes_live_beside_slack_on_the_same_web_app(
     paperboy: Paperboy, fake_slack: FakeSlack, slack_config: SlackConfig
 ) -> None:
-    bot = await build_slack_bot(paperboy, slack_config)
+    connection = await connect_slack(slack_config, paperboy.telemetry)
+    bot = SlackBot(paperboy, connection)
     app = build_web_app()
 
     async def healthz(_: web.Request) -> web.Response:
@@ -58,6 +60,7 @@ async def test_other_routes_live_beside_slack_on_the_same_web_app(
         assert "/papers search" in block_text(answer[0])
     finally:
         await server.stop()
+        await connection.close()
         await bot.work.drain(5)
         await bot.session.close()
 

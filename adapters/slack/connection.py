@@ -1,0 +1,97 @@
+"""What every Slack process needs before the core exists: the Web API clients, installations and publisher.
+
+`paperboy digest --due` only posts, so it needs no more than this; `paperboy run` builds the Bolt app on top
+(adapters/slack/bot.py) once the core, which posts through this publisher, is built.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.ops.ratelimits import ReportingRateLimitHandler
+from adapters.slack.config import SlackConfig
+from adapters.slack.installations import SlackInstallations
+from adapters.slack.publisher import ChannelPacer, SlackPublisher
+from bot.ports import NullTelemetry, Telemetry
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+
+
+def retry_handlers(telemetry: Telemetry | None = None) -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries: 429 waits its Retry-After (reported as a rate-limit wait), 5xx and dropped
+    connections back off."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
+    return [
+        ReportingRateLimitHandler(telemetry or NullTelemetry(), platform=PLATFORM, max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+        AsyncConnectionErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+    ]
+
+
+class SlackConnection:
+    """Slack's Web API for one process: Bolt's client, the digest poster, installations and the publisher."""
+
+    def __init__(
+        self, config: SlackConfig, telemetry: Telemetry, installations: SlackInstallations | None
+    ) -> None:
+        self.config = config
+        self.telemetry = telemetry
+        self.installations = installations
+        # Bolt deep-copies each request's context (and the client in it) for lazy listeners, which an open
+        # aiohttp session does not survive: Bolt's client opens a session per call, the publisher shares one.
+        self.client = AsyncWebClient(
+            token=None if config.uses_oauth else config.bot_token,
+            base_url=config.base_url,
+            retry_handlers=retry_handlers(telemetry),
+            logger=log,
+        )
+        self.session = aiohttp.ClientSession()
+        self.poster = AsyncWebClient(
+            base_url=config.base_url,
+            session=self.session,
+            retry_handlers=retry_handlers(telemetry),
+            logger=log,
+        )
+        self.publisher = SlackPublisher(
+            self.poster,
+            self.bot_token,
+            pacer=ChannelPacer(config.post_interval),
+            vote_emoji=config.vote_emoji[0],
+        )
+
+    async def bot_token(self, team_id: str) -> str | None:
+        """The bot token of a workspace: the configured one, or the OAuth installation's."""
+        if self.installations is None:
+            return self.config.bot_token
+        return await self.installations.bot_token(team_id)
+
+    async def close(self) -> None:
+        """Release the shared HTTP session."""
+        await self.session.close()
+
+
+async def connect_slack(
+    config: SlackConfig, telemetry: Telemetry, *, engine: AsyncEngine | None = None
+) -> SlackConnection:
+    """The one Slack build: check the configuration, open the installations (OAuth) and the publisher."""
+    config.validate()
+    installations: SlackInstallations | None = None
+    if config.uses_oauth:
+        if engine is None:
+            raise ValueError("The OAuth install needs the database engine for its installation tables.")
+        installations = SlackInstallations(engine, config.client_id or "")
+        if hasattr(installations, "create_tables"):
+            await installations.create_tables()
+    return SlackConnection(config, telemetry, installations)
