@@ -11,19 +11,9 @@ import pytest
 from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from storage.search.index import open_index
+from tests.clock import FixedClock
 
 DEMO_DAY = date(2026, 11, 26)
-
-
-class FixedClock:
-    """A clock that stands still until the test moves it."""
-
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        """The moment the test set."""
-        return self.moment
 
 
 @pytest.fixture

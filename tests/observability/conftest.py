@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -19,16 +19,9 @@ from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from storage.search.index import open_index
 from storage.sql import open_store
+from tests.clock import FixedClock
 
 TODAY = date(2026, 11, 25)
-
-
-class FixedClock:
-    """A clock that stands still."""
-
-    def now(self) -> datetime:
-        """Noon UTC of TODAY."""
-        return datetime(TODAY.year, TODAY.month, TODAY.day, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -47,7 +40,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     telemetry = Observability()
     store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
     index = await open_index(tmp_path / "index")
-    paperboy = Paperboy(store=store, index=index, clock=FixedClock(), telemetry=telemetry)
+    paperboy = Paperboy(store=store, index=index, clock=FixedClock.noon(TODAY), telemetry=telemetry)
     paperboy.publishers["console"] = ConsolePublisher(io.StringIO())
     await paperboy.ingest(load_demo_papers(TODAY), source="demo")
     app = build_web_app()

@@ -4,7 +4,7 @@ filters on meaning-only hits, topics that match by meaning, and "similar" — on
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,17 +14,11 @@ from bot.domain import ChannelRef, Paper
 from bot.services.search import RRF_K, blend, fuse
 from storage.search.index import open_index
 from storage.sql import SqlStore
+from tests.clock import FixedClock
 from tests.search.conftest import LIBRARY, paper
 
 TODAY = date(2025, 1, 3)
 CHANNEL = ChannelRef("console", "local", "general")
-
-
-class FixedClock:
-    """Always noon on TODAY."""
-
-    def now(self) -> datetime:
-        return datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
 
 
 class ScriptedMeaning:
@@ -83,7 +77,7 @@ async def app(store: SqlStore, tmp_path: Path) -> AsyncIterator[Paperboy]:
     """The core on a real store and index, with the scripted semantic index."""
     index = await open_index(tmp_path / "index")
     meaning = ScriptedMeaning(MEANING.answers)
-    paperboy = Paperboy(store=store, index=index, clock=FixedClock(), semantic=meaning)
+    paperboy = Paperboy(store=store, index=index, clock=FixedClock.noon(TODAY), semantic=meaning)
     await paperboy.ingest(LIBRARY)
     try:
         yield paperboy
@@ -173,7 +167,7 @@ async def test_similar_asks_the_meaning_when_there_is_one_and_the_words_when_not
     assert paper_.title == "Matryoshka Representation Learning"
     assert [item.paper.arxiv_id for item in by_meaning] == ["2106.09685", "2502.00002"]
 
-    words_only = Paperboy(store=store, index=app.index, clock=FixedClock())
+    words_only = Paperboy(store=store, index=app.index, clock=FixedClock.noon(TODAY))
     _, by_words = await words_only.similar("2205.13147")
     assert "2205.13147" not in [item.paper.arxiv_id for item in by_words]
     assert by_words  # "learning", "representations" are shared with other papers

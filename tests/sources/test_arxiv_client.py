@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from xml.sax.saxutils import escape
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 from adapters.sources.arxiv import ArxivClient, ArxivPacer, parse_feed
 from adapters.sources.errors import PageInvalid, SourceError
 from adapters.sources.http import RetryPolicy
+from tests.clock import FixedClock
 
 from .conftest import RecordedSleep, Script
 
@@ -74,22 +75,6 @@ def feed(*entries: str, total: int | None = None) -> httpx.Response:
         ATOM_HEAD.format(total=len(entries) if total is None else total) + "\n".join(entries) + "\n</feed>\n"
     )
     return httpx.Response(200, text=body, headers={"Content-Type": "application/atom+xml; charset=utf-8"})
-
-
-class FakeTime:
-    """A monotonic clock that moves only when someone sleeps or a request takes time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def arxiv(script: Script, pacer: ArxivPacer | None = None, sleep: RecordedSleep | None = None) -> ArxivClient:
@@ -195,24 +180,24 @@ async def test_every_client_shares_one_pacer_for_the_process() -> None:
 
 
 async def test_requests_are_spaced_three_seconds_apart() -> None:
-    time = FakeTime()
+    clock = FixedClock(datetime(2025, 9, 2, 10, 0, tzinfo=UTC))
     starts: list[float] = []
     ends: list[float] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
-        starts.append(time.now)
-        time.now += 0.5  # the request itself takes half a second
-        ends.append(time.now)
+        starts.append(clock.monotonic())
+        clock.advance(seconds=0.5)  # the request itself takes half a second
+        ends.append(clock.monotonic())
         return feed(entry("2205.13147"))
 
-    client = arxiv(Script(answer), pacer=ArxivPacer(3.0, clock=time.clock, sleep=time.sleep))
+    client = arxiv(Script(answer), pacer=ArxivPacer(3.0, clock=clock.monotonic, sleep=clock.sleep))
     for _ in range(3):
         await client.fetch_by_ids(["2205.13147"])
     assert [start - end for start, end in zip(starts[1:], ends, strict=False)] == [3.0, 3.0]
 
 
 async def test_concurrent_callers_get_one_connection_at_a_time() -> None:
-    time = FakeTime()
+    clock = FixedClock(datetime(2025, 9, 2, 10, 0, tzinfo=UTC))
     in_flight = 0
     most = 0
 
@@ -220,26 +205,27 @@ async def test_concurrent_callers_get_one_connection_at_a_time() -> None:
         nonlocal in_flight, most
         in_flight += 1
         most = max(most, in_flight)
+        # Two turns of the event loop (yields, not waits): room for another caller to start a request now.
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         in_flight -= 1
         return feed(entry("2205.13147"))
 
-    pacer = ArxivPacer(3.0, clock=time.clock, sleep=time.sleep)
+    pacer = ArxivPacer(3.0, clock=clock.monotonic, sleep=clock.sleep)
     http = httpx.AsyncClient(base_url="http://arxiv.test", transport=httpx.MockTransport(answer))
     clients = [ArxivClient("http://arxiv.test/api/query", http, pacer=pacer) for _ in range(3)]
     await asyncio.gather(*(c.fetch_by_ids(["2205.13147"]) for c in clients))
     assert most == 1
-    assert time.sleeps == [3.0, 3.0]
+    assert clock.slept == [3.0, 3.0]
 
 
 async def test_retries_keep_the_pace_too() -> None:
-    time = FakeTime()
+    clock = FixedClock(datetime(2025, 9, 2, 10, 0, tzinfo=UTC))
     script = Script(httpx.Response(503), feed(entry("2205.13147")))
-    client = arxiv(script, pacer=ArxivPacer(3.0, clock=time.clock, sleep=time.sleep))
+    client = arxiv(script, pacer=ArxivPacer(3.0, clock=clock.monotonic, sleep=clock.sleep))
     result = await client.fetch_by_ids(["2205.13147"])
     assert len(result.papers) == 1
-    assert time.sleeps == [3.0]
+    assert clock.slept == [3.0]
 
 
 async def test_an_arxiv_error_entry_is_a_clear_source_error() -> None:

@@ -24,19 +24,14 @@ from adapters.sources.refresh import (
 )
 from bot.domain import Paper, UpsertCounts
 from storage.sql import SqlStore
+from tests.clock import FixedClock
 
 from .conftest import RecordedSleep, Script, json_response, make_item
 from .test_arxiv_client import entry, feed
 
 TODAY = date(2025, 9, 2)
 YESTERDAY = date(2025, 9, 1)
-
-
-class FixedClock:
-    """Always the same moment: 2025-09-02 10:00 UTC."""
-
-    def now(self) -> datetime:
-        return datetime(2025, 9, 2, 10, 0, tzinfo=UTC)
+CLOCK = FixedClock(datetime(2025, 9, 2, 10, 0, tzinfo=UTC))
 
 
 class StoreApp:
@@ -95,7 +90,7 @@ async def test_refresh_stores_both_days_and_enriches_new_papers_from_arxiv(store
     )
     arxiv_script = arxiv_knowing("2509.00001", "2509.00002")
     hf, arxiv = clients(hf_script, arxiv_script)
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert sorted(r.url.params["date"] for r in hf_script.requests) == ["2025-09-01", "2025-09-02"]
     assert report.counts.new == 2
     assert report.enriched == 2
@@ -111,13 +106,13 @@ async def test_known_papers_get_new_counts_without_asking_arxiv_again(store: Sql
     first_hf = hf_by_day({TODAY: [make_item("2509.00002", upvotes=7, day="2025-09-02")]})
     arxiv_script = arxiv_knowing("2509.00002")
     hf, arxiv = clients(first_hf, arxiv_script)
-    await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     asked_before = len(arxiv_script.requests)
 
     later = make_item("2509.00002", upvotes=41, day="2025-09-02", githubStars=120)
     later["numComments"] = 6
     hf, arxiv = clients(hf_by_day({TODAY: [later]}), arxiv_script)
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
 
     assert len(arxiv_script.requests) == asked_before
     assert report.counts.updated == 1
@@ -130,7 +125,7 @@ async def test_a_failed_refresh_leaves_the_store_exactly_as_it_was(store: SqlSto
     await store.upsert_papers([Paper("2509.00001", "Kept", hf_upvotes=9, featured_on=YESTERDAY)])
     before = await everything(store)
     hf, arxiv = clients(Script(httpx.Response(502, text="<html>Bad gateway</html>")), arxiv_knowing())
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert len(report.failures) == 2
     assert await everything(store) == before
 
@@ -143,7 +138,7 @@ async def test_a_truncated_page_stores_nothing_of_that_day(store: SqlStore) -> N
         return truncated if request.url.params["date"] == "2025-09-02" else json_response([])
 
     hf, arxiv = clients(Script(answer), arxiv_knowing("2509.00005"))
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert any("truncated JSON" in failure for failure in report.failures)
     assert await everything(store) == {}
 
@@ -151,12 +146,12 @@ async def test_a_truncated_page_stores_nothing_of_that_day(store: SqlStore) -> N
 async def test_papers_are_stored_even_when_arxiv_is_down_and_enriched_next_time(store: SqlStore) -> None:
     hf_script = hf_by_day({TODAY: [make_item("2509.00002", day="2025-09-02")]})
     hf, arxiv = clients(hf_script, Script(httpx.Response(503)))
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert report.enriched == 0
     assert (await everything(store))["2509.00002"].categories == []
 
     hf, arxiv = clients(hf_script, arxiv_knowing("2509.00002"))
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert report.enriched == 1
     assert (await everything(store))["2509.00002"].categories == ["cs.CL", "cs.AI"]
 
@@ -177,19 +172,19 @@ async def test_the_same_paper_from_both_sources_is_stored_once(store: SqlStore) 
 async def test_a_paper_listed_twice_on_one_page_is_stored_once(store: SqlStore) -> None:
     item = make_item("2509.00003", day="2025-09-02")
     hf, arxiv = clients(hf_by_day({TODAY: [item, item]}), arxiv_knowing())
-    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    report = await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert report.counts.new == 1
     assert await store.count_papers() == 1
 
 
 async def test_a_withdrawn_paper_stops_appearing_among_featured_papers(store: SqlStore) -> None:
     hf, arxiv = clients(hf_by_day({TODAY: [make_item("2509.00004", day="2025-09-02")]}), arxiv_knowing())
-    await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert [p.arxiv_id for p in await store.papers_featured_between(YESTERDAY, TODAY)] == ["2509.00004"]
 
     withdrawn = make_item("2509.00004", day="2025-09-02", withdrawnAt="2025-09-02T09:00:00.000Z")
     hf, arxiv = clients(hf_by_day({TODAY: [withdrawn]}), arxiv_knowing())
-    await refresh_daily_papers(StoreApp(store), hf, arxiv, FixedClock())
+    await refresh_daily_papers(StoreApp(store), hf, arxiv, CLOCK)
     assert await store.papers_featured_between(YESTERDAY, TODAY) == []
 
 
@@ -214,10 +209,22 @@ class RecordingApp:
 async def test_the_job_runs_every_configured_number_of_minutes() -> None:
     scheduler = AsyncIOScheduler()
     hf, arxiv = clients(hf_by_day({}), arxiv_knowing())
-    job = schedule_refresh(scheduler, RecordingApp(), hf, arxiv, FixedClock(), minutes=45, run_now=False)
+    job = schedule_refresh(scheduler, RecordingApp(), hf, arxiv, CLOCK, minutes=45, run_now=False)
     assert job.id == REFRESH_JOB_ID
     assert job.trigger.interval == timedelta(minutes=45)
     assert job.max_instances == 1
+
+
+class ErrorLogged(logging.Handler):
+    """Sets `seen` when a record of ERROR or worse is logged (from any thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._loop.call_soon_threadsafe(self.seen.set)
 
 
 async def test_a_crashing_refresh_is_logged_and_the_scheduler_keeps_going(
@@ -230,25 +237,26 @@ async def test_a_crashing_refresh_is_logged_and_the_scheduler_keeps_going(
     hf, arxiv = clients(Script(explode), arxiv_knowing())
     scheduler = AsyncIOScheduler()
     scheduler.start()
+    logged = ErrorLogged()
+    logger = logging.getLogger("adapters.sources.refresh")
+    logger.addHandler(logged)
     try:
         with caplog.at_level(logging.ERROR, logger="adapters.sources.refresh"):
-            schedule_refresh(scheduler, app, hf, arxiv, FixedClock(), minutes=30)
-            for _ in range(500):
-                if caplog.records:
-                    break
-                await asyncio.sleep(0.01)
+            schedule_refresh(scheduler, app, hf, arxiv, CLOCK, minutes=30)
+            await asyncio.wait_for(logged.seen.wait(), timeout=5)  # the first run starts at once
         assert "Daily Papers refresh failed; the store was left as it was" in caplog.text
         assert scheduler.running
         assert scheduler.get_job(REFRESH_JOB_ID) is not None
         assert app.batches == []
     finally:
+        logger.removeHandler(logged)
         scheduler.shutdown(wait=False)
 
 
 async def test_refresh_job_schedules_from_settings_and_removes_itself_on_exit() -> None:
     scheduler = AsyncIOScheduler()
     settings = Settings(PAPERBOY_REFRESH_MINUTES=15, HF_API_URL="http://127.0.0.1:9")  # type: ignore[call-arg]
-    async with refresh_job(scheduler, RecordingApp(), settings, FixedClock()) as job:
+    async with refresh_job(scheduler, RecordingApp(), settings, CLOCK) as job:
         assert job is not None
         assert scheduler.get_job(REFRESH_JOB_ID) is job
         assert job.trigger.interval == timedelta(minutes=15)
@@ -258,7 +266,7 @@ async def test_refresh_job_schedules_from_settings_and_removes_itself_on_exit() 
 async def test_refresh_can_be_turned_off_with_zero_minutes() -> None:
     scheduler = AsyncIOScheduler()
     settings = Settings(PAPERBOY_REFRESH_MINUTES=0)  # type: ignore[call-arg]
-    async with refresh_job(scheduler, RecordingApp(), settings, FixedClock()) as job:
+    async with refresh_job(scheduler, RecordingApp(), settings, CLOCK) as job:
         assert job is None
         assert scheduler.get_jobs() == []
 
@@ -277,7 +285,7 @@ async def test_stopping_the_bot_mid_refresh_is_no_failure(caplog: pytest.LogCapt
     app = RecordingApp()
     _, arxiv = clients(hf_by_day({}), arxiv_knowing())
     job = schedule_refresh(
-        AsyncIOScheduler(), app, HangingHuggingFace(), arxiv, FixedClock(), minutes=30, run_now=False
+        AsyncIOScheduler(), app, HangingHuggingFace(), arxiv, CLOCK, minutes=30, run_now=False
     )
     with caplog.at_level(logging.INFO):
         running = asyncio.ensure_future(job.func())

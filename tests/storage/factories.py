@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.domain import ChannelRef, DigestPlan, Paper, ScoredPaper
+from tests.clock import FixedClock
 
 
 def make_paper(arxiv_id: str, **fields: Any) -> Paper:
@@ -25,12 +26,6 @@ def make_plan(
     return DigestPlan(channel=channel, local_date=local_date, topics=topics, papers=scored)
 
 
-class SteppingClock:
-    """A clock the test moves by hand (`clock.moment += timedelta(...)`)."""
-
-    def __init__(self, moment: datetime = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        """The current moment."""
-        return self.moment
+def fixed_clock() -> FixedClock:
+    """The tests' clock at Monday 2025-03-03 09:00 UTC; the test moves it by hand (`clock.moment += ...`)."""
+    return FixedClock(datetime(2025, 3, 3, 9, 0, tzinfo=UTC))

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from bot.domain import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_POSTED, ChannelRef
 from storage.sql import SqlStore, open_store
 from storage.sql.tables import deliveries
-from tests.storage.factories import SteppingClock, make_plan
+from tests.storage.factories import fixed_clock, make_plan
 
 GENERAL = ChannelRef("slack", "T1", "C1")
 OTHER_TEAM_GENERAL = ChannelRef("slack", "T2", "C1")
@@ -135,7 +135,7 @@ async def test_has_digest_names_the_channel_and_the_local_date(store: SqlStore) 
 
 
 async def test_last_posted_at_is_the_latest_posting_of_the_channel(database_url: str) -> None:
-    clock = SteppingClock()
+    clock = fixed_clock()
     store = await open_store(database_url, clock=clock)
     try:
         assert await store.last_posted_at(GENERAL) is None

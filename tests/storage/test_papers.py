@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from bot.domain import UpsertCounts
 from storage.sql import SqlStore, open_store
-from tests.storage.factories import SteppingClock, make_paper
+from tests.storage.factories import fixed_clock, make_paper
 
 
 async def test_upsert_reports_new_then_unchanged_then_updated(store: SqlStore) -> None:
@@ -168,7 +168,7 @@ async def test_featured_papers_are_those_of_the_days_asked_without_withdrawn_one
 
 
 async def test_changed_since_pages_by_id_and_sees_only_later_changes(database_url: str) -> None:
-    clock = SteppingClock()
+    clock = fixed_clock()
     store = await open_store(database_url, clock=clock)
     try:
         await store.upsert_papers([make_paper(f"2503.{n:05d}") for n in range(5)])
