@@ -6,8 +6,7 @@ import asyncio
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from adapters.app.index_sync import start_index_sync
-from adapters.app.settings import Settings
+from adapters.app.index_sync import IndexSync
 from bot.core import Paperboy
 from bot.domain import Paper
 
@@ -20,7 +19,8 @@ async def test_a_paper_stored_elsewhere_is_found_after_the_background_catch_up(p
     assert await paperboy.search("quokka") == []
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.start()
-    sync = await start_index_sync(paperboy, Settings(_env_file=None), scheduler, None)  # type: ignore[call-arg]
+    sync = IndexSync(paperboy, scheduler)
+    await sync.start()
     try:
         for _ in range(100):
             if await paperboy.search("quokka"):

@@ -5,11 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from bot.commands import CommandContext
+from bot.commands import CommandContext, ReactionVote
 from bot.core import Paperboy
 from bot.domain import ChannelRef, Vote, Workspace
 from bot.render_text import render_text
-from bot.replies import Citation, DigestReply, ErrorReply, PaperCard, PaperList, ScheduleStatus, TopicList
+from bot.replies import (
+    Citation,
+    DigestReply,
+    ErrorReply,
+    Notice,
+    PaperCard,
+    PaperList,
+    ScheduleStatus,
+    TopicList,
+    VoteReply,
+)
+from bot.services.delivery import DeliveryEngine, DeliveryPolicy
+from bot.services.digests import DigestPublisher
 
 from .conftest import DEMO_DAY
 
@@ -21,6 +33,14 @@ MATRYOSHKA = "2205.13147"
 
 def ctx(channel: ChannelRef = GENERAL, user: str = "ada", can_manage: bool = True) -> CommandContext:
     return CommandContext(channel=channel, user=user, can_manage=can_manage)
+
+
+def posting_to(app: Paperboy, **publishers: DigestPublisher) -> Paperboy:
+    """A core on the same store and index that posts through these publishers (retrying without waiting)."""
+    engine = DeliveryEngine(app.store, policy=DeliveryPolicy(paces={}, first_backoff=0.0), clock=app.clock)
+    return Paperboy(
+        app.store, app.index, app.clock, app.telemetry, app.semantic, publishers=publishers, engine=engine
+    )
 
 
 async def ask(app: Paperboy, text: str, **kwargs: object) -> object:
@@ -190,18 +210,21 @@ async def test_digest_command_posts_through_the_publisher_once(paperboy: Paperbo
             posted.append(item.paper.arxiv_id)
             return f"m{delivery.position}"
 
-    paperboy.publishers["console"] = Recorder()
-    await ask(paperboy, "/papers schedule 09:00 UTC daily papers 3")
-    reply = await ask(paperboy, "/papers digest")
+    app = posting_to(paperboy, console=Recorder())
+    await ask(app, "/papers schedule 09:00 UTC daily papers 3")
+    reply = await ask(app, "/papers digest")
     assert isinstance(reply, DigestReply) and reply.posted
     assert len(posted) == 4 and posted[0] == "parent"
-    again = await ask(paperboy, "/papers digest")
+    again = await ask(app, "/papers digest")
     assert isinstance(again, DigestReply) and again.already_posted_on == date(2026, 11, 26)
     assert len(posted) == 4
-    # A reaction on a posted paper message counts as a vote for that paper.
-    assert await paperboy.vote_on_message(GENERAL, "m1", "bob", cast=True)
-    assert await paperboy.votes.count(posted[1], Workspace("console", "local")) == 1
-    assert not await paperboy.vote_on_message(GENERAL, "not-ours", "bob", cast=True)
+    # A reaction on a posted paper message counts as a vote for that paper; elsewhere it is no vote.
+    bob = CommandContext(channel=GENERAL, user="bob")
+    counted = await app.execute(bob, ReactionVote("m1", cast=True))
+    assert isinstance(counted, VoteReply) and counted.changed and counted.votes_here == 1
+    assert await app.votes.count(posted[1], Workspace("console", "local")) == 1
+    ignored = await app.execute(bob, ReactionVote("not-ours", cast=True))
+    assert isinstance(ignored, Notice) and "not a vote" in ignored.text
 
 
 async def test_a_channel_the_platform_refuses_gets_the_reason_and_a_failing_platform_a_pause_it_can_undo(
@@ -220,14 +243,17 @@ async def test_a_channel_the_platform_refuses_gets_the_reason_and_a_failing_plat
             raise self.error
 
     reason = "Paperboy was removed from this channel; invite it back with /invite @Paperboy."
-    await paperboy.schedules.pause(GENERAL, reason)  # what a publisher does before raising ChannelUnavailable
-    paperboy.publishers["console"] = Refusing(ChannelUnavailable(reason))
+    paperboy = posting_to(
+        paperboy,
+        console=Refusing(ChannelUnavailable(reason)),
+        slack=Refusing(PublishError("HTTP 503 from chat.postMessage")),
+    )
     refused = await ask(paperboy, "/papers digest")
     assert isinstance(refused, ErrorReply) and refused.text == reason
+    # The core paused the channel with the platform's reason; /papers schedule shows it.
+    assert (await paperboy.schedules.get(GENERAL)).pause_reason == reason
 
     await ask(paperboy, "/papers schedule on", channel=TEAM_A)
-    paperboy.publishers["slack"] = Refusing(PublishError("HTTP 503 from chat.postMessage"))
-    paperboy.delivery.engine.policy = replace(paperboy.delivery.engine.policy, first_backoff=0.0)
     flaky = await ask(paperboy, "/papers digest", channel=TEAM_A)
     # Four failed attempts in a row pause the channel, and the answer says so and how to resume.
     assert (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from storage.vectors.semantic import (
     open_semantic,
 )
 from tests.cli.without_extra import env_without_semantic_extra, run_paperboy
-from tests.clock import FixedClock
 from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
 
 MISSING = missing_extra()
@@ -40,6 +39,13 @@ TODAY = date(2025, 9, 1)
 CHANNEL = ChannelRef("console", "local", "general")
 MATRYOSHKA = "2205.13147"
 COREINFER = "2410.18311"
+
+
+class FixedClock:
+    """Noon on TODAY."""
+
+    def now(self) -> datetime:
+        return datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=UTC)
 
 
 class CountingEmbedder:
@@ -75,9 +81,7 @@ def semantic_on(store: SqlStore, model: Any) -> Any:
 @pytest.fixture
 async def app(store: SqlStore, index: TantivyIndex, model: Any) -> Paperboy:
     """The core with search by meaning, the demo papers ingested (and so embedded), featured today."""
-    paperboy = Paperboy(
-        store=store, index=index, clock=FixedClock.noon(TODAY), semantic=semantic_on(store, model)
-    )
+    paperboy = Paperboy(store=store, index=index, clock=FixedClock(), semantic=semantic_on(store, model))
     await paperboy.ingest(load_demo_papers(TODAY))
     return paperboy
 
@@ -95,7 +99,7 @@ async def test_ingest_embeds_every_paper_and_a_paraphrase_finds_the_paper(app: P
     query = "remember stuff at runtime"
     found = await titles(app, query)
     assert found[0] == "Titans: Learning to Memorize at Test Time"
-    words_only = Paperboy(store=app.store, index=app.index, clock=FixedClock.noon(TODAY))
+    words_only = Paperboy(store=app.store, index=app.index, clock=FixedClock())
     assert (await titles(words_only, query))[0] != "Titans: Learning to Memorize at Test Time"
 
 
@@ -149,7 +153,7 @@ async def test_a_topic_catches_a_paper_by_meaning_that_lacks_its_words(app: Pape
     await app.topics.subscribe(CHANNEL, "efficient LLM inference")
     with_meaning = {item.paper.arxiv_id for item in (await app.planner.plan(CHANNEL, TODAY)).papers}
 
-    words_only = Paperboy(store=app.store, index=app.index, clock=FixedClock.noon(TODAY))
+    words_only = Paperboy(store=app.store, index=app.index, clock=FixedClock())
     by_words = {item.paper.arxiv_id for item in (await words_only.planner.plan(CHANNEL, TODAY)).papers}
 
     # CoreInfer is about sparse activation and never says "efficient".

@@ -1,0 +1,124 @@
+"""The command line starts fast: `--help` and `search` import neither the platform SDKs nor the semantic extra,
+a fresh clone's search works without that extra, and `paperboy bench startup` prints both timings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.cli.main import app
+from tests.cli.without_extra import env_without_semantic_extra, run_paperboy
+
+# Modules `paperboy --help` has no use for; together they cost it over a second.
+NOT_FOR_HELP = (
+    "discord",
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "alembic",
+    "sqlalchemy",
+    "tantivy",
+    "apscheduler",
+    "httpx",
+    "rich",
+    "numpy",
+    "torch",
+)
+# What a search by words needs none of: chat platforms and the semantic extra.
+NOT_FOR_SEARCH = ("discord", "slack_bolt", "slack_sdk", "aiohttp", "numpy", "torch", "sentence_transformers")
+
+# Runs the command line in this process, then prints which top-level modules it loaded, as the last line
+# (a module blocked by `env_without_semantic_extra` sits in sys.modules as None: not loaded).
+_PROBE = """\
+import json, sys
+sys.argv = ["paperboy", *sys.argv[1:]]
+from adapters.cli.main import main
+try:
+    main()
+except SystemExit as stop:
+    code = stop.code
+else:
+    code = 0
+loaded = {name.split(".")[0] for name, module in sys.modules.items() if module is not None}
+print(json.dumps({"code": code, "modules": sorted(loaded)}))
+"""
+
+
+def modules_loaded_by(folder: Path, *args: str, env: dict[str, str]) -> tuple[object, set[str]]:
+    """The exit code of `paperboy ARGS` and the top-level modules loaded by the time it ended."""
+    environment = {**os.environ, "PAPERBOY_REFRESH_MINUTES": "0", **env}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.strip(), done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    return said["code"], set(said["modules"])
+
+
+@pytest.fixture
+def demo_store(tmp_path: Path) -> dict[str, str]:
+    """A SQLite store holding the demo papers, loaded by a `paperboy` that lacks the semantic extra."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}",
+        # The default model, as a newcomer has it: without the extra, search by meaning is simply off.
+        "PAPERBOY_SEMANTIC_MODEL": "",
+        **env_without_semantic_extra(tmp_path),
+    }
+    loaded = run_paperboy(tmp_path, "ingest", "demo", env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    return env
+
+
+def test_help_lists_every_group_without_loading_a_platform_sdk_the_store_or_rich(tmp_path: Path) -> None:
+    code, modules = modules_loaded_by(tmp_path, "--help", env={})
+
+    assert code == 0
+    assert sorted(modules.intersection(NOT_FOR_HELP)) == []
+
+
+def test_search_without_the_semantic_extra_finds_by_words_and_loads_no_platform_sdk(
+    tmp_path: Path, demo_store: dict[str, str]
+) -> None:
+    found = run_paperboy(tmp_path, "search", "matryoshka", env=demo_store)
+    assert found.returncode == 0, found.stderr
+    assert "Matryoshka Representation Learning" in found.stdout
+    assert "Traceback" not in found.stderr
+
+    code, modules = modules_loaded_by(tmp_path, "search", "matryoshka", env=demo_store)
+    assert code == 0
+    assert sorted(modules.intersection(NOT_FOR_SEARCH)) == []
+
+
+def test_help_shows_each_command_summary_whole() -> None:
+    shown = CliRunner().invoke(app, ["--help"])
+
+    assert shown.exit_code == 0
+    # Summaries longer than the column are wrapped onto the next line, not cut with "...".
+    words = " ".join(shown.output.split())
+    assert "run Serve every configured adapter (the console when no chat platform is configured)." in words
+    assert "doctor Check the configuration, database, platforms and paper sources; exit 1 when" in words
+    assert "..." not in shown.output.split("Commands:")[1]
+
+
+def test_bench_startup_prints_the_median_and_max_of_help_and_search() -> None:
+    shown = CliRunner().invoke(app, ["bench", "startup", "--runs", "1", "--word", "matryoshka"])
+
+    assert shown.exit_code == 0, shown.output
+    rows = {
+        line.split("  median ")[0].strip(): line for line in shown.output.splitlines() if " median " in line
+    }
+    assert set(rows) == {"paperboy --help", "paperboy search matryoshka"}
+    for row in rows.values():
+        assert row.endswith(" s") and " max " in row
