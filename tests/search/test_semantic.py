@@ -27,6 +27,7 @@ from storage.vectors.semantic import (
     missing_extra,
     open_semantic,
 )
+from tests.cli.without_extra import env_without_semantic_extra, run_paperboy
 from tests.clock import FixedClock
 from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
 
@@ -188,9 +189,27 @@ async def test_paperboy_index_embeddings_embeds_the_store_once(database_url: str
     assert second.endswith("50 already current, 50 papers stored.")
 
 
-async def test_paperboy_index_embeddings_says_what_is_missing_when_it_is_off(database_url: str) -> None:
+async def test_paperboy_index_embeddings_says_what_is_missing_when_it_is_off(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A fresh clone has no semantic extra; the subprocess is made to lack it even where it is installed.
+    env = {
+        "DATABASE_URL": database_url,
+        "PAPERBOY_SEMANTIC_MODEL": "",
+        **env_without_semantic_extra(tmp_path),
+    }
+    without_extra = run_paperboy(tmp_path, "index", "embeddings", "--no-progress", env=env)
+
+    assert without_extra.returncode == 1
+    assert without_extra.stderr == (
+        "`paperboy index embeddings` needs the semantic extra (no numpy here): "
+        "pip install 'paperboy-bot[semantic]'.\n"
+    )
+    assert without_extra.stdout == ""
+
+    # With the extra installed or not, a model turned off is said in one sentence too.
     settings = Settings(_env_file=None, DATABASE_URL=database_url, PAPERBOY_SEMANTIC_MODEL="off")  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="turned off"):
+    with pytest.raises(ValueError, match=r"^Semantic search is turned off \(PAPERBOY_SEMANTIC_MODEL=off\)"):
         await embed_all(settings, progress=False)
 
 
