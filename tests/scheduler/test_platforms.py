@@ -11,15 +11,17 @@ import discord
 import pytest
 
 from adapters.bench.slack_api import RateLimitedSlack
-from adapters.discord.client import start_discord
+from adapters.discord.client import login_discord, serve_discord
 from adapters.discord.config import point_discord_at
 from adapters.discord.publisher import delivery_nonce
 from adapters.discord.render import digest_parent_embed
-from adapters.slack.bot import SlackService, build_slack_bot
 from adapters.slack.config import SlackConfig
+from adapters.slack.connection import SlackConnection, connect_slack
 from bot.core import Paperboy
 from bot.domain import ChannelRef, ChannelSettings
+from bot.ports import NullTelemetry
 from bot.services.delivery import DeliveryEngine, DeliveryPolicy, PlatformPace
+from bot.services.digests import DigestPublisher
 from bot.services.due_digests import DigestScheduler
 from storage.search.index import open_index
 from storage.sql import SqlStore, open_store
@@ -60,9 +62,12 @@ def engine_for(paperboy: Paperboy, platform: str, **pace: float) -> DeliveryEngi
         poll_seconds=0.2,
         paces={platform: PlatformPace(**pace)},  # type: ignore[arg-type]
     )
-    engine = DeliveryEngine(paperboy.store, policy=policy)
-    paperboy.delivery.engine = engine
-    return engine
+    return DeliveryEngine(paperboy.store, policy=policy)
+
+
+def posting_to(paperboy: Paperboy, **publishers: DigestPublisher) -> Paperboy:
+    """A core on the same store and index that posts through these publishers (as the composition root builds)."""
+    return Paperboy(paperboy.store, paperboy.index, paperboy.clock, publishers=publishers)
 
 
 async def tick_and_deliver(paperboy: Paperboy, engine: DeliveryEngine, platform: str) -> int:
@@ -81,20 +86,21 @@ async def slack_fake() -> AsyncIterator[RateLimitedSlack]:
 
 
 @pytest.fixture
-async def slack(paperboy: Paperboy, slack_fake: RateLimitedSlack) -> AsyncIterator[SlackService]:
+async def slack(slack_fake: RateLimitedSlack) -> AsyncIterator[SlackConnection]:
     config = SlackConfig(
         signing_secret="secret", bot_token="xoxb-test", api_url=slack_fake.api_url, post_interval=0.2
     )
-    service = SlackService(await build_slack_bot(paperboy, config))
+    connection = await connect_slack(config, NullTelemetry())
     try:
-        yield service
+        yield connection
     finally:
-        await service.stop()
+        await connection.close()
 
 
 async def test_slack_digests_beyond_the_rate_limit_are_waited_out_and_posted_once(
-    paperboy: Paperboy, slack_fake: RateLimitedSlack, slack: SlackService
+    paperboy: Paperboy, slack_fake: RateLimitedSlack, slack: SlackConnection
 ) -> None:
+    paperboy = posting_to(paperboy, slack=slack.publisher)
     refs = [ChannelRef("slack", "T1", f"C{n}") for n in range(8)]
     await due(paperboy.store, refs)
     # Our gate lets 40 a second through; the fake takes 20: the rest is answered 429 and waited out.
@@ -107,8 +113,9 @@ async def test_slack_digests_beyond_the_rate_limit_are_waited_out_and_posted_onc
 
 
 async def test_a_slack_post_whose_answer_was_lost_is_found_by_its_metadata_and_adopted(
-    paperboy: Paperboy, slack_fake: RateLimitedSlack, slack: SlackService
+    paperboy: Paperboy, slack_fake: RateLimitedSlack, slack: SlackConnection
 ) -> None:
+    paperboy = posting_to(paperboy, slack=slack.publisher)
     [ref] = refs = [ChannelRef("slack", "T1", "CLOST")]
     await due(paperboy.store, refs)
     engine = engine_for(paperboy, "slack", channel_interval=0.0)
@@ -152,7 +159,9 @@ async def test_discord_digests_go_out_paced_and_once_through_the_adapter(
 ) -> None:
     guild = discord_fake.add_guild("Pace")
     channels = [discord_fake.add_channel(guild, f"papers-{n}") for n in range(4)]
-    runner = await start_discord(paperboy, discord_settings(discord_fake), guild_ready_timeout=0.05)
+    client = await login_discord(discord_settings(discord_fake), paperboy.store, guild_ready_timeout=0.05)
+    paperboy = posting_to(paperboy, discord=client.publisher)
+    runner = serve_discord(client, paperboy)
     await runner.wait_until_ready(10)
     try:
         await due(paperboy.store, [ChannelRef("discord", str(guild), str(c)) for c in channels])
@@ -177,7 +186,9 @@ async def test_a_discord_post_made_before_a_long_outage_is_adopted_once_the_nonc
     guild = discord_fake.add_guild("Outage")
     channel = discord_fake.add_channel(guild, "papers")
     ref = ChannelRef("discord", str(guild), str(channel))
-    runner = await start_discord(paperboy, discord_settings(discord_fake), guild_ready_timeout=0.05)
+    client = await login_discord(discord_settings(discord_fake), paperboy.store, guild_ready_timeout=0.05)
+    paperboy = posting_to(paperboy, discord=client.publisher)
+    runner = serve_discord(client, paperboy)
     await runner.wait_until_ready(10)
     try:
         await due(paperboy.store, [ref])
