@@ -22,7 +22,7 @@ def similar_titles(output: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("model", ["off", "default"])
+@pytest.mark.parametrize("model", ["off", pytest.param("default", marks=pytest.mark.semantic)])
 def test_similar_prints_the_papers_most_like_the_one_named(tmp_path: Path, model: str) -> None:
     if model == "default":
         skip_without_semantic_extra(missing_extra())

@@ -5,7 +5,7 @@ match by meaning, similar papers. Skipped, with the reason, where the semantic e
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,17 @@ from tests.clock import FixedClock
 from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
 
 MISSING = missing_extra()
-needs_extra = pytest.mark.skipif(
+_skip_without_extra = pytest.mark.skipif(
     MISSING is not None and not REQUIRE_SEMANTIC,
     reason=f"the semantic extra is not installed (no {MISSING}); pip install -e '.[semantic]' runs these",
 )
+
+
+def needs_extra(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Skipped without the semantic extra; marked `semantic`, the marker CI runs them by once it is installed."""
+    return pytest.mark.semantic(_skip_without_extra(test))
+
+
 TODAY = date(2025, 9, 1)
 CHANNEL = ChannelRef("console", "local", "general")
 MATRYOSHKA = "2205.13147"

@@ -11,6 +11,8 @@ from storage.vectors.semantic import missing_extra
 from tests.conftest import skip_without_semantic_extra
 
 DIMENSIONS = 8
+# Every test here needs numpy: CI runs them by this marker once the semantic extra is installed.
+pytestmark = pytest.mark.semantic
 
 
 @pytest.fixture(autouse=True)
