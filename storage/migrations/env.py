@@ -9,7 +9,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from storage.sql import async_url, create_engine_for
+from storage.sql.engine import async_url, create_engine_for
 from storage.sql.tables import metadata
 
 config = context.config

@@ -1,4 +1,9 @@
-"""SQLModel tables of the store; `storage/migrations` creates exactly this schema."""
+"""Every table of Paperboy's database; `storage/migrations` creates exactly this schema.
+
+Paperboy's own tables are SQLModel models. The store queries them through their Core `Table` objects (the
+`papers`, `votes`, … names at the end), which keep bulk statements cheap and typed; the models themselves serve
+primary-key reads.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
-    Column,
-    Date,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
-    LargeBinary,
-    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -31,6 +30,14 @@ REF_PART = 128  # bot.domain allows channel reference parts up to 128 characters
 MESSAGE_ID = 128
 STATE = 16
 EMBEDDING_MODEL = 200
+
+metadata = SQLModel.metadata
+# The names the migrations gave to single-column indexes and foreign keys, so that `index=True` and
+# `foreign_key=` declare the very constraints the database has (and autogenerate names new ones alike).
+metadata.naming_convention = {"ix": "ix_%(column_0_label)s", "fk": "fk_%(table_name)s_%(column_0_name)s"}
+
+# BIGINT ids on PostgreSQL; INTEGER on SQLite, where only that type is the autoincrementing rowid alias.
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -63,52 +70,47 @@ class PaperRow(SQLModel, table=True):
     """One paper; the database is its only copy (the search index is derived from it)."""
 
     __tablename__ = "papers"
-    __table_args__ = (
-        Index("ix_papers_featured_on", "featured_on"),
-        Index("ix_papers_updated_at", "updated_at"),
-    )
 
-    arxiv_id: str = Field(sa_column=Column(String(ARXIV_ID), primary_key=True))
-    title: str = Field(sa_column=Column(Text, nullable=False))
-    authors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    abstract: str = Field(default="", sa_column=Column(Text, nullable=False))
-    published: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    featured_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    hf_upvotes: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    num_comments: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    ai_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    ai_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    github_repo: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    github_stars: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
-    project_page: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    organization: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    thumbnail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    journal_ref: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    doi: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    withdrawn: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    arxiv_id: str = Field(primary_key=True, sa_type=String(ARXIV_ID))
+    title: str = Field(sa_type=Text)
+    authors: list[str] = Field(default_factory=list, sa_type=JSON)
+    abstract: str = Field(default="", sa_type=Text)
+    published: date | None = None
+    featured_on: date | None = Field(default=None, index=True)
+    hf_upvotes: int = 0
+    num_comments: int = 0
+    ai_summary: str | None = Field(default=None, sa_type=Text)
+    ai_keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    github_repo: str | None = Field(default=None, sa_type=Text)
+    github_stars: int | None = None
+    project_page: str | None = Field(default=None, sa_type=Text)
+    organization: str | None = Field(default=None, sa_type=Text)
+    thumbnail: str | None = Field(default=None, sa_type=Text)
+    categories: list[str] = Field(default_factory=list, sa_type=JSON)
+    comment: str | None = Field(default=None, sa_type=Text)
+    journal_ref: str | None = Field(default=None, sa_type=Text)
+    doi: str | None = Field(default=None, sa_type=Text)
+    withdrawn: bool = False
+    updated_at: datetime = Field(sa_type=UtcDateTime, index=True)
 
 
 class ChannelSettingsRow(SQLModel, table=True):
     """A channel's digest schedule and state, one row a channel."""
 
     __tablename__ = "channel_settings"
-    __table_args__ = (PrimaryKeyConstraint("platform", "workspace", "channel"),)
 
-    platform: str = Field(sa_column=Column(String(PLATFORM), nullable=False))
-    workspace: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    channel: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    hour: int = Field(sa_column=Column(Integer, nullable=False))
-    minute: int = Field(sa_column=Column(Integer, nullable=False))
-    timezone: str = Field(sa_column=Column(String(64), nullable=False))
-    weekdays_only: bool = Field(sa_column=Column(Boolean, nullable=False))
-    digest_size: int = Field(sa_column=Column(Integer, nullable=False))
-    lookback_days: int = Field(sa_column=Column(Integer, nullable=False))
-    paused: bool = Field(sa_column=Column(Boolean, nullable=False))
-    pause_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    platform: str = Field(primary_key=True, sa_type=String(PLATFORM))
+    workspace: str = Field(primary_key=True, sa_type=String(REF_PART))
+    channel: str = Field(primary_key=True, sa_type=String(REF_PART))
+    hour: int
+    minute: int
+    timezone: str = Field(sa_type=String(64))
+    weekdays_only: bool
+    digest_size: int
+    lookback_days: int
+    paused: bool
+    pause_reason: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class TopicRow(SQLModel, table=True):
@@ -117,32 +119,24 @@ class TopicRow(SQLModel, table=True):
     __tablename__ = "topics"
     __table_args__ = (Index("ix_topics_channel", "platform", "workspace", "channel", "id"),)
 
-    # BigInteger on PostgreSQL, but INTEGER on SQLite, where only that type is the rowid alias.
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    )
-    platform: str = Field(sa_column=Column(String(PLATFORM), nullable=False))
-    workspace: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    channel: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    query: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    platform: str = Field(sa_type=String(PLATFORM))
+    workspace: str = Field(sa_type=String(REF_PART))
+    channel: str = Field(sa_type=String(REF_PART))
+    query: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class VoteRow(SQLModel, table=True):
     """One person's chat vote for one paper in one workspace."""
 
     __tablename__ = "votes"
-    __table_args__ = (
-        PrimaryKeyConstraint("platform", "workspace", "user_id", "arxiv_id"),
-        Index("ix_votes_arxiv_id", "arxiv_id"),
-    )
 
-    platform: str = Field(sa_column=Column(String(PLATFORM), nullable=False))
-    workspace: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    user_id: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    arxiv_id: str = Field(sa_column=Column(String(ARXIV_ID), nullable=False))
-    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    platform: str = Field(primary_key=True, sa_type=String(PLATFORM))
+    workspace: str = Field(primary_key=True, sa_type=String(REF_PART))
+    user_id: str = Field(primary_key=True, sa_type=String(REF_PART))
+    arxiv_id: str = Field(primary_key=True, index=True, sa_type=String(ARXIV_ID))
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class DigestRow(SQLModel, table=True):
@@ -153,16 +147,13 @@ class DigestRow(SQLModel, table=True):
         UniqueConstraint("platform", "workspace", "channel", "local_date", name="uq_digests_channel_date"),
     )
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    )
-    platform: str = Field(sa_column=Column(String(PLATFORM), nullable=False))
-    workspace: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    channel: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    local_date: date = Field(sa_column=Column(Date, nullable=False))
-    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    platform: str = Field(sa_type=String(PLATFORM))
+    workspace: str = Field(sa_type=String(REF_PART))
+    channel: str = Field(sa_type=String(REF_PART))
+    local_date: date
+    topics: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -175,77 +166,59 @@ class DeliveryRow(SQLModel, table=True):
         Index("ix_deliveries_state", "state", "claimed_until"),
     )
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    )
-    digest_id: int = Field(
-        sa_column=Column(
-            BigInteger().with_variant(Integer, "sqlite"),
-            ForeignKey("digests.id", ondelete="CASCADE", name="fk_deliveries_digest_id"),
-            nullable=False,
-        )
-    )
-    platform: str = Field(sa_column=Column(String(PLATFORM), nullable=False))
-    workspace: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    channel: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    position: int = Field(sa_column=Column(Integer, nullable=False))
-    arxiv_id: str | None = Field(default=None, sa_column=Column(String(ARXIV_ID), nullable=True))
-    state: str = Field(sa_column=Column(String(STATE), nullable=False))
-    message_id: str | None = Field(default=None, sa_column=Column(String(MESSAGE_ID), nullable=True))
-    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    claimed_by: str | None = Field(default=None, sa_column=Column(String(REF_PART), nullable=True))
-    claimed_until: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
-    posted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
+    digest_id: int = Field(foreign_key="digests.id", ondelete="CASCADE", sa_type=ROW_ID)
+    platform: str = Field(sa_type=String(PLATFORM))
+    workspace: str = Field(sa_type=String(REF_PART))
+    channel: str = Field(sa_type=String(REF_PART))
+    position: int
+    arxiv_id: str | None = Field(default=None, sa_type=String(ARXIV_ID))
+    state: str = Field(sa_type=String(STATE))
+    message_id: str | None = Field(default=None, sa_type=String(MESSAGE_ID))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    claimed_by: str | None = Field(default=None, sa_type=String(REF_PART))
+    claimed_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    posted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class PaperMessageRow(SQLModel, table=True):
     """Which paper a bot message shows, so that reactions on it count as votes for that paper."""
 
     __tablename__ = "paper_messages"
-    __table_args__ = (PrimaryKeyConstraint("platform", "workspace", "channel", "message_id"),)
 
-    platform: str = Field(sa_column=Column(String(PLATFORM), nullable=False))
-    workspace: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    channel: str = Field(sa_column=Column(String(REF_PART), nullable=False))
-    message_id: str = Field(sa_column=Column(String(MESSAGE_ID), nullable=False))
-    arxiv_id: str = Field(sa_column=Column(String(ARXIV_ID), nullable=False))
-    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    platform: str = Field(primary_key=True, sa_type=String(PLATFORM))
+    workspace: str = Field(primary_key=True, sa_type=String(REF_PART))
+    channel: str = Field(primary_key=True, sa_type=String(REF_PART))
+    message_id: str = Field(primary_key=True, sa_type=String(MESSAGE_ID))
+    arxiv_id: str = Field(sa_type=String(ARXIV_ID))
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class PaperEmbeddingRow(SQLModel, table=True):
     """One paper's embedding under one model (the semantic extra): derived data, recomputed when text changes."""
 
     __tablename__ = "paper_embeddings"
-    __table_args__ = (
-        PrimaryKeyConstraint("model", "arxiv_id"),
-        Index("ix_paper_embeddings_model_updated_at", "model", "updated_at"),
-    )
+    __table_args__ = (Index("ix_paper_embeddings_model_updated_at", "model", "updated_at"),)
 
-    model: str = Field(sa_column=Column(String(EMBEDDING_MODEL), nullable=False))
+    model: str = Field(primary_key=True, sa_type=String(EMBEDDING_MODEL))
     arxiv_id: str = Field(
-        sa_column=Column(
-            String(ARXIV_ID),
-            ForeignKey("papers.arxiv_id", ondelete="CASCADE", name="fk_paper_embeddings_arxiv_id"),
-            nullable=False,
-        )
+        primary_key=True, foreign_key="papers.arxiv_id", ondelete="CASCADE", sa_type=String(ARXIV_ID)
     )
     # A digest of the text that was embedded: a paper whose title or abstract changed is embedded again.
-    text_hash: str = Field(sa_column=Column(String(32), nullable=False))
-    dimension: int = Field(sa_column=Column(Integer, nullable=False))
+    text_hash: str = Field(sa_type=String(32))
+    dimension: int
     # Little-endian float16, `dimension` of them, unit length.
-    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    vector: bytes
+    updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
-papers = PaperRow.__table__  # type: ignore[attr-defined]
-paper_embeddings = PaperEmbeddingRow.__table__  # type: ignore[attr-defined]
-channel_settings = ChannelSettingsRow.__table__  # type: ignore[attr-defined]
-topics = TopicRow.__table__  # type: ignore[attr-defined]
-votes = VoteRow.__table__  # type: ignore[attr-defined]
-digests = DigestRow.__table__  # type: ignore[attr-defined]
-deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
-paper_messages = PaperMessageRow.__table__  # type: ignore[attr-defined]
-
-metadata = SQLModel.metadata
+# The Core side of the models, for statements. (SQLModel leaves `Model.__table__` untyped; this lookup is typed.)
+papers = metadata.tables["papers"]
+paper_embeddings = metadata.tables["paper_embeddings"]
+channel_settings = metadata.tables["channel_settings"]
+topics = metadata.tables["topics"]
+votes = metadata.tables["votes"]
+digests = metadata.tables["digests"]
+deliveries = metadata.tables["deliveries"]
+paper_messages = metadata.tables["paper_messages"]

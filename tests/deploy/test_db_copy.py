@@ -21,7 +21,8 @@ from adapters.ops.dbcopy import CopyError, copy_database, slack_tables
 from adapters.slack.installations import SlackInstallations
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote
-from storage.sql import SqlStore, create_engine_for, open_store
+from storage.sql.engine import create_engine_for
+from storage.sql.store import SqlStore, open_store
 from storage.sql.tables import metadata
 from tests.conftest import POSTGRES_SERVER, REQUIRE_POSTGRES
 

@@ -10,7 +10,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from bot.domain import ChannelRef, Vote, Workspace
-from storage.sql import MIGRATIONS_DIR, create_engine_for, downgrade_database, open_store, upgrade_database
+from storage.sql.engine import create_engine_for
+from storage.sql.migrate import MIGRATIONS_DIR, downgrade_database, upgrade_database
+from storage.sql.store import open_store
 from storage.sql.tables import metadata
 
 SCRIPTS = ScriptDirectory(str(MIGRATIONS_DIR))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import ChannelRef, ChannelSettings, Topic
-from storage.sql import SqlStore
+from storage.sql.store import SqlStore
 
 GENERAL = ChannelRef("slack", "T1", "C1")
 RANDOM = ChannelRef("slack", "T1", "C2")

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import update
 
 from bot.domain import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_POSTED, ChannelRef
-from storage.sql import SqlStore, open_store
+from storage.sql.store import SqlStore, open_store
 from storage.sql.tables import deliveries
 from tests.storage.factories import fixed_clock, make_plan
 

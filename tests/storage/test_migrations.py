@@ -9,15 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from storage.sql import (
-    StoreError,
-    create_engine_for,
-    current_revision,
-    downgrade_database,
-    head_revision,
-    open_store,
-    upgrade_database,
-)
+from storage.sql.engine import StoreError, create_engine_for
+from storage.sql.migrate import current_revision, downgrade_database, head_revision, upgrade_database
+from storage.sql.store import open_store
 from storage.sql.tables import metadata
 
 TABLES = {

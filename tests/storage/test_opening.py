@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.sql import StoreError, async_url, open_store, sqlite_path, upgrade_database
+from storage.sql.engine import StoreError, async_url, sqlite_path
+from storage.sql.migrate import upgrade_database
+from storage.sql.store import open_store
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.domain import UpsertCounts
-from storage.sql import SqlStore, open_store
+from storage.sql.store import SqlStore, open_store
 from tests.storage.factories import fixed_clock, make_paper
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.domain import Vote, Workspace
-from storage.sql import SqlStore
+from storage.sql.store import SqlStore
 
 ADA = Vote("slack", "T1", "U-ada", "2501.00001")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.domain import ChannelRef, ChannelSettings, Vote, Workspace
-from storage.sql import SqlStore
+from storage.sql.store import SqlStore
 from tests.storage.factories import make_paper, make_plan
 
 GONE = Workspace("slack", "T1")

@@ -1,0 +1,279 @@
+"""Digests in the SQL store: one digest a channel and local date, the messages it must post, and which paper
+each posted message shows."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Insert, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_POSTED,
+    ChannelRef,
+    Delivery,
+    DigestPlan,
+)
+from storage.sql.base import (
+    CHANNELS_PER_QUERY,
+    StorePart,
+    chunks,
+    of_channel,
+    of_channels,
+    ref_key,
+    ref_values,
+)
+from storage.sql.tables import PaperMessageRow, deliveries, digests, paper_messages
+from storage.sql.transactions import transaction
+
+# Digests per multi-row INSERT: five binds each.
+_PLANS_PER_INSERT = 500
+
+
+def delivery_from_row(row: Row[Any]) -> Delivery:
+    """A domain Delivery from a deliveries row joined with its digest's local date."""
+    return Delivery(
+        id=row.id,
+        digest_id=row.digest_id,
+        channel=ChannelRef(row.platform, row.workspace, row.channel),
+        local_date=row.local_date,
+        position=row.position,
+        arxiv_id=row.arxiv_id,
+        state=row.state,
+        message_id=row.message_id,
+        attempts=row.attempts,
+        last_error=row.last_error,
+    )
+
+
+def _delivery_rows(plan: DigestPlan, digest_id: int) -> list[dict[str, Any]]:
+    """The deliveries a new digest must post: the parent message first, then one per paper, best first."""
+    messages: list[str | None] = [None, *(scored.paper.arxiv_id for scored in plan.papers)]
+    return [
+        {
+            **ref_values(plan.channel),
+            "digest_id": digest_id,
+            "position": position,
+            "arxiv_id": arxiv_id,
+            "state": DELIVERY_PENDING,
+            "attempts": 0,
+        }
+        for position, arxiv_id in enumerate(messages)
+    ]
+
+
+class DigestRows(StorePart):
+    """The digests, deliveries and paper_messages tables: the store's `DigestRepository`, and digests in bulk
+    for the scheduler's tick."""
+
+    async def posted_paper_ids(self, channel: ChannelRef) -> set[str]:
+        """Every paper a digest of this channel carried or is about to carry (failed deliveries aside)."""
+        statement = (
+            select(deliveries.c.arxiv_id)
+            .distinct()
+            .where(
+                of_channel(deliveries, channel),
+                deliveries.c.arxiv_id.is_not(None),
+                deliveries.c.state != DELIVERY_FAILED,
+            )
+        )
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(statement)).scalars().all())
+
+    async def create_digest(self, plan: DigestPlan) -> int | None:
+        """Record a digest, its parent delivery and one per paper; None when that date has one already."""
+        digest = (
+            self._insert(digests)
+            .values(
+                **ref_values(plan.channel),
+                local_date=plan.local_date,
+                topics=list(plan.topics),
+                created_at=self._now(),
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "local_date"])
+            .returning(digests.c.id)
+        )
+        try:
+            async with transaction(self.engine, write=True) as conn:
+                digest_id = (await conn.execute(digest)).scalar_one_or_none()
+                if digest_id is None:
+                    return None
+                await conn.execute(insert(deliveries), _delivery_rows(plan, digest_id))
+        except IntegrityError:
+            # ON CONFLICT covers the race on both databases; this is the last line should another path appear.
+            return None
+        return int(digest_id)
+
+    async def deliveries_of(self, digest_id: int) -> list[Delivery]:
+        """The deliveries of one digest, parent first."""
+        statement = (
+            select(deliveries, digests.c.local_date)
+            .join(digests, digests.c.id == deliveries.c.digest_id)
+            .where(deliveries.c.digest_id == digest_id)
+            .order_by(deliveries.c.position)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [delivery_from_row(row) for row in rows]
+
+    async def mark_posted(self, delivery_id: int, message_id: str) -> None:
+        """Record the platform message a delivery became, and which paper that message shows."""
+        now = self._now()
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .values(state=DELIVERY_POSTED, message_id=message_id, posted_at=now, claimed_until=None)
+            .returning(
+                deliveries.c.platform, deliveries.c.workspace, deliveries.c.channel, deliveries.c.arxiv_id
+            )
+        )
+
+        async def write(conn: AsyncConnection) -> None:
+            row = (await conn.execute(statement)).first()
+            # A workspace deleted mid-delivery leaves nothing to mark; that is not an error.
+            if row is not None and row.arxiv_id is not None:
+                channel = ChannelRef(row.platform, row.workspace, row.channel)
+                await conn.execute(self._remember(channel, message_id, row.arxiv_id))
+
+        await self._write(write)
+
+    def _remember(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> Insert:
+        """INSERT of a message->paper link that keeps the first link when told twice."""
+        statement: Insert = (
+            self._insert(paper_messages)
+            .values(**ref_values(channel), message_id=message_id, arxiv_id=arxiv_id, created_at=self._now())
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "message_id"])
+        )
+        return statement
+
+    async def remember_message(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> None:
+        """Remember that a bot message shows a paper, so that reactions on it count as votes."""
+        async with transaction(self.engine, write=True) as conn:
+            await conn.execute(self._remember(channel, message_id, arxiv_id))
+
+    async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
+        """The paper a bot message shows, or None when the message is not one of ours."""
+        row = await self._get(PaperMessageRow, (*ref_key(channel), message_id))
+        return row.arxiv_id if row is not None else None
+
+    async def has_digest(self, channel: ChannelRef, local_date: date) -> bool:
+        """True when the channel has a digest for that local date."""
+        statement = select(digests.c.id).where(
+            of_channel(digests, channel), digests.c.local_date == local_date
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement.limit(1))).first() is not None
+
+    async def last_posted_at(self, channel: ChannelRef) -> datetime | None:
+        """When a digest message was last posted to the channel, or None."""
+        statement = select(func.max(deliveries.c.posted_at)).where(of_channel(deliveries, channel))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement)).scalar_one_or_none()
+
+    async def digest_topics(self, digest_id: int) -> tuple[str, ...]:
+        """The topics a digest was planned for."""
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(select(digests.c.topics).where(digests.c.id == digest_id))).scalar()
+        return tuple(found or ())
+
+    async def delivery_counts(self, channel: ChannelRef, local_date: date) -> dict[str, int]:
+        """Deliveries of the channel's digest for that date, counted by state."""
+        statement = (
+            select(deliveries.c.state, func.count())
+            .join(digests, digests.c.id == deliveries.c.digest_id)
+            .where(of_channel(digests, channel), digests.c.local_date == local_date)
+            .group_by(deliveries.c.state)
+        )
+        async with self.engine.connect() as conn:
+            return {str(state): int(count) for state, count in await conn.execute(statement)}
+
+    # Many channels at once, for the scheduler's tick
+
+    async def digest_keys(self, local_dates: Collection[date]) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs that have a digest, among those dates."""
+        if not local_dates:
+            return set()
+        statement = select(
+            digests.c.platform, digests.c.workspace, digests.c.channel, digests.c.local_date
+        ).where(digests.c.local_date.in_(sorted(local_dates)))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(statement)
+            return {(ChannelRef(r.platform, r.workspace, r.channel), r.local_date) for r in rows}
+
+    async def create_digests(self, plans: Sequence[DigestPlan]) -> list[int | None]:
+        """Record many digests and their deliveries in one transaction; None where the date had one."""
+        created: dict[tuple[ChannelRef, date], int] = {}
+        now = self._now()
+        # Core multi-row INSERTs: the tick may plan digests for thousands of channels at once.
+        async with transaction(self.engine, write=True) as conn:
+            for chunk in chunks(plans, _PLANS_PER_INSERT):
+                rows = [
+                    {
+                        **ref_values(p.channel),
+                        "local_date": p.local_date,
+                        "topics": list(p.topics),
+                        "created_at": now,
+                    }
+                    for p in chunk
+                ]
+                statement = (
+                    self._insert(digests)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "local_date"])
+                    .returning(
+                        digests.c.id,
+                        digests.c.platform,
+                        digests.c.workspace,
+                        digests.c.channel,
+                        digests.c.local_date,
+                    )
+                )
+                for row in await conn.execute(statement):
+                    created[(ChannelRef(row.platform, row.workspace, row.channel), row.local_date)] = int(
+                        row.id
+                    )
+            messages: list[dict[str, Any]] = []
+            for plan in plans:
+                digest_id = created.get((plan.channel, plan.local_date))
+                if digest_id is not None:
+                    messages += _delivery_rows(plan, digest_id)
+            if messages:
+                await conn.execute(insert(deliveries), messages)
+        return [created.get((plan.channel, plan.local_date)) for plan in plans]
+
+    async def posted_paper_ids_of(
+        self, channels: Collection[ChannelRef], among: Collection[str]
+    ) -> dict[ChannelRef, set[str]]:
+        """Which of the papers `among` each channel's digests carried or are about to carry."""
+        found: dict[ChannelRef, set[str]] = {}
+        ids = list(dict.fromkeys(among))
+        if not ids:
+            return found
+        refs = list(dict.fromkeys(channels))
+        async with self.engine.connect() as conn:
+            for chunk in chunks(refs, CHANNELS_PER_QUERY):
+                for id_chunk in chunks(ids, CHANNELS_PER_QUERY):
+                    statement = (
+                        select(
+                            deliveries.c.platform,
+                            deliveries.c.workspace,
+                            deliveries.c.channel,
+                            deliveries.c.arxiv_id,
+                        )
+                        .distinct()
+                        .where(
+                            of_channels(deliveries, chunk),
+                            deliveries.c.arxiv_id.in_(list(id_chunk)),
+                            deliveries.c.state != DELIVERY_FAILED,
+                        )
+                    )
+                    for row in await conn.execute(statement):
+                        found.setdefault(ChannelRef(row.platform, row.workspace, row.channel), set()).add(
+                            row.arxiv_id
+                        )
+        return found

@@ -1,0 +1,226 @@
+"""Papers in the SQL store: bulk upserts that merge what each source knows, and reads for search and digests."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.engine import Dialect
+
+from bot.domain import Paper, UpsertCounts
+from storage.sql.base import StorePart, chunks
+from storage.sql.tables import PaperRow, papers
+from storage.sql.transactions import transaction
+
+# Key of the pg_advisory_xact_lock an upsert holds. One writer of papers at a time keeps `updated_at` in commit
+# order (the search index catches up by it) and makes the read-merge-write of an upsert safe.
+_PAPERS_LOCK = 0x70617065  # "pape"
+
+# Paper fields a later record replaces only when it carries a value: None, "", [] and a count of 0 mean
+# "this source does not know", so an arXiv record never blanks what Hugging Face said, nor the reverse.
+_KEPT_WHEN_FALSY = (
+    "title",
+    "authors",
+    "abstract",
+    "published",
+    "featured_on",
+    "hf_upvotes",
+    "num_comments",
+    "ai_summary",
+    "ai_keywords",
+    "github_repo",
+    "project_page",
+    "organization",
+    "thumbnail",
+    "categories",
+    "comment",
+    "journal_ref",
+    "doi",
+)
+# 0 stars is a real value of a known repository; only None means unknown.
+_KEPT_WHEN_NONE = ("github_stars",)
+_PAPER_FIELDS = (*_KEPT_WHEN_FALSY, *_KEPT_WHEN_NONE, "withdrawn")
+
+
+def _paper_values(paper: Paper) -> dict[str, Any]:
+    """The stored fields of a paper, as a row dictionary (without id and updated_at)."""
+    return {name: getattr(paper, name) for name in _PAPER_FIELDS}
+
+
+def _merge(base: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """`base` updated with what `later` actually carries; withdrawn, once true, stays true."""
+    merged = dict(base)
+    for name in _KEPT_WHEN_FALSY:
+        value = later[name]
+        if value:
+            merged[name] = value
+    for name in _KEPT_WHEN_NONE:
+        value = later[name]
+        if value is not None:
+            merged[name] = value
+    merged["withdrawn"] = bool(base["withdrawn"] or later["withdrawn"])
+    return merged
+
+
+def _paper_from_row(row: PaperRow | Row[Any]) -> Paper:
+    """A domain Paper from a papers row, read as its model or as Core's row."""
+    return Paper(
+        arxiv_id=row.arxiv_id,
+        updated_at=row.updated_at,
+        **{name: getattr(row, name) for name in _PAPER_FIELDS},
+    )
+
+
+class _PaperCodec:
+    """The papers table at the driver level, for bulk upserts.
+
+    SQLAlchemy's per-row statement machinery costs more than SQLite's own work on a 5,000-paper batch, so
+    the bulk path hands tuples straight to the driver's executemany. The values still go through each
+    column type's own bind and result processors, so they are stored exactly as SQLAlchemy stores them.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._sqlite = dialect.name == "sqlite"
+        quote = dialect.identifier_preparer.quote
+        written = (*_PAPER_FIELDS, "updated_at")
+        encoders = [papers.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in written]
+        self._field_encoders, self._stamp_encoder = encoders[:-1], encoders[-1]
+        read_types = [papers.c[name].type.dialect_impl(dialect) for name in _PAPER_FIELDS]
+        self._decoders = [t.result_processor(dialect, None) for t in read_types]
+
+        def marks(count: int, first: int = 1) -> list[str]:
+            return ["?"] * count if self._sqlite else [f"${n}" for n in range(first, first + count)]
+
+        table = quote(papers.name)
+        all_columns = ", ".join(quote(name) for name in ("arxiv_id", *written))
+        self.insert_sql = f"INSERT INTO {table} ({all_columns}) VALUES ({', '.join(marks(len(written) + 1))})"
+        assignments = ", ".join(
+            f"{quote(name)} = {mark}" for name, mark in zip(written, marks(len(written)), strict=True)
+        )
+        self.update_sql = (
+            f"UPDATE {table} SET {assignments} WHERE {quote('arxiv_id')} = {marks(1, len(written) + 1)[0]}"
+        )
+        read_columns = ", ".join(quote(name) for name in ("arxiv_id", *_PAPER_FIELDS))
+        self._select_sql = f"SELECT {read_columns} FROM {table} WHERE {quote('arxiv_id')}"
+
+    def select_sql(self, count: int) -> str:
+        """SELECT of the stored fields of `count` ids."""
+        if self._sqlite:
+            return f"{self._select_sql} IN ({', '.join('?' * count)})"
+        return f"{self._select_sql} = ANY($1)"
+
+    def select_params(self, ids: Sequence[str]) -> tuple[Any, ...]:
+        """The parameters of select_sql."""
+        return tuple(ids) if self._sqlite else (list(ids),)
+
+    def timestamp(self, moment: datetime) -> Any:
+        """`updated_at` as the driver takes it."""
+        encode = self._stamp_encoder
+        return encode(moment) if encode is not None else moment
+
+    def encode(self, values: dict[str, Any]) -> list[Any]:
+        """The stored fields, in _PAPER_FIELDS order, as the driver takes them."""
+        return [
+            value if encode is None or value is None else encode(value)
+            for encode, value in zip(
+                self._field_encoders, [values[name] for name in _PAPER_FIELDS], strict=True
+            )
+        ]
+
+    def decode(self, row: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+        """An id and its stored fields from a row of select_sql."""
+        values = {
+            name: value if decode is None or value is None else decode(value)
+            for name, decode, value in zip(_PAPER_FIELDS, self._decoders, row[1:], strict=True)
+        }
+        values["withdrawn"] = bool(values["withdrawn"])
+        return row[0], values
+
+
+class PaperRows(StorePart):
+    """The papers table: the store's `PaperRepository`."""
+
+    @cached_property
+    def _paper_codec(self) -> _PaperCodec:
+        return _PaperCodec(self.engine.dialect)
+
+    # Papers
+
+    async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """Insert new papers and merge known ones in one transaction; report new, updated and unchanged."""
+        batch: dict[str, dict[str, Any]] = {}
+        for paper in papers:
+            values = _paper_values(paper)
+            known = batch.get(paper.arxiv_id)
+            batch[paper.arxiv_id] = values if known is None else _merge(known, values)
+        if not batch:
+            return UpsertCounts()
+
+        codec = self._paper_codec
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
+        unchanged = 0
+        async with transaction(self.engine, write=True, lock=_PAPERS_LOCK) as conn:
+            # Taken under the lock, so `updated_at` grows in commit order and index catch-up misses nothing.
+            stamp = codec.timestamp(self._now())
+            for chunk in chunks(list(batch)):
+                result = await conn.exec_driver_sql(codec.select_sql(len(chunk)), codec.select_params(chunk))
+                stored = dict(codec.decode(row) for row in result)
+                for arxiv_id in chunk:
+                    incoming = batch[arxiv_id]
+                    before = stored.get(arxiv_id)
+                    if before is None:
+                        new_rows.append((arxiv_id, *codec.encode(incoming), stamp))
+                        continue
+                    after = _merge(before, incoming)
+                    if after == before:
+                        unchanged += 1
+                    else:
+                        changed_rows.append((*codec.encode(after), stamp, arxiv_id))
+            if new_rows:
+                await conn.exec_driver_sql(codec.insert_sql, new_rows)
+            if changed_rows:
+                await conn.exec_driver_sql(codec.update_sql, changed_rows)
+        return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
+
+    async def get_paper(self, arxiv_id: str) -> Paper | None:
+        """One paper by its bare arXiv id, or None."""
+        row = await self._get(PaperRow, arxiv_id)
+        return _paper_from_row(row) if row is not None else None
+
+    async def get_papers(self, arxiv_ids: Collection[str]) -> dict[str, Paper]:
+        """Papers by id; unknown ids are left out."""
+        found: dict[str, Paper] = {}
+        async with self.engine.connect() as conn:
+            for chunk in chunks(list(dict.fromkeys(arxiv_ids))):
+                result = await conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk)))
+                for row in result:
+                    found[row.arxiv_id] = _paper_from_row(row)
+        return found
+
+    async def papers_featured_between(self, first: date, last: date) -> list[Paper]:
+        """Papers featured from `first` to `last` inclusive, withdrawn ones left out, oldest day first."""
+        statement = (
+            select(papers)
+            .where(papers.c.featured_on.between(first, last), papers.c.withdrawn.is_(False))
+            .order_by(papers.c.featured_on, papers.c.arxiv_id)
+        )
+        async with self.engine.connect() as conn:
+            return [_paper_from_row(row) for row in await conn.execute(statement)]
+
+    async def count_papers(self) -> int:
+        """How many papers are stored."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(papers))).scalar_one())
+
+    async def papers_changed_since(self, since: datetime | None, after_id: str, limit: int) -> list[Paper]:
+        """Papers updated at or after `since` (all when None), ids after `after_id`, by id, up to `limit`."""
+        statement = select(papers).where(papers.c.arxiv_id > after_id)
+        if since is not None:
+            statement = statement.where(papers.c.updated_at >= since)
+        statement = statement.order_by(papers.c.arxiv_id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [_paper_from_row(row) for row in await conn.execute(statement)]
