@@ -1,13 +1,12 @@
 """Paper embeddings in the database (the semantic extra): the store's side, mixed into `storage.sql.SqlStore`.
 
-Vectors are bytes here (little-endian float16); `storage.vectors.semantic` turns them into matrices. Like the search
+Vectors are bytes here (little-endian float16); `storage.vectors.index` turns them into matrices. Like the search
 index, embeddings are derived data: they can always be computed again from the papers' text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +14,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.sql.tables import paper_embeddings, papers
+from storage.vectors.store import EmbeddingSource, StoredEmbedding
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,27 +22,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # Ids per SELECT … IN (…), far below the bind limits of SQLite and asyncpg.
 _CHUNK = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEmbedding:
-    """One stored vector: the paper, the digest of the text it was made from, the float16 bytes."""
-
-    arxiv_id: str
-    text_hash: str
-    vector: bytes
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingSource:
-    """A paper's text as the embedder needs it, and the digest of the text its stored vector came from."""
-
-    arxiv_id: str
-    title: str
-    abstract: str
-    withdrawn: bool
-    stored_hash: str | None
 
 
 class EmbeddingRows:

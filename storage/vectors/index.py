@@ -26,8 +26,8 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from bot.domain import Paper
-from storage.vectors.embeddings import EmbeddingSource, StoredEmbedding
-from storage.vectors.semantic import ModelChoice
+from storage.vectors.model import ModelChoice
+from storage.vectors.store import EmbeddingStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,34 +45,6 @@ SYNC_MARGIN = timedelta(minutes=2)
 QUERY_CACHE_SIZE = 512
 # Below this many papers search by meaning ranks by plain cosine: the mean of one or two papers is the papers.
 MIN_CENTERED = 3
-
-
-class EmbeddingStore(Protocol):
-    """What the semantic index needs of the store (`storage.sql.SqlStore` has it)."""
-
-    async def save_embeddings(
-        self, model: str, dimension: int, rows: Sequence[tuple[str, str, bytes]]
-    ) -> None:
-        """Insert or replace (arxiv_id, text_hash, vector) rows."""
-        ...
-
-    async def embeddings_since(
-        self, model: str, since: datetime | None, after_id: str, limit: int
-    ) -> list[StoredEmbedding]:
-        """Vectors stored at or after `since`, by id after `after_id`."""
-        ...
-
-    async def embedding_hashes(self, model: str, arxiv_ids: Collection[str]) -> dict[str, str]:
-        """Stored text digests of these papers."""
-        ...
-
-    async def embedding_sources(self, model: str, after_id: str, limit: int) -> list[EmbeddingSource]:
-        """Papers with their text and stored digest, by id after `after_id`."""
-        ...
-
-    async def count_papers(self) -> int:
-        """How many papers are stored."""
-        ...
 
 
 class Embedder(Protocol):
