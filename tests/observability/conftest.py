@@ -40,8 +40,13 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     telemetry = Observability()
     store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
     index = await open_index(tmp_path / "index")
-    paperboy = Paperboy(store=store, index=index, clock=FixedClock.noon(TODAY), telemetry=telemetry)
-    paperboy.publishers["console"] = ConsolePublisher(io.StringIO())
+    paperboy = Paperboy(
+        store=store,
+        index=index,
+        clock=FixedClock.noon(TODAY),
+        telemetry=telemetry,
+        publishers={"console": ConsolePublisher(io.StringIO())},
+    )
     await paperboy.ingest(load_demo_papers(TODAY), source="demo")
     app = build_web_app()
     readiness = Readiness()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,6 +182,17 @@ class World:
         return await self.engine.run({"console": self.platform}, until_idle=True, producer=produce())
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test of a module that draws at random (its REPLAY says how) shows how to replay it, whatever
+    failed: an assertion, a timeout or a fixture."""
+    outcome = yield
+    report = outcome.get_result()
+    replay = getattr(getattr(item, "module", None), "REPLAY", None)
+    if report.failed and replay:
+        report.sections.append(("replay", replay))
+
+
 TODAY = date(2026, 3, 27)  # a Friday, two days before Europe's clocks go forward
 
 
@@ -192,15 +204,16 @@ def clock() -> FixedClock:
 @pytest.fixture
 async def world(store: SqlStore, tmp_path: Path, clock: FixedClock) -> AsyncIterator[World]:
     index = await open_index(tmp_path / "index")
-    paperboy = Paperboy(store=store, index=index, clock=clock)
+    platform = LoopbackPlatform()
+    # The engine's leases run on the test's clock: a lease runs out when the test moves the clock past it.
+    engine = DeliveryEngine(store, policy=policy(), clock=clock)
+    paperboy = Paperboy(
+        store=store, index=index, clock=clock, publishers={"console": platform}, engine=engine
+    )
     papers: list[Paper] = []
     for offset in range(0, 12, 2):
         papers += synthetic_papers(TODAY + timedelta(days=offset), 12, prefix=f"26{offset:02d}")
     await paperboy.ingest(papers)
-    platform = LoopbackPlatform()
-    paperboy.publishers["console"] = platform
-    engine = DeliveryEngine(store, policy=policy(), clock=clock)
-    paperboy.delivery.engine = engine
     scheduler = DigestScheduler(store, paperboy.planner, engine, clock)
     try:
         yield World(paperboy, clock, platform, store, engine, scheduler)

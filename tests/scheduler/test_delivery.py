@@ -7,8 +7,10 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
+from bot.commands import CommandContext, ReactionVote
 from bot.domain import ChannelRef
 from bot.ports import Store
+from bot.replies import VoteReply
 from bot.services.delivery import DeliveryEngine
 from storage.sql import SqlStore
 from tests.scheduler.conftest import LoopbackPlatform, World, paced, policy
@@ -71,7 +73,9 @@ async def test_each_message_is_posted_once_and_its_id_recorded_for_votes(world: 
     digest = world.platform.in_channel(channels[0])
     for posted in digest:
         assert await world.store.paper_for_message(channels[0], posted.message_id) == posted.arxiv_id
-    assert await world.paperboy.vote_on_message(channels[0], digest[1].message_id, "ada", cast=True)
+    reaction = ReactionVote(digest[1].message_id, cast=True)
+    vote = await world.paperboy.execute(CommandContext(channel=channels[0], user="ada"), reaction)
+    assert isinstance(vote, VoteReply) and vote.arxiv_id == digest[1].arxiv_id and vote.votes_here == 1
 
 
 async def test_an_answer_lost_after_posting_is_found_and_adopted_not_posted_again(world: World) -> None:
