@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy import Connection, MetaData, Table, func, insert, inspect, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.ops.doctor import display_url
@@ -21,9 +19,6 @@ from storage.sql import open_store, upgrade_database
 from storage.sql.tables import metadata
 
 DEFAULT_BATCH = 1000
-SLACK_INSTALLATIONS = AsyncSQLAlchemyInstallationStore.default_installations_table_name
-SLACK_BOTS = AsyncSQLAlchemyInstallationStore.default_bots_table_name
-SLACK_STATES = AsyncSQLAlchemyOAuthStateStore.default_table_name
 
 
 class CopyError(Exception):
@@ -42,24 +37,6 @@ class CopiedTable:
     def matches(self) -> bool:
         """True when the target holds as many rows as the source."""
         return self.source_rows == self.target_rows
-
-
-def slack_tables() -> list[Table]:
-    """slack_sdk's installation, bot and OAuth state tables, as the Slack adapter creates them."""
-    schema = MetaData()
-    return [
-        AsyncSQLAlchemyInstallationStore.build_installations_table(schema, SLACK_INSTALLATIONS),
-        AsyncSQLAlchemyInstallationStore.build_bots_table(schema, SLACK_BOTS),
-        AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(schema, SLACK_STATES),
-    ]
-
-
-async def _table_names(engine: AsyncEngine) -> set[str]:
-    def names(connection: Connection) -> set[str]:
-        return set(inspect(connection).get_table_names())
-
-    async with engine.connect() as conn:
-        return await conn.run_sync(names)
 
 
 async def _count(conn: AsyncConnection, table: Table) -> int:
@@ -134,15 +111,8 @@ async def _copy_all(
     batch_size: int,
     progress: Callable[[str, int], None] | None,
 ) -> list[CopiedTable]:
+    # Every table the migrations made, Slack's OAuth tables included; parents before the rows pointing at them.
     tables = list(metadata.sorted_tables)
-    present = await _table_names(source)
-    slack = [table for table in slack_tables() if table.name in present]
-    if slack:
-        # The same definitions the Slack adapter creates on its first start.
-        schema = slack[0].metadata
-        async with target.begin() as conn:
-            await conn.run_sync(schema.create_all, tables=slack)
-    tables += slack
     async with target.begin() as conn:
         occupied = [f"{table.name}: {n}" for table in tables if (n := await _count(conn, table))]
         if occupied:

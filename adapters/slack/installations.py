@@ -14,7 +14,11 @@ STATE_EXPIRATION_SECONDS = 600
 
 
 class SlackInstallations:
-    """slack_sdk's SQLAlchemy installation and OAuth state stores, on one engine of our database."""
+    """slack_sdk's SQLAlchemy installation and OAuth state stores, on one engine of our database.
+
+    Their tables (slack_installations, slack_bots, slack_oauth_states) are made by the database's migrations
+    (storage/migrations, revision 0003), like every other table, never by these stores at run time.
+    """
 
     def __init__(self, engine: AsyncEngine, client_id: str) -> None:
         self.engine = engine
@@ -22,12 +26,6 @@ class SlackInstallations:
         self.states = AsyncSQLAlchemyOAuthStateStore(
             expiration_seconds=STATE_EXPIRATION_SECONDS, engine=engine, logger=log
         )
-
-    async def create_tables(self) -> None:
-        """Create the slack_installations, slack_bots and slack_oauth_states tables when they are missing."""
-        # create_all checks each table first, so this is a no-op on every start but the first.
-        await self.installations.create_tables()
-        await self.states.create_tables()
 
     async def bot_token(self, team_id: str) -> str | None:
         """The latest bot token installed in a workspace, or None when the app is not installed there."""

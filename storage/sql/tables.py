@@ -2,7 +2,7 @@
 
 Paperboy's own tables are SQLModel models. The store queries them through their Core `Table` objects (the
 `papers`, `votes`, … names at the end), which keep bulk statements cheap and typed; the models themselves serve
-primary-key reads.
+primary-key reads. Slack's OAuth tables belong to slack_sdk and are declared here only so that Alembic owns them.
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Column,
     DateTime,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -213,6 +217,74 @@ class PaperEmbeddingRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
+# slack_sdk's installation and OAuth state stores (adapters/slack/installations.py) read and write these
+# through tables of their own; they are copied here column for column from the installed slack_sdk (see
+# migration 0003) so that the migrations, `db copy` and the schema tests know them. A test compares them
+# with slack_sdk's definitions, so an upgrade of slack_sdk that changes them fails until a migration follows.
+# Core tables rather than models: nothing in Paperboy reads them as rows.
+
+
+slack_installations = Table(
+    "slack_installations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", String(200)),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", String(200)),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, nullable=False, default=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+)
+
+slack_bots = Table(
+    "slack_bots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("is_enterprise_install", Boolean, nullable=False, default=False),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)
+
 # The Core side of the models, for statements. (SQLModel leaves `Model.__table__` untyped; this lookup is typed.)
 papers = metadata.tables["papers"]
 paper_embeddings = metadata.tables["paper_embeddings"]
@@ -222,3 +294,4 @@ votes = metadata.tables["votes"]
 digests = metadata.tables["digests"]
 deliveries = metadata.tables["deliveries"]
 paper_messages = metadata.tables["paper_messages"]
+SLACK_TABLES = (slack_installations, slack_bots, slack_oauth_states)

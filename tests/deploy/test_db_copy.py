@@ -15,9 +15,9 @@ from typing import Any
 import asyncpg
 import pytest
 from slack_sdk.oauth.installation_store.models.installation import Installation
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
-from adapters.ops.dbcopy import CopyError, copy_database, slack_tables
+from adapters.ops.dbcopy import CopyError, copy_database
 from adapters.slack.installations import SlackInstallations
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote
@@ -84,7 +84,6 @@ async def filled_sqlite(tmp_path: Path) -> str:
             await store.mark_posted(delivery.id, f"1700000000.00000{number}")
         await store.remember_message(CHANNEL, "1700000099.000001", papers[5].arxiv_id)
         installations = SlackInstallations(store.engine, "1111.2222")
-        await installations.create_tables()
         await installations.installations.async_save(
             Installation(
                 app_id="A1",
@@ -103,18 +102,13 @@ async def filled_sqlite(tmp_path: Path) -> str:
 
 
 async def every_row(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table (Slack's included when present), in primary-key order."""
+    """Every row of every table (Slack's OAuth tables included), in primary-key order."""
     engine = create_engine_for(url)
     rows: dict[str, list[dict[str, Any]]] = {}
     try:
         async with engine.connect() as conn:
-            tables: list[Table] = [*metadata.sorted_tables, *slack_tables()]
-            for table in tables:
-                try:
-                    result = await conn.execute(select(table).order_by(*table.primary_key.columns))
-                except Exception:
-                    await conn.rollback()
-                    continue
+            for table in metadata.sorted_tables:
+                result = await conn.execute(select(table).order_by(*table.primary_key.columns))
                 rows[table.name] = [dict(row._mapping) for row in result]
     finally:
         await engine.dispose()
@@ -201,7 +195,7 @@ async def test_a_target_that_already_holds_rows_is_refused_and_left_alone(
 
     with pytest.raises(
         CopyError,
-        match=r"already holds rows \(.*papers: 50, topics: 4, .*\); copy into a new, empty database\.$",
+        match=r"already holds rows \(.*papers: 50, .*slack_installations: 1, topics: 4, .*\); copy into a new, empty database\.$",
     ):
         await copy_database(source, new_postgres)
 

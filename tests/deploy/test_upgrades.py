@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from slack_sdk.oauth.installation_store.models.installation import Installation
+from sqlalchemy import Connection, inspect, text
 
+from adapters.slack.installations import SlackInstallations
 from bot.domain import ChannelRef, Vote, Workspace
 from storage.sql.engine import create_engine_for
-from storage.sql.migrate import MIGRATIONS_DIR, downgrade_database, upgrade_database
+from storage.sql.migrate import MIGRATIONS_DIR, current_revision, downgrade_database, upgrade_database
 from storage.sql.store import open_store
 from storage.sql.tables import metadata
 
@@ -188,3 +192,45 @@ async def test_every_migration_goes_down_and_up_again(database_url: str) -> None
     finally:
         await engine.dispose()
     assert names == set(metadata.tables) | {"alembic_version"}
+
+
+async def _slack_tables_made_by_an_earlier_paperboy(url: str) -> None:
+    """What Paperboy before revision 0003 did on its first start with OAuth: slack_sdk created its own tables,
+    and a workspace installed the app."""
+    engine = create_engine_for(url)
+    try:
+        installations = SlackInstallations(engine, "1111.2222")
+        await installations.installations.create_tables()
+        await installations.states.create_tables()
+        await installations.installations.async_save(
+            Installation(app_id="A1", team_id="T1", bot_token="xoxb-kept-token", bot_id="B1", user_id="U1")
+        )
+    finally:
+        await engine.dispose()
+
+
+def _differences(connection: Connection) -> list[object]:
+    """What autogenerate would change to make the database match the code's tables."""
+    return list(
+        compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
+    )
+
+
+async def test_slack_tables_an_earlier_version_made_itself_are_kept_with_their_installations(
+    database_url: str,
+) -> None:
+    await downgrade_database(database_url, "base")
+    await upgrade_database(database_url, "0002")
+    await _slack_tables_made_by_an_earlier_paperboy(database_url)
+
+    await upgrade_database(database_url)
+
+    store = await open_store(database_url, migrate=False)
+    try:
+        installations = SlackInstallations(store.engine, "1111.2222")
+        assert await installations.bot_token("T1") == "xoxb-kept-token"
+        async with store.engine.connect() as conn:
+            assert await conn.run_sync(_differences) == []
+        assert await current_revision(store.engine) == REVISIONS[-1]
+    finally:
+        await store.close()
