@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +132,8 @@ async def test_a_serving_process_is_healthy_ready_measured_and_logged_then_exits
 
 async def test_sigterm_during_a_digest_loses_and_doubles_nothing(tmp_path: Path, database_url: str) -> None:
     slack = RateLimitedSlack(channel_interval=1.0)
+    started = asyncio.Event()  # the parent and a first paper are in: the digest is under way
+    slack.on_accept = lambda message, total: started.set() if len(slack.in_channel("C1")) >= 2 else None
     await slack.start()
     await demo_store(database_url, ChannelRef("slack", "T1", "C1"))
     env = {
@@ -146,11 +147,12 @@ async def test_sigterm_during_a_digest_loses_and_doubles_nothing(tmp_path: Path,
     try:
         running = await start_paperboy(tmp_path, env)
         try:
-            deadline = time.monotonic() + 60
-            while len(slack.in_channel("C1")) < 2:
-                assert running.process.returncode is None, "".join(running.stderr)[-4000:]
-                assert time.monotonic() < deadline, "the digest never started"
-                await asyncio.sleep(0.05)
+            under_way = asyncio.ensure_future(started.wait())
+            exited = asyncio.ensure_future(running.process.wait())
+            await asyncio.wait({under_way, exited}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+            under_way.cancel()
+            exited.cancel()
+            assert started.is_set(), "the digest never started:\n" + "".join(running.stderr)[-4000:]
             code, seconds = await running.terminate()
         finally:
             await running.kill()
