@@ -69,7 +69,7 @@ def _delivery_rows(plan: DigestPlan, digest_id: int) -> list[dict[str, Any]]:
 
 class DigestRows(StorePart):
     """The digests, deliveries and paper_messages tables: the store's `DigestRepository`, and digests in bulk
-    for the scheduler's tick."""
+    for the scheduler's tick (Core statements throughout: the tick plans for thousands of channels at once)."""
 
     async def posted_paper_ids(self, channel: ChannelRef) -> set[str]:
         """Every paper a digest of this channel carried or is about to carry (failed deliveries aside)."""
@@ -209,7 +209,7 @@ class DigestRows(StorePart):
         """Record many digests and their deliveries in one transaction; None where the date had one."""
         created: dict[tuple[ChannelRef, date], int] = {}
         now = self._now()
-        # Core multi-row INSERTs: the tick may plan digests for thousands of channels at once.
+        # Multi-row INSERTs of a few hundred digests each, rather than one statement a digest.
         async with transaction(self.engine, write=True) as conn:
             for chunk in chunks(plans, _PLANS_PER_INSERT):
                 rows = [

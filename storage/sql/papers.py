@@ -141,13 +141,16 @@ class _PaperCodec:
 
 
 class PaperRows(StorePart):
-    """The papers table: the store's `PaperRepository`."""
+    """The papers table: the store's `PaperRepository`.
+
+    One paper is read as its model; many (a digest's candidates, the search index's catch-up, thousands at a
+    time) as Core rows, which skip the ORM's per-object bookkeeping.
+    """
 
     @cached_property
     def _paper_codec(self) -> _PaperCodec:
+        """The driver-level statements of upserts, built once for this store's dialect."""
         return _PaperCodec(self.engine.dialect)
-
-    # Papers
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
         """Insert new papers and merge known ones in one transaction; report new, updated and unchanged."""
