@@ -92,6 +92,4 @@ async def connect_slack(
         if engine is None:
             raise ValueError("The OAuth install needs the database engine for its installation tables.")
         installations = SlackInstallations(engine, config.client_id or "")
-        if hasattr(installations, "create_tables"):
-            await installations.create_tables()
     return SlackConnection(config, telemetry, installations)
