@@ -1,12 +1,17 @@
-"""The Dockerfile, compose file and systemd unit, checked by parsing (Docker cannot run on this machine) and, for
-the Dockerfile, by hadolint where its wheel is installed; the image's health probe is run for real."""
+"""The Dockerfile, compose file and systemd unit, checked by parsing (Docker cannot run on this machine) for what
+they make happen, not their wording; the Dockerfile also by hadolint where its wheel is installed, and the image's
+health check and command line are run for real."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import shlex
 import shutil
 import sys
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,9 @@ import yaml
 from adapters.app.settings import Settings
 from adapters.app.web import WebServer, build_web_app
 from adapters.ops.health import Readiness, add_health_routes
+from adapters.ops.probe import TIMEOUT_SECONDS
 from adapters.ops.telemetry import Observability
+from tests.processes import PAPERBOY, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -90,20 +97,111 @@ def unit_file(path: Path) -> dict[str, dict[str, list[str]]]:
 
 
 # ----- Dockerfile -----
+# What matters about the image, checked from the Dockerfile's parsed instructions without Docker: it runs
+# `paperboy run` as an unprivileged user that owns its data, the health check really answers on /healthz,
+# the build installs the project from pyproject.toml, and the runtime stage gets the built environment only.
 
 
-def test_the_dockerfile_builds_in_a_stage_and_runs_in_a_smaller_one() -> None:
-    build, runtime = stages(dockerfile_instructions(DEPLOY / "Dockerfile"))
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages, each its instructions, FROM first."""
+    return stages(dockerfile_instructions(DEPLOY / "Dockerfile"))
 
-    assert re.fullmatch(r"python:\S+-slim AS build", build[0][1])
-    assert re.fullmatch(r"python:\S+-slim AS runtime", runtime[0][1])
-    copies = [args for keyword, args in runtime if keyword == "COPY"]
-    assert copies == ["--from=build /opt/paperboy /opt/paperboy"]
-    assert not any(keyword == "RUN" and "pip install" in args for keyword, args in runtime)
+
+def exec_form(arguments: str) -> list[str]:
+    """The argv of an exec-form instruction (`["a", "b"]`); a shell form fails the test (no signals, no argv)."""
+    argv = json.loads(arguments)
+    assert isinstance(argv, list) and all(isinstance(a, str) for a in argv), arguments
+    return argv
+
+
+def shell_commands(stage: list[tuple[str, str]]) -> list[list[str]]:
+    """Every command the RUN instructions of a stage run, as argv (`a && b` is two commands)."""
+    commands: list[list[str]] = []
+    for keyword, args in stage:
+        if keyword == "RUN":
+            tokens = shlex.split(args)
+            command: list[str] = []
+            for token in [*tokens, "&&"]:
+                if token in ("&&", ";"):
+                    if command:
+                        commands.append(command)
+                    command = []
+                else:
+                    command.append(token)
+    return commands
+
+
+def option(argv: list[str], name: str) -> str:
+    """The value of `--name value` or `--name=value` in an argv."""
+    for n, token in enumerate(argv):
+        if token == name:
+            return argv[n + 1]
+        if token.startswith(name + "="):
+            return token.split("=", 1)[1]
+    raise AssertionError(f"{name} not in {argv}")
+
+
+def image_environment() -> dict[str, str]:
+    """The variables the runtime stage's ENV instructions set."""
+    found: dict[str, str] = {}
+    for keyword, args in dockerfile_stages()[-1]:
+        if keyword == "ENV":
+            found.update(env_pairs(args))
+    return found
+
+
+def healthcheck() -> tuple[dict[str, str], list[str]]:
+    """The runtime stage's HEALTHCHECK: its options and the argv it runs."""
+    [args] = [args for keyword, args in dockerfile_stages()[-1] if keyword == "HEALTHCHECK"]
+    options, _, command = args.partition("CMD ")
+    return dict(o.split("=", 1) for o in options.split()), exec_form(command)
+
+
+def seconds(duration: str) -> float:
+    """A Docker duration such as 5s, 2m or 1m30s in seconds."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def test_the_runtime_stage_gets_the_built_environment_only_on_the_same_python() -> None:
+    build, runtime = dockerfile_stages()
+    [venv] = [c[-1] for c in shell_commands(build) if c[:3] == ["python", "-m", "venv"]]
+    copies = [args.split() for keyword, args in runtime if keyword == "COPY"]
+    build_name = build[0][1].split()[-1]
+
+    # A virtual environment only works on the interpreter it was made with: both stages share the base image.
+    assert build[0][1].split()[0] == runtime[0][1].split()[0]
+    assert re.fullmatch(r"python:\S+-slim", runtime[0][1].split()[0])
+    assert copies == [[f"--from={build_name}", venv, venv]]
+    assert image_environment()["PATH"].split(":")[0] == f"{venv}/bin"
+    assert not [c for c in shell_commands(runtime) if "pip" in " ".join(c) or "apt-get" in c]
+
+
+def test_the_build_installs_the_project_from_pyproject_with_everything_it_names() -> None:
+    build = dockerfile_stages()[0]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [venv] = [c[-1] for c in shell_commands(build) if c[:3] == ["python", "-m", "venv"]]
+    [install] = [c for c in shell_commands(build) if c[:2] == [f"{venv}/bin/pip", "install"]]
+    workdir = [args for keyword, args in build if keyword == "WORKDIR"][-1]
+    copied: set[str] = set()
+    for keyword, args in build:
+        if keyword == "COPY":
+            *sources, destination = args.split()
+            inside = (Path(workdir) / destination).resolve()
+            copied |= {name if inside == Path(workdir) else inside.name for name in sources}
+    packages = {
+        pattern.rstrip("*").split(".")[0]
+        for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+
+    assert [a for a in install[2:] if not a.startswith("-")] == ["."]  # the project in WORKDIR, by pyproject
+    assert {"pyproject.toml", project["project"]["readme"]} | packages <= copied
 
 
 def test_everything_the_build_copies_exists_and_passes_the_ignore_file() -> None:
-    build = stages(dockerfile_instructions(DEPLOY / "Dockerfile"))[0]
+    build = dockerfile_stages()[0]
     sources = [args.split()[:-1] for keyword, args in build if keyword == "COPY"]
     kept = {
         line.strip("!/ ")
@@ -117,35 +215,71 @@ def test_everything_the_build_copies_exists_and_passes_the_ignore_file() -> None
             assert name.rstrip("/") in kept, name
 
 
-def test_the_image_runs_as_a_user_that_is_not_root() -> None:
-    runtime = stages(dockerfile_instructions(DEPLOY / "Dockerfile"))[-1]
-    users = [args for keyword, args in runtime if keyword == "USER"]
-    created = " ".join(args for keyword, args in runtime if keyword == "RUN")
+def test_the_image_runs_as_an_unprivileged_user_that_owns_its_data() -> None:
+    runtime = dockerfile_stages()[-1]
+    commands = shell_commands(runtime)
+    users = {c[-1]: int(option(c, "--uid")) for c in commands if c[0] == "useradd"}
+    groups = {c[-1]: int(option(c, "--gid")) for c in commands if c[0] == "groupadd"}
+    chowns = [[a for a in c[1:] if not a.startswith("-")] for c in commands if c[0] == "chown"]
+    owners = {path: args[0] for args in chowns for path in args[1:]}
+    user_specs = [args for keyword, args in runtime if keyword == "USER"]
+    assert user_specs, "no USER instruction: the image runs as root"
+    user, _, group = user_specs[-1].partition(":")
+    uid = int(user) if user.isdigit() else users[user]
+    gid = int(group) if group.isdigit() else groups.get(group)
+    [name] = [n for n, u in users.items() if u == uid]  # a real account, so tools that look it up work
+    [volume] = exec_form([args for keyword, args in runtime if keyword == "VOLUME"][-1])
 
-    assert users == ["10001:10001"]
-    assert "useradd --system --uid 10001" in created and "--gid paperboy" in created
-    assert "chown paperboy:paperboy /data" in created
+    assert uid != 0 and name != "root" and gid != 0
+    assert gid is None or gid in groups.values()
+    assert owners[volume].split(":")[0] in (name, str(uid))
+    assert [args for keyword, args in runtime if keyword == "WORKDIR"][-1] == volume
 
 
-def test_the_image_checks_its_health_stops_on_sigterm_and_serves_paperboy_run() -> None:
-    runtime = dict(
-        (keyword, args)
-        for keyword, args in stages(dockerfile_instructions(DEPLOY / "Dockerfile"))[-1]
-        if keyword in {"HEALTHCHECK", "STOPSIGNAL", "ENTRYPOINT", "CMD", "EXPOSE", "VOLUME", "WORKDIR"}
+def image_command() -> list[str]:
+    """The argv a container of the image runs: its ENTRYPOINT, then its CMD (the last of each counts)."""
+    runtime = dockerfile_stages()[-1]
+    entrypoints = [exec_form(args) for keyword, args in runtime if keyword == "ENTRYPOINT"]
+    commands = [exec_form(args) for keyword, args in runtime if keyword == "CMD"]
+    return [*(entrypoints[-1] if entrypoints else []), *(commands[-1] if commands else [])]
+
+
+def test_the_image_runs_paperboy_run_and_stops_it_with_sigterm() -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    stopsignal = [args for keyword, args in dockerfile_stages()[-1] if keyword == "STOPSIGNAL"]
+
+    assert image_command() == ["paperboy", "run"]
+    assert image_command()[0] in scripts  # the console script the build installs into the environment on PATH
+    assert stopsignal in ([], ["SIGTERM"])  # `paperboy run` releases its work and exits 0 on SIGTERM
+
+
+async def test_the_image_s_command_line_is_one_paperboy_accepts() -> None:
+    process = await asyncio.create_subprocess_exec(
+        PAPERBOY,
+        *image_command()[1:],
+        "--help",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    env = env_pairs(
-        next(a for k, a in stages(dockerfile_instructions(DEPLOY / "Dockerfile"))[-1] if k == "ENV")
-    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
 
-    assert runtime["HEALTHCHECK"].endswith('CMD ["python", "-m", "adapters.ops.probe", "/healthz"]')
-    assert runtime["STOPSIGNAL"] == "SIGTERM"
-    assert (runtime["ENTRYPOINT"], runtime["CMD"]) == ('["paperboy"]', '["run"]')
-    assert runtime["EXPOSE"] == env["PAPERBOY_PORT"] == "3000"
-    assert runtime["VOLUME"] == '["/data"]' and runtime["WORKDIR"] == "/data"
-    assert env["DATABASE_URL"] == "sqlite:////data/paperboy.db" and env["PAPERBOY_INDEX_DIR"].startswith(
-        "/data/"
-    )
-    assert env["PAPERBOY_SERVE_HTTP"] == "true"  # health answers even before a platform is configured
+    assert process.returncode == 0, err.decode()
+    assert "Usage: paperboy run" in out.decode()
+
+
+def test_the_image_s_settings_are_valid_and_keep_data_in_the_volume() -> None:
+    env = image_environment()
+    runtime = dockerfile_stages()[-1]
+    [volume] = exec_form([args for keyword, args in runtime if keyword == "VOLUME"][-1])
+    settings = Settings(_env_file=None, **{k: v for k, v in env.items() if k in ALIASES})  # type: ignore[arg-type]
+    exposed = [args for keyword, args in runtime if keyword == "EXPOSE"]
+
+    assert settings.serve_http  # health answers even before a platform is configured
+    assert exposed == [str(settings.port)]
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.removeprefix(
+        "sqlite:///"
+    ).startswith(volume + "/")
+    assert settings.index_dir is not None and settings.index_dir.is_relative_to(volume)
 
 
 def test_the_image_holds_no_secret() -> None:
@@ -180,7 +314,7 @@ def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
 
 @pytest.fixture
 async def health_port() -> AsyncIterator[int]:
-    """/healthz served on a free loopback port."""
+    """/healthz served on a free loopback port, as `paperboy run` serves it."""
     app = build_web_app()
     add_health_routes(app, Readiness(), Observability().metrics)
     server = WebServer(app, "127.0.0.1", 0)
@@ -191,18 +325,31 @@ async def health_port() -> AsyncIterator[int]:
         await server.stop()
 
 
-async def probe(port: int, path: str = "/healthz") -> int:
-    """Exit status of the image's health command, with PAPERBOY_PORT as given."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.ops.probe", path, env={"PAPERBOY_PORT": str(port)}, cwd=ROOT
-    )
+async def run_health_check(port: int, path: str | None = None) -> int:
+    """Exit status of the image's own HEALTHCHECK command with the server on `port` (another path if given)."""
+    _options, argv = healthcheck()
+    # In the image `python` is the environment's interpreter (first on PATH); here that is this one.
+    assert argv[0] == "python"
+    argv = [sys.executable, *argv[1:]]
+    if path is not None:
+        argv = [path if a == "/healthz" else a for a in argv]
+    env = {**image_environment(), "PATH": os.environ["PATH"], "PAPERBOY_PORT": str(port)}
+    process = await asyncio.create_subprocess_exec(*argv, env=env, cwd=ROOT)
     return await asyncio.wait_for(process.wait(), timeout=30)
 
 
-async def test_the_health_command_of_the_image_passes_on_a_healthy_server_only(health_port: int) -> None:
-    assert await probe(health_port) == 0
-    assert await probe(health_port, "/no-such-page") == 1
-    assert await probe(1) == 1
+def test_the_health_check_asks_for_healthz_and_gives_the_probe_time_to_answer() -> None:
+    options, argv = healthcheck()
+
+    assert "/healthz" in argv
+    # Docker kills a check that outlives --timeout: the probe must give up (and say unhealthy) before that.
+    assert seconds(options.get("--timeout", "30s")) > TIMEOUT_SECONDS
+
+
+async def test_the_health_check_of_the_image_passes_on_a_healthy_server_only(health_port: int) -> None:
+    assert await run_health_check(health_port) == 0
+    assert await run_health_check(health_port, "/no-such-page") != 0
+    assert await run_health_check(free_port()) != 0
 
 
 # ----- compose -----
