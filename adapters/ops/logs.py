@@ -1,4 +1,9 @@
-"""Structured logs: JSON lines when stderr is not a terminal, secrets scrubbed, one event per unit of work."""
+"""Logs: short lines for a person at a terminal, JSON lines for services; secrets scrubbed; one event per unit of work.
+
+`PAPERBOY_LOG_FORMAT=auto` (the default) picks by where stderr goes: a terminal gets `TerminalFormatter`'s
+one-line messages, anything else (a container, systemd, a pipe) gets `JsonFormatter`. `json` and `text`
+(timestamped lines for a file a person reads later) force one.
+"""
 
 from __future__ import annotations
 
@@ -74,7 +79,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Readable lines for a terminal, secrets scrubbed."""
+    """Timestamped lines with level and logger (`PAPERBOY_LOG_FORMAT=text`), secrets scrubbed."""
 
     def __init__(self, redact: Redactor | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -85,12 +90,83 @@ class TextFormatter(logging.Formatter):
         return self._redact(super().format(record))
 
 
+class TerminalFormatter(logging.Formatter):
+    """One short line a record for a person at a terminal: the message, `warning: ` or `error: ` before it.
+
+    No timestamp or logger name (the person sees it happen), and no traceback: an error adds its one-line
+    summary. `PAPERBOY_LOG_LEVEL=DEBUG` brings the tracebacks back, for whoever is debugging.
+    """
+
+    def __init__(self, redact: Redactor | None = None, *, tracebacks: bool = False) -> None:
+        super().__init__()
+        self._redact = redact or Redactor()
+        self._tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one short line, secrets scrubbed."""
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            text = f"{logging.getLevelName(record.levelno).lower()}: {text}"
+        if record.exc_info and record.exc_info[1] is not None:
+            if self._tracebacks:
+                text = f"{text}\n{self.formatException(record.exc_info)}"
+            else:
+                error = record.exc_info[1]
+                summary = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                text = f"{text} ({summary})"
+        return self._redact(text)
+
+
+class TerminalHandler(logging.StreamHandler[TextIO]):
+    """Writes a terminal's log lines; beside the console's prompt, on their own line with the prompt drawn again.
+
+    Without that, a line logged while `paperboy> ` waits for input would be printed after the prompt, and the
+    prompt would be gone from where the person types.
+    """
+
+    # Carriage return, then erase the line: the prompt (and what was typed after it) makes room for the log.
+    CLEAR_LINE = "\r\x1b[K"
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self.prompt: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record's line; clear and redraw the prompt around it when one is showing."""
+        if self.prompt is None:
+            super().emit(record)
+            return
+        try:
+            line = self.format(record)
+            with_prompt = f"{self.CLEAR_LINE}{line}{self.terminator}{self.prompt}"
+            self.stream.write(with_prompt)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether the stream is an interactive terminal."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
 def wants_json(log_format: str, stream: TextIO) -> bool:
     """JSON when asked, or (`auto`) when the stream is not a terminal (a container, systemd, a pipe)."""
     if log_format == "auto":
-        isatty = getattr(stream, "isatty", None)
-        return not (isatty is not None and isatty())
+        return not is_terminal(stream)
     return log_format == "json"
+
+
+def choose_formatter(log_format: str, stream: TextIO, redact: Redactor, *, level: str) -> logging.Formatter:
+    """JSON for services, timestamped text when asked, short lines on a terminal (see the module docstring)."""
+    if wants_json(log_format, stream):
+        return JsonFormatter(redact)
+    if log_format == "text":
+        return TextFormatter(redact)
+    return TerminalFormatter(redact, tracebacks=logging.getLevelName(level) == logging.DEBUG)
 
 
 def setup_logging(
@@ -98,9 +174,11 @@ def setup_logging(
 ) -> logging.Handler:
     """Send every log record to `stream` (stderr) in the chosen format; return the handler installed."""
     stream = stream or sys.stderr
-    redact = Redactor(secrets)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(redact) if wants_json(log_format, stream) else TextFormatter(redact))
+    formatter = choose_formatter(log_format, stream, Redactor(secrets), level=level)
+    handler: logging.Handler = (
+        TerminalHandler(stream) if isinstance(formatter, TerminalFormatter) else logging.StreamHandler(stream)
+    )
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -110,6 +188,13 @@ def setup_logging(
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     logging.captureWarnings(True)
     return handler
+
+
+def redraw_prompt_after_logs(prompt: str) -> None:
+    """From now on, terminal log lines clear the console's `prompt` and draw it again after themselves."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, TerminalHandler):
+            handler.prompt = prompt
 
 
 def _channel_fields(channel: ChannelRef) -> dict[str, str]:

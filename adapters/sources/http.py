@@ -224,7 +224,8 @@ async def get_with_retries(
 
     def last_outcome(state: RetryCallState) -> httpx.Response:
         assert state.outcome is not None
-        return state.outcome.result()  # re-raises the last exception when the last try raised
+        response: httpx.Response = state.outcome.result()  # re-raises what the last try raised
+        return response
 
     def before_sleep(state: RetryCallState) -> None:
         outcome = state.outcome

@@ -15,9 +15,11 @@ GRAVITY = 1.5
 
 def trending_score(hf_upvotes: int, chat_votes: int, age_days: int) -> float:
     """(HF upvotes + 3 × chat votes + 1) / (age in days + 2) ^ 1.5: votes lift a paper, age lets it sink."""
-    return (max(hf_upvotes, 0) + CHAT_VOTE_WEIGHT * chat_votes + 1.0) / (
-        max(age_days, 0) + AGE_OFFSET_DAYS
-    ) ** GRAVITY
+    # float(): a float power is typed loosely (it could be complex), though these bases are positive.
+    return float(
+        (max(hf_upvotes, 0) + CHAT_VOTE_WEIGHT * chat_votes + 1.0)
+        / (max(age_days, 0) + AGE_OFFSET_DAYS) ** GRAVITY
+    )
 
 
 def paper_age_days(paper: Paper, today: date) -> int:

@@ -173,7 +173,8 @@ class DigestRows(StorePart):
         """When a digest message was last posted to the channel, or None."""
         statement = select(func.max(deliveries.c.posted_at)).where(of_channel(deliveries, channel))
         async with self.engine.connect() as conn:
-            return (await conn.execute(statement)).scalar_one_or_none()
+            posted: datetime | None = (await conn.execute(statement)).scalar_one_or_none()
+            return posted
 
     async def digest_topics(self, digest_id: int) -> tuple[str, ...]:
         """The topics a digest was planned for."""

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 
@@ -380,7 +380,8 @@ def _centered_cosines(
     numerators = _dot(matrix, shifted) - float(mean @ shifted)
     cosines = numerators * inverse_norms / max(float(np.linalg.norm(shifted)), 1e-12)
     # Rounding can carry a cosine a hair outside [-1, 1] when a paper is (nearly) the mean itself.
-    return np.clip(cosines, -1.0, 1.0)
+    clipped: np.ndarray = np.clip(cosines, -1.0, 1.0)
+    return clipped
 
 
 def _descending(arxiv_id: str) -> tuple[int, ...]:
@@ -480,6 +481,7 @@ class SemanticSearch:
             self._queries.move_to_end(key)
             return cached
         [vector] = await in_daemon_thread(self.embedder.encode, [key])
+        vector = cast(np.ndarray, vector)
         self._queries[key] = vector
         if len(self._queries) > QUERY_CACHE_SIZE:
             self._queries.popitem(last=False)
