@@ -103,9 +103,16 @@ def run(
     from adapters.app.settings import Settings
 
     settings = Settings()
+    with_console = wants_console(settings, console)
     configure_logging(
-        console_only=wants_console(settings, console) and not (settings.has_slack or settings.has_discord)
+        console_only=with_console and not (settings.has_slack or settings.has_discord), settings=settings
     )
+    if with_console and sys.stdin.isatty() and sys.stdout.isatty():
+        from adapters.console.repl import PROMPT
+        from adapters.ops.logs import redraw_prompt_after_logs
+
+        # The console's prompt waits on the terminal the log lines go to: a line must not land after it.
+        redraw_prompt_after_logs(PROMPT)
     raise typer.Exit(run_async(lambda: serve(settings, force_console=console)))
 
 

@@ -108,8 +108,9 @@ async def refresh_daily_papers(
         try:
             fetched.extend(await hf.fetch(date=day))
         except SourceError as error:
+            # Said once for the whole run by the scheduled job (`schedule_refresh`), not once per day.
             report.failures.append(str(error))
-            log.warning("refresh of %s failed: %s", day.isoformat(), error)
+            log.debug("refresh of %s failed: %s", day.isoformat(), error)
     report.fetched = len(fetched.papers)
     report.skipped = fetched.skipped
     report.warnings.extend(fetched.warnings)
@@ -127,9 +128,16 @@ def schedule_refresh(
     minutes: int,
     run_now: bool = True,
 ) -> Job:
-    """Run `refresh_daily_papers` every `minutes`, first at once by default; never crash the scheduler."""
+    """Run `refresh_daily_papers` every `minutes`, first at once by default; never crash the scheduler.
+
+    A source that cannot be read (offline, Hugging Face down) is one warning line when it starts failing, saying
+    that it retries every `minutes`; while it goes on failing each run is an info record, its recovery one more.
+    """
+    every = max(1, minutes)
+    failing = False
 
     async def run_safely() -> None:
+        nonlocal failing
         try:
             report = await refresh_daily_papers(app, hf, arxiv, clock)
         except asyncio.CancelledError:
@@ -142,6 +150,22 @@ def schedule_refresh(
             # Whatever went wrong, the next tick tries again; nothing was written by a run that raised.
             log.exception("Daily Papers refresh failed; the store was left as it was")
             return
+        if report.failures:
+            # The same reason for both days (the address, the network) is said once.
+            reasons = " ".join(dict.fromkeys(report.failures))
+            if not reasons.endswith("."):
+                reasons += "."
+            log.log(
+                logging.INFO if failing else logging.WARNING,
+                "Daily Papers not refreshed, retrying every %d min: %s",
+                every,
+                reasons,
+                extra={"event": "refresh_failed", "failures": len(report.failures), "retry_minutes": every},
+            )
+            failing = True
+        elif failing:
+            log.info("Daily Papers refresh works again", extra={"event": "refresh_recovered"})
+            failing = False
         log.info(report.summary())
         for warning in report.warnings:
             log.info("refresh: %s", warning)
@@ -151,7 +175,7 @@ def schedule_refresh(
         options["next_run_time"] = datetime.now(UTC)
     return scheduler.add_job(
         run_safely,
-        trigger=IntervalTrigger(minutes=max(1, minutes)),
+        trigger=IntervalTrigger(minutes=every),
         id=REFRESH_JOB_ID,
         name="Refresh Daily Papers",
         replace_existing=True,

@@ -1,21 +1,32 @@
-"""Structured logs: JSON lines off a terminal, one event per command, digest and ingest; no content, no secrets."""
+"""Logs: JSON lines off a terminal, short lines on one; one event per command, digest and ingest; no content, no
+secrets; an offline refresh is one line beside the console's prompt."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
-from collections.abc import Iterator
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
+import httpx
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from adapters.app.runner import configure_logging
 from adapters.app.settings import Settings
-from adapters.ops.logs import LogTelemetry, setup_logging
+from adapters.ops.logs import LogTelemetry, redraw_prompt_after_logs, setup_logging
 from adapters.ops.telemetry import Observability
+from adapters.sources.hf import HuggingFaceClient
+from adapters.sources.http import RetryPolicy
+from adapters.sources.refresh import schedule_refresh
 from bot.commands import CommandContext
-from bot.domain import ChannelRef, UpsertCounts
+from bot.domain import ChannelRef, Paper, UpsertCounts
+from bot.ports import PaperRepository
+from tests.clock import FixedClock
 from tests.observability.conftest import Served
 
 SLACK = ChannelRef("slack", "T0123", "C0456")
@@ -157,3 +168,155 @@ def test_telemetry_that_fails_never_breaks_the_core(caplog: pytest.LogCaptureFix
 
     assert telemetry.metrics.ingest_runs.labels("hf")._value.get() == 1
     assert "telemetry ingest_ran failed in Broken" in caplog.text
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize(
+    ("log_format", "stream", "expected"),
+    [
+        ("auto", Terminal(), "terminal"),
+        ("auto", io.StringIO(), "json"),
+        ("json", Terminal(), "json"),
+        ("text", io.StringIO(), "text"),
+    ],
+    ids=["auto-on-a-terminal", "auto-in-a-pipe", "json-on-a-terminal", "text-in-a-pipe"],
+)
+def test_the_log_format_follows_the_setting_and_whether_stderr_is_a_terminal(
+    log_format: str, stream: io.StringIO, expected: str
+) -> None:
+    setup_logging(level="INFO", log_format=log_format, stream=stream)
+
+    logging.getLogger("paperboy.test").warning("disk %d%% full", 91)
+
+    line = stream.getvalue()
+    if expected == "terminal":
+        assert line == "warning: disk 91% full\n"
+    elif expected == "json":
+        assert json.loads(line) | {"ts": "-"} == {
+            "ts": "-",
+            "level": "warning",
+            "logger": "paperboy.test",
+            "msg": "disk 91% full",
+        }
+    else:
+        assert line.endswith(" WARNING paperboy.test: disk 91% full\n") and line[:4].isdigit()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_paperboy_run_on_a_terminal_logs_short_lines_unless_json_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    configure_logging(console_only=True, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    logging.getLogger("paperboy.test").warning("short")
+    configure_logging(console_only=True, settings=Settings(_env_file=None, PAPERBOY_LOG_FORMAT="json"))  # type: ignore[call-arg]
+    logging.getLogger("paperboy.test").warning("structured")
+
+    first, second = terminal.getvalue().splitlines()
+    assert first == "warning: short"
+    assert json.loads(second)["msg"] == "structured"
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_terminal_gets_an_error_in_one_line_and_the_traceback_only_at_debug_level() -> None:
+    for level in ("WARNING", "DEBUG"):
+        stream = Terminal()
+        setup_logging(level=level, log_format="auto", secrets=[TOKEN], stream=stream)
+        try:
+            raise ConnectionError(f"refused with {TOKEN}")
+        except ConnectionError:
+            logging.getLogger("paperboy.test").exception("database down")
+
+        if level == "WARNING":
+            assert stream.getvalue() == "error: database down (ConnectionError: refused with ***)\n"
+        else:
+            assert stream.getvalue().startswith("error: database down\nTraceback (most recent call last):")
+            assert TOKEN not in stream.getvalue()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_line_logged_beside_the_console_prompt_takes_the_prompts_place_and_draws_it_again() -> None:
+    stream = Terminal()
+    setup_logging(level="WARNING", log_format="auto", stream=stream)
+    redraw_prompt_after_logs("paperboy> ")
+
+    logging.getLogger("paperboy.test").warning("Hugging Face is unreachable")
+
+    # Return to the line's start, erase the prompt, write the line, then the prompt where the person types.
+    assert stream.getvalue() == "\r\x1b[Kwarning: Hugging Face is unreachable\npaperboy> "
+
+
+class NothingToStore:
+    """The refresh's target when no paper can be fetched: it must not be asked for anything."""
+
+    @property
+    def store(self) -> PaperRepository:
+        raise AssertionError("nothing was fetched, so nothing is looked up")
+
+    async def ingest(self, papers: Sequence[Paper], *, source: str = "other") -> UpsertCounts:
+        raise AssertionError("nothing was fetched, so nothing is stored")
+
+
+def unused_loopback_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (bound once by the system's choice, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+QUICK = RetryPolicy(attempts=3, backoff_initial=0.5, jitter=0.0, connect_timeout=2.0)
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_an_offline_refresh_says_once_in_one_line_that_it_will_retry() -> None:
+    clock = FixedClock.noon(date(2026, 11, 25))
+    url = f"http://127.0.0.1:{unused_loopback_port()}"
+    terminal = Terminal()
+    setup_logging(level="WARNING", log_format="auto", stream=terminal)  # as beside the console's prompt
+    async with HuggingFaceClient(url, policy=QUICK, sleep=clock.sleep) as hf:
+        job = schedule_refresh(
+            AsyncIOScheduler(timezone="UTC"), NothingToStore(), hf, None, clock, minutes=30, run_now=False
+        )
+
+        await job.func()  # both days fail, each after its retries
+        await job.func()  # the next tick, still offline
+
+    assert clock.slept == [0.5, 1.0] * 4  # the retries did happen: two a day, two days a run, two runs
+    assert terminal.getvalue() == (
+        "warning: Daily Papers not refreshed, retrying every 30 min: Could not connect to Hugging Face at "
+        f"{url}/api/daily_papers (All connection attempts failed, tried 3 times); check the address and the "
+        "network.\n"
+    )
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_a_refresh_failing_again_after_it_recovered_is_said_again() -> None:
+    clock = FixedClock.noon(date(2026, 11, 28))  # a Saturday: an empty day is no surprise
+    online = False
+
+    def hugging_face(request: httpx.Request) -> httpx.Response:
+        if not online:
+            raise httpx.ConnectError("offline", request=request)
+        return httpx.Response(200, json=[])
+
+    stream = Terminal()
+    setup_logging(level="WARNING", log_format="auto", stream=stream)
+    http = httpx.AsyncClient(base_url="http://hf.test", transport=httpx.MockTransport(hugging_face))
+    async with HuggingFaceClient("http://hf.test", http, policy=QUICK, sleep=clock.sleep) as hf:
+        job = schedule_refresh(
+            AsyncIOScheduler(timezone="UTC"), NothingToStore(), hf, None, clock, minutes=30, run_now=False
+        )
+        await job.func()
+        online = True
+        await job.func()
+        online = False
+        await job.func()
+    await http.aclose()
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert all(
+        line.startswith("warning: Daily Papers not refreshed, retrying every 30 min: ") for line in lines
+    )
