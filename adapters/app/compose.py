@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from adapters.app.delivery import DeliverySettings, local_worker_alive, worker_id
-from adapters.app.settings import Settings
 from adapters.console.repl import ConsolePublisher
 from adapters.ops.telemetry import Observability
+from adapters.settings import Settings
 from bot.core import Paperboy
 from bot.ports import Clock, Telemetry
 from bot.services.delivery import DeliveryEngine

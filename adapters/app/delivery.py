@@ -6,7 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from bot.services.delivery import DEFAULT_PACES, DeliveryPolicy, PlatformPace
 
 

@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapters.app.compose import House, compose
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from bot.core import Paperboy
 from bot.services.delivery import DeliveryEngine
 from bot.services.due_digests import ChannelStatus, DigestScheduler, TickReport, channel_statuses

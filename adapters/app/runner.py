@@ -16,12 +16,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from adapters.app.compose import House, compose
 from adapters.app.index_sync import start_index_sync
 from adapters.app.jobs import start_digest_scheduler
-from adapters.app.settings import Settings
-from adapters.app.web import WebServer, build_web_app
+from adapters.discord.ratelimits import watch_discord_rate_limits
 from adapters.ops.health import Readiness, ReadinessCheck, add_health_routes, database_check
 from adapters.ops.logs import setup_logging
-from adapters.ops.ratelimits import watch_discord_rate_limits
 from adapters.ops.telemetry import Observability
+from adapters.settings import Settings
+from adapters.web import WebServer, build_web_app
 from bot.domain import ChannelRef
 
 if TYPE_CHECKING:

@@ -143,7 +143,7 @@ async def _run(
     from pydantic import SecretStr
 
     from adapters.app.compose import compose
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from bot.domain import ChannelRef, ChannelSettings, Paper
     from bot.services.due_digests import DigestScheduler
     from storage.sql import open_store

@@ -1,10 +1,15 @@
-"""A loopback fake of Slack's Web API that enforces rate limits, for delivery tests and the delivery benchmark.
+"""A loopback fake of Slack's Web API that enforces rate limits, for the delivery benchmark and the tests.
 
-It takes `chat.postMessage` at most once a second per channel and at most `rate` a second in all (a token
-bucket of `burst`), and answers HTTP 429 `ratelimited` with a `Retry-After` beyond that, as Slack does. It
-keeps every accepted message with its metadata and serves `conversations.history` and
-`conversations.replies` (with `include_all_metadata`), so that a restarted worker can look for what it posted.
-`audit()` checks the result: per channel one parent, one reply per planned paper, nothing twice.
+It takes `chat.postMessage` at most once per `channel_interval` seconds per channel and at most `rate` a second
+in all (a token bucket of `burst`), and answers HTTP 429 `ratelimited` with a `Retry-After` beyond that, as Slack
+does; with `channel_interval=0` and `rate=None` it takes everything. It keeps every accepted message with its
+metadata and serves `conversations.history` and `conversations.replies` (with `include_all_metadata`), so that a
+restarted worker can look for what it posted. `audit()` checks the result: per channel one parent, one reply per
+planned paper, nothing twice.
+
+The tests' fake Slack (tests/fakes/slack.py) builds on this class: it adds workspaces and their tokens, OAuth,
+Socket Mode, response_url endpoints, Block Kit checks and scripted failures through `route`, `identity` and the
+`_received`/`_answered` hooks, so that every Web API method is answered in one place.
 """
 
 from __future__ import annotations
@@ -22,6 +27,19 @@ CHANNEL_TOLERANCE = 0.05
 """Seconds of slack in the per-channel rule: requests leave the bot a second apart but cross the loopback
 with a few milliseconds of jitter; Slack itself allows short bursts."""
 
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+"""What a Web API method answers: HTTP status, JSON body, extra headers."""
+
+
+@dataclass
+class ApiCall:
+    """One Web API request: the method, the bot token it carried (if any) and its arguments."""
+
+    method: str
+    token: str | None
+    args: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
 
 @dataclass
 class FakeMessage:
@@ -33,6 +51,8 @@ class FakeMessage:
     metadata: dict[str, Any]
     token: str | None
     at: float
+    text: str | None = None
+    user: str = "UBOT"
 
     @property
     def delivery_id(self) -> str | None:
@@ -49,13 +69,25 @@ class FakeMessage:
         return None if value is None else str(value)
 
     def api(self) -> dict[str, Any]:
-        """The message as conversations.* return it."""
-        data: dict[str, Any] = {"type": "message", "ts": self.ts, "user": "UBOT", "bot_id": "BBOT"}
+        """The message as chat.postMessage and conversations.* return it."""
+        data: dict[str, Any] = {
+            "type": "message",
+            "ts": self.ts,
+            "user": self.user,
+            "bot_id": bot_id(self.user),
+        }
+        if self.text is not None:
+            data["text"] = self.text
         if self.thread_ts:
             data["thread_ts"] = self.thread_ts
         if self.metadata:
             data["metadata"] = self.metadata
         return data
+
+
+def bot_id(bot_user: str) -> str:
+    """The bot id Slack pairs with a bot user (UBOT -> BBOT)."""
+    return "B" + bot_user.removeprefix("U")
 
 
 def _ts_key(ts: str) -> tuple[int, int]:
@@ -68,28 +100,49 @@ def _flag(value: Any) -> bool:
     return str(value).lower() in ("1", "true", "yes")
 
 
-@dataclass
+def api_error(code: str, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    """A Web API error answer (`{"ok": false, "error": code}`)."""
+    return status, {"ok": False, "error": code}, headers or {}
+
+
 class RateLimitedSlack:
     """The fake; start it, point SLACK_API_URL at `api_url`, read `messages` and `audit()` afterwards."""
 
-    channel_interval: float = 1.0
-    rate: float = 200.0
-    burst: int = 20
-    retry_after: int = 1
-    on_accept: Callable[[FakeMessage, int], None] | None = None
-    messages: list[FakeMessage] = field(default_factory=list)
-    rate_limited: int = 0
-    lookups: int = 0
-    port: int = 0
-
-    def __post_init__(self) -> None:
-        self._tokens = float(self.burst)
+    def __init__(
+        self,
+        channel_interval: float = 1.0,
+        rate: float | None = 200.0,
+        burst: int = 20,
+        retry_after: int = 1,
+        *,
+        ts_base: int | None = None,
+        team_id: str = "T1",
+        bot_user: str = "UBOT",
+    ) -> None:
+        self.channel_interval = channel_interval
+        self.rate = rate
+        self.burst = burst
+        self.retry_after = retry_after
+        self.team_id = team_id
+        self.bot_user = bot_user
+        self.on_accept: Callable[[FakeMessage, int], None] | None = None
+        self.messages: list[FakeMessage] = []
+        self.rate_limited = 0
+        self.lookups = 0
+        self.port = 0
+        self._tokens = float(burst)
         self._refilled = time.monotonic()
         self._last_in_channel: dict[str, float] = {}
         self._serial = itertools.count(1)
-        self._base = int(time.time())
+        self._base = int(time.time()) if ts_base is None else ts_base
         self._by_channel: dict[str, list[FakeMessage]] = {}
         self._runner: web.AppRunner | None = None
+        self._methods: dict[str, Callable[[ApiCall], Answer]] = {}
+        self._tokenless: set[str] = set()
+        self.route("auth.test", self._auth_test)
+        self.route("chat.postMessage", self._post_message)
+        self.route("conversations.history", self._history)
+        self.route("conversations.replies", self._replies)
 
     # ----- life cycle -----
 
@@ -98,8 +151,10 @@ class RateLimitedSlack:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/_audit", self._audit_route)
+        self._add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
+        # A deep backlog: the benchmark's replicas open hundreds of connections at once.
         await web.TCPSite(self._runner, "127.0.0.1", port, backlog=1024).start()
         self.port = self._runner.addresses[0][1]
 
@@ -107,11 +162,43 @@ class RateLimitedSlack:
         """Stop listening."""
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the fake."""
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
         """What SLACK_API_URL is set to."""
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"{self.url}/api/"
+
+    # ----- what a fake built on this one changes -----
+
+    def route(self, method: str, handler: Callable[[ApiCall], Answer], *, needs_token: bool = True) -> None:
+        """Answer a Web API method with `handler` (replacing any earlier one)."""
+        self._methods[method] = handler
+        if needs_token:
+            self._tokenless.discard(method)
+        else:
+            self._tokenless.add(method)
+
+    def identity(self, token: str | None) -> tuple[str, str] | None:
+        """The (team id, bot user) a bot token stands for, or None when Slack answers `invalid_auth`.
+
+        This fake takes any token as its one workspace's bot.
+        """
+        return self.team_id, self.bot_user
+
+    def _add_routes(self, app: web.Application) -> None:
+        """Add routes beside the Web API (nothing here)."""
+
+    def _received(self, call: ApiCall) -> None:
+        """Called with every Web API request before it is answered (nothing here)."""
+
+    def _answered(self, call: ApiCall) -> None:
+        """Called after every Web API request was answered, even when answering raised (nothing here)."""
 
     # ----- what tests read -----
 
@@ -162,8 +249,8 @@ class RateLimitedSlack:
         body = await request.json() if request.can_read_body else {}
         return web.json_response(self.audit(body.get("expected")))
 
-    async def _api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
+    async def _read_call(self, request: web.Request) -> ApiCall:
+        """The method, bot token and arguments of a request (query string, then form or JSON body)."""
         args: dict[str, Any] = dict(request.query)
         if request.method == "POST":
             if request.content_type == "application/json":
@@ -171,61 +258,88 @@ class RateLimitedSlack:
             else:
                 args.update(await request.post())
         auth = request.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ").strip() or args.pop("token", None)
-        if method == "auth.test":
-            return web.json_response({"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT"})
-        if method == "chat.postMessage":
-            return self._post(args, token)
-        if method == "conversations.history":
-            return self._history(args)
-        if method == "conversations.replies":
-            return self._replies(args)
-        return web.json_response({"ok": False, "error": "unknown_method"})
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+        return ApiCall(request.match_info["method"], token or args.pop("token", None), args)
+
+    async def _api(self, request: web.Request) -> web.Response:
+        call = await self._read_call(request)
+        self._received(call)
+        try:
+            status, body, headers = self._answer(call)
+        finally:
+            self._answered(call)
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(self, call: ApiCall) -> Answer:
+        if call.method not in self._tokenless and self.identity(call.token) is None:
+            return api_error("invalid_auth")
+        handler = self._methods.get(call.method)
+        if handler is None:
+            return api_error("unknown_method")
+        return handler(call)
+
+    def _auth_test(self, call: ApiCall) -> Answer:
+        identity = self.identity(call.token)
+        assert identity is not None  # _answer refused the call otherwise
+        team, user = identity
+        body = {
+            "ok": True,
+            "url": f"https://{team.lower()}.slack.com/",
+            "team": team,
+            "user": "paperboy",
+            "team_id": team,
+            "user_id": user,
+            "bot_id": bot_id(user),
+            "is_enterprise_install": False,
+        }
+        return 200, body, {}
 
     def _admit(self, channel: str, now: float) -> bool:
         """Apply both limits; True when the message may be accepted now."""
-        self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.rate)
-        self._refilled = now
+        if self.rate is not None:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) * self.rate)
+            self._refilled = now
         last = self._last_in_channel.get(channel)
         if last is not None and now - last < self.channel_interval - CHANNEL_TOLERANCE:
             return False
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
+        if self.rate is not None:
+            if self._tokens < 1.0:
+                return False
+            self._tokens -= 1.0
         self._last_in_channel[channel] = now
         return True
 
-    def _post(self, args: dict[str, Any], token: str | None) -> web.Response:
+    def _post_message(self, call: ApiCall) -> Answer:
+        args = call.args
         channel = str(args.get("channel") or "")
         if not channel:
-            return web.json_response({"ok": False, "error": "channel_not_found"})
+            return api_error("channel_not_found")
         now = time.monotonic()
         if not self._admit(channel, now):
             self.rate_limited += 1
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"},
-                status=429,
-                headers={"Retry-After": str(self.retry_after)},
-            )
+            return api_error("ratelimited", 429, {"Retry-After": str(self.retry_after)})
         metadata = args.get("metadata") or {}
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
-        serial = next(self._serial)
+        identity = self.identity(call.token)
+        text = args.get("text")
         message = FakeMessage(
             channel=channel,
-            ts=f"{self._base}.{serial:06d}",
+            ts=f"{self._base}.{next(self._serial):06d}",
             thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None,
             metadata=metadata,
-            token=token,
+            token=call.token,
             at=now,
+            text=None if text is None else str(text),
+            user=identity[1] if identity is not None else self.bot_user,
         )
         self.messages.append(message)
         self._by_channel.setdefault(channel, []).append(message)
         if self.on_accept is not None:
             self.on_accept(message, len(self.messages))
-        return web.json_response({"ok": True, "channel": channel, "ts": message.ts, "message": message.api()})
+        return 200, {"ok": True, "channel": channel, "ts": message.ts, "message": message.api()}, {}
 
-    def _page(self, found: list[FakeMessage], args: dict[str, Any]) -> web.Response:
+    def _page(self, found: list[FakeMessage], args: dict[str, Any]) -> Answer:
         self.lookups += 1
         oldest = args.get("oldest")
         if oldest:
@@ -240,23 +354,25 @@ class RateLimitedSlack:
         body = [
             m.api() if with_metadata else {k: v for k, v in m.api().items() if k != "metadata"} for m in page
         ]
-        return web.json_response(
+        return (
+            200,
             {
                 "ok": True,
                 "messages": body,
                 "has_more": more,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""},
-            }
+            },
+            {},
         )
 
-    def _history(self, args: dict[str, Any]) -> web.Response:
-        channel = str(args.get("channel") or "")
+    def _history(self, call: ApiCall) -> Answer:
+        channel = str(call.args.get("channel") or "")
         top = [m for m in self._by_channel.get(channel, []) if m.thread_ts is None]
-        return self._page(list(reversed(top)), args)
+        return self._page(list(reversed(top)), call.args)
 
-    def _replies(self, args: dict[str, Any]) -> web.Response:
-        channel, thread = str(args.get("channel") or ""), str(args.get("ts") or "")
+    def _replies(self, call: ApiCall) -> Answer:
+        channel, thread = str(call.args.get("channel") or ""), str(call.args.get("ts") or "")
         found = [m for m in self._by_channel.get(channel, []) if m.ts == thread or m.thread_ts == thread]
         if not found:
-            return web.json_response({"ok": False, "error": "thread_not_found"})
-        return self._page(found, args)
+            return api_error("thread_not_found")
+        return self._page(found, call.args)

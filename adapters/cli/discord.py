@@ -40,8 +40,8 @@ def sync_command(
     ] = False,
 ) -> None:
     """Register the /papers commands with Discord (globally unless --guild is given)."""
-    from adapters.app.settings import Settings
     from adapters.cli.discord_setup import DISCORD_FAILURES, sync_commands
+    from adapters.settings import Settings
 
     settings = Settings()
     try:
@@ -61,8 +61,8 @@ def invite_url_command(
     ] = None,
 ) -> None:
     """Print the link that adds the bot to a server."""
-    from adapters.app.settings import Settings
     from adapters.cli.discord_setup import DISCORD_FAILURES, application_id, invite_url
+    from adapters.settings import Settings
 
     if client_id is None:
         try:

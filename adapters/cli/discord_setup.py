@@ -8,9 +8,9 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.app.settings import Settings
 from adapters.discord.commands import PapersGroup
 from adapters.discord.config import DiscordConfigError, point_discord_at
+from adapters.settings import Settings
 from bot.core import Paperboy
 
 # What the bot does in a channel: read it, post embeds (and a .bib file), start threads and post in them, add

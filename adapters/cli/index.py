@@ -17,7 +17,7 @@ from adapters.cli.groups import command_group
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from storage.vectors.index import EmbedProgress
 
 index_app = command_group("Derived data kept beside the database: paper embeddings.")
@@ -96,7 +96,7 @@ def index_embeddings(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Embed every paper that has no vector for its current text; stop it any time and run it again to resume."""
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from storage.vectors.semantic import choose_model
 
     settings = Settings()

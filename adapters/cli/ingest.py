@@ -19,7 +19,7 @@ from adapters.cli.exits import fail
 from adapters.cli.groups import command_group
 
 if TYPE_CHECKING:
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from adapters.sources.arxiv import ArxivClient
     from adapters.sources.hf import HuggingFaceClient
     from bot.domain import UpsertCounts
@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 def load_settings() -> Settings:
     """Settings from the environment and `.env` (the cast keeps mypy from asking for every field)."""
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
 
     settings: Settings = cast("Any", Settings)()
     return settings

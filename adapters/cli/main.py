@@ -100,7 +100,7 @@ def run(
 ) -> None:
     """Serve every configured adapter (the console when no chat platform is configured)."""
     from adapters.app.runner import configure_logging, serve, wants_console
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
 
     settings = Settings()
     with_console = wants_console(settings, console)
@@ -124,7 +124,7 @@ def search(
 ) -> None:
     """Search the stored papers."""
     from adapters.app.compose import paperboy_app
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from bot.render_text import render_text
     from bot.replies import PaperList
 
@@ -151,7 +151,7 @@ def trending(
     if window not in ("day", "week", "month"):
         raise fail(f"--window takes day, week or month, not {window!r}.")
     from adapters.app.compose import paperboy_app
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from bot.render_text import render_text
     from bot.replies import PaperList
 
@@ -181,7 +181,7 @@ def paper(
 ) -> None:
     """Show one paper."""
     from adapters.app.compose import paperboy_app
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from bot.render_text import render_text
     from bot.replies import PaperCard
 
@@ -201,7 +201,7 @@ def paper(
 def cite(paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id or URL")]) -> None:
     """Print a BibTeX entry."""
     from adapters.app.compose import paperboy_app
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
 
     async def main() -> str:
         async with paperboy_app(Settings()) as paperboy:
@@ -229,7 +229,7 @@ def digest(
     ] = False,
 ) -> None:
     """Plan one channel's digest and post it (--channel), post every due digest (--due), or show --status."""
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from bot.domain import ChannelRef, InvalidChannelRef
 
     if due or status:
@@ -270,7 +270,7 @@ def ingest_demo(
 ) -> None:
     """Load the bundled demo papers (featured today, so that trending shows them)."""
     from adapters.app.compose import paperboy_app
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
 
     async def main() -> str:
         from adapters.sources.demo import load_demo_papers
@@ -294,7 +294,7 @@ def ingest_snapshot_command(
     if not file.is_file():
         raise fail(f"No snapshot file at {file}.")
     from adapters.app.compose import paperboy_app
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
 
     async def main() -> str:
         from adapters.sources.snapshot import ingest_snapshot
@@ -311,7 +311,7 @@ def ingest_snapshot_command(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
-    from adapters.app.settings import Settings
+    from adapters.settings import Settings
     from storage.sql import upgrade_database
 
     settings = Settings()
@@ -327,9 +327,9 @@ def db_copy(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per insert.")] = 1000,
 ) -> None:
     """Copy every table from DATABASE_URL into an empty database (migrated first); verify the counts."""
-    from adapters.app.settings import Settings
     from adapters.ops.dbcopy import CopyError, copy_database
     from adapters.ops.doctor import display_url
+    from adapters.settings import Settings
 
     settings = Settings()
     typer.echo(f"Copying {display_url(settings.database_url)} to {display_url(to)}…")

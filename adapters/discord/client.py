@@ -13,7 +13,6 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
-from adapters.app.settings import Settings
 from adapters.discord.commands import PapersGroup, answer, on_command_error
 from adapters.discord.config import (
     DEFAULT_VOTE_EMOJIS,
@@ -26,6 +25,7 @@ from adapters.discord.config import (
 )
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
 from adapters.discord.views import ShareButton, SimilarButton, UpvoteButton
+from adapters.settings import Settings
 from bot.commands import ChannelGone, Command, CommandContext, ForgetWorkspace, ReactionVote
 from bot.core import Paperboy
 from bot.domain import ChannelRef

@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.app.settings import Settings
 from adapters.ops.logs import Redactor
+from adapters.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.app.web import WebServer, add_slack_routes, build_web_app
 from adapters.slack.blocks import (
     SHARE_ACTION,
     SIMILAR_ACTION,
@@ -27,6 +26,7 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.connection import PLATFORM, SlackConnection, retry_handlers
 from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys
+from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.commands import (
     Command,
     CommandContext,

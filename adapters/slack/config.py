@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
 # Bot scopes the OAuth install asks for; deploy/slack-app-manifest.yml lists the same ones.

@@ -18,10 +18,10 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.ops.ratelimits import ReportingRateLimitHandler
 from adapters.slack.config import SlackConfig
 from adapters.slack.installations import SlackInstallations
 from adapters.slack.publisher import ChannelPacer, SlackPublisher
+from adapters.slack.ratelimits import ReportingRateLimitHandler
 from bot.ports import NullTelemetry, Telemetry
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient
 from adapters.sources.errors import SourceError
 from adapters.sources.hf import FetchResult, HuggingFaceClient

@@ -27,10 +27,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bot.bulk import young_garbage_only
 from bot.domain import Paper, UpsertCounts
 from bot.ids import InvalidPaperId, normalize_arxiv_id
 from bot.ports import PaperRepository, SearchIndex
-from storage.search.index import young_garbage_only
 
 log = logging.getLogger(__name__)
 

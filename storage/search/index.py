@@ -14,13 +14,14 @@ import fcntl
 import gc
 import logging
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import tantivy
 from tantivy import Occur, Order, Query
 
+from bot.bulk import young_garbage_only
 from bot.domain import Paper
 from bot.ports import Clock, PaperRepository
 from bot.query import SearchQuery
@@ -61,22 +62,6 @@ MAX_ACRONYMS = 3
 ACRONYM_PAPERS = 20
 # The proximity bonus reorders this many of the best papers by words (see TantivyIndex._reranked).
 RERANK_DEPTH = 100
-
-
-@contextlib.contextmanager
-def young_garbage_only() -> Iterator[None]:
-    """Pause automatic cyclic garbage collection during a bulk load; the caller collects young generations.
-
-    Automatic full collections rescan every live object (the ORM, the batches in flight) and cost about a
-    third of a bulk load; `gc.collect(1)` once a batch frees young cycles at a fraction of that.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class _SystemClock:

@@ -8,11 +8,11 @@ from bot.ports import Clock
 from storage.sql.channels import ChannelRows
 from storage.sql.deliveries import DeliveryRows
 from storage.sql.digests import DigestRows
+from storage.sql.embeddings import EmbeddingRows
 from storage.sql.engine import StoreError, create_engine_for, display_location, ping
 from storage.sql.migrate import current_revision, head_revision, migrate_to
 from storage.sql.papers import PaperRows
 from storage.sql.votes import VoteRows
-from storage.vectors.embeddings import EmbeddingRows
 
 
 class SqlStore(PaperRows, ChannelRows, VoteRows, DigestRows, DeliveryRows, EmbeddingRows):

@@ -2,7 +2,7 @@
 
 At 100,000 papers of 384 dimensions the matrix is 150 MB of float32 and one query is a matrix-vector product
 of a few milliseconds, so no approximate index is needed. Vectors live in the database (float16, see
-`storage.vectors.embeddings`) and in memory here; each process loads them on first use and catches up with what other
+`storage.sql.embeddings`) and in memory here; each process loads them on first use and catches up with what other
 processes stored every minute.
 """
 

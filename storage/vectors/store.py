@@ -1,6 +1,6 @@
 """What the semantic index needs of the store, and the rows it gets back: plain data, neither numpy nor SQL.
 
-`storage.sql.SqlStore` provides it, through `storage.vectors.embeddings.EmbeddingRows`.
+`storage.sql.SqlStore` provides it, through `storage.sql.embeddings.EmbeddingRows`.
 """
 
 from __future__ import annotations

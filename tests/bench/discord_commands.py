@@ -118,9 +118,9 @@ async def _prepare(papers: int, workdir: Path) -> tuple[Path, Path, list[str]]:
 async def bench_discord(papers: int, interactions: int, concurrency: int, workdir: Path) -> str:
     """Run the benchmark and return its report."""
     from adapters.app.compose import compose
-    from adapters.app.settings import Settings
     from adapters.bench.search import load_vocabulary, query_mix
     from adapters.discord.client import serve_discord
+    from adapters.settings import Settings
 
     database, index_dir, notes = await _prepare(papers, workdir)
     queries = query_mix(await asyncio.to_thread(load_vocabulary), interactions + WARM_UP)

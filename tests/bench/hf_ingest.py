@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from adapters.app.compose import paperboy_app
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from adapters.sources.hf import HuggingFaceClient
 from tests.fakes.hf import serve
 from tests.tools.build_demo import demo_item

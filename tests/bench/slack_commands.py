@@ -182,8 +182,8 @@ async def prepare(papers: int, workdir: Path) -> tuple[str, Path]:
 async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> str:
     """Run the benchmark; return the report."""
     from adapters.app.compose import compose
-    from adapters.app.settings import Settings
     from adapters.bench.search import load_vocabulary, query_mix
+    from adapters.settings import Settings
     from adapters.slack.bot import serve_slack
 
     url, index_dir = await prepare(papers, workdir)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from tests.fakes.services import FakeServices
 
 

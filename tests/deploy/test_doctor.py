@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.app.settings import Settings
 from adapters.ops.doctor import doctor_report, run_checks
+from adapters.settings import Settings
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import head_revision, open_store
 from tests.fakes.services import FakeServices

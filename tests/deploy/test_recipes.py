@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from adapters.app.settings import Settings
-from adapters.app.web import WebServer, build_web_app
 from adapters.ops.health import Readiness, add_health_routes
 from adapters.ops.probe import TIMEOUT_SECONDS
 from adapters.ops.telemetry import Observability
+from adapters.settings import Settings
+from adapters.web import WebServer, build_web_app
 from tests.processes import PAPERBOY, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

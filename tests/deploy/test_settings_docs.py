@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from adapters.app.settings import TABLE_END, TABLE_START, Settings, settings_table
+from adapters.settings import TABLE_END, TABLE_START, Settings, settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "deploy" / "README.md"
@@ -70,7 +70,7 @@ def test_the_readme_table_is_the_one_the_settings_generate() -> None:
     documented = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip()
 
     assert documented == settings_table(), (
-        "run `python -m adapters.app.settings` and paste it into deploy/README.md"
+        "run `python -m adapters.settings` and paste it into deploy/README.md"
     )
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from adapters.app.settings import Settings
 from adapters.discord.client import DiscordRunner, PaperboyDiscord, login_discord, serve_discord
 from adapters.discord.config import point_discord_at
+from adapters.settings import Settings
 from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from storage.search.index import TantivyIndex, open_index

@@ -44,7 +44,9 @@ def is_ephemeral(record_initial: dict[str, Any]) -> bool:
     return bool((record_initial.get("data") or {}).get("flags", 0) & EPHEMERAL)
 
 
-async def test_search_answers_privately_with_an_embed_and_a_share_button(world: World, bot: DiscordRunner) -> None:
+async def test_search_answers_privately_with_an_embed_and_a_share_button(
+    world: World, bot: DiscordRunner
+) -> None:
     record = await world.fake.slash(world.guild, world.channel, "search", query="matryoshka")
     message = await world.fake.answered(record)
     assert record.initial_type == MESSAGE

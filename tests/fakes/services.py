@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from adapters.app.web import WebServer
 from adapters.slack.config import BOT_SCOPES
+from adapters.web import WebServer
 
 FEED = '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>arXiv</title></feed>'
 

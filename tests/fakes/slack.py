@@ -1,7 +1,9 @@
 """A fake Slack on 127.0.0.1: the Web API methods Paperboy calls, response_url endpoints, Block Kit checks.
 
-Every call is recorded. Messages that break Slack's limits are refused as Slack refuses them
-(`invalid_blocks`) and the breach is kept in `violations`, so a test can assert there were none.
+It builds on the shipped loopback Slack of `paperboy bench delivery` (adapters.bench.slack_api), which answers
+chat.postMessage and the conversations.* look-ups; this one adds what only tests need. Every call is recorded.
+Messages that break Slack's limits are refused as Slack refuses them (`invalid_blocks`) and the breach is kept
+in `violations`, so a test can assert there were none.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import itertools
 import json
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from adapters.app.web import WebServer
+from adapters.bench.slack_api import Answer, ApiCall, RateLimitedSlack, api_error
 
 # ----- requests signed as Slack signs them -----
 
@@ -205,16 +206,6 @@ def block_kit_violations(blocks: Any, text: Any) -> list[str]:
 
 
 @dataclass
-class Call:
-    """One request the fake received."""
-
-    method: str
-    token: str | None
-    args: dict[str, Any]
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
 class Team:
     """A workspace the fake knows: its bot token and bot user."""
 
@@ -224,11 +215,18 @@ class Team:
     admins: set[str] = field(default_factory=set)
 
 
-class FakeSlack:
-    """Slack's Web API and response_url endpoints on loopback, recording every call."""
+class FakeSlack(RateLimitedSlack):
+    """The shipped loopback Slack (adapters.bench.slack_api) with what only tests need.
+
+    Workspaces and their tokens (an unknown token is `invalid_auth`), OAuth installs, Socket Mode,
+    response_url endpoints, `users.info`, Block Kit checks on every message, scripted failures of
+    chat.postMessage, and a record of every call. It takes messages as fast as they come; the rate limits
+    are the shipped fake's (build a RateLimitedSlack for those).
+    """
 
     def __init__(self) -> None:
-        self.calls: list[Call] = []
+        super().__init__(channel_interval=0.0, rate=None, ts_base=1_700_000_000)
+        self.calls: list[ApiCall] = []
         self.responses: list[dict[str, Any]] = []
         self.violations: list[str] = []
         self.teams: dict[str, Team] = {}
@@ -239,14 +237,14 @@ class FakeSlack:
         self.channel_errors: dict[str, str] = {}
         # answers queued for the next chat.postMessage calls: (HTTP status, headers)
         self.post_failures: list[tuple[int, dict[str, str]]] = []
-        self._ts = itertools.count(1)
         # Socket Mode: the app token the fake accepts, the open connection, and what the app sent back.
         self.app_token = "xapp-1-A0PAPERBOY-socket"
         self.socket: web.WebSocketResponse | None = None
         self.socket_acks: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
-        self._server: WebServer | None = None
-        self.port = 0
+        self.route("oauth.v2.access", self._oauth, needs_token=False)
+        self.route("apps.connections.open", self._open_connection, needs_token=False)
+        self.route("users.info", self._user_info)
 
     # -- setup --
 
@@ -258,43 +256,22 @@ class FakeSlack:
         self.teams[token] = team
         return team
 
-    @property
-    def url(self) -> str:
-        """Base URL of the fake."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        """What SLACK_API_URL is set to."""
-        return f"{self.url}/api/"
-
     def response_url(self, name: str = "r") -> str:
         """A response_url that the fake answers and records."""
         return f"{self.url}/response/{name}"
 
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
-        app = web.Application()
-        app.router.add_post("/api/{method}", self._api)
-        app.router.add_get("/api/{method}", self._api)
-        app.router.add_get("/socket", self._socket)
-        app.router.add_post("/response/{name}", self._response)
-        self._server = WebServer(app, "127.0.0.1", 0)
-        await self._server.start()
-        self.port = self._server.port
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            await self._server.stop()
+    def identity(self, token: str | None) -> tuple[str, str] | None:
+        """Only the bot tokens of known workspaces are valid."""
+        team = self.teams.get(token or "")
+        return None if team is None else (team.id, team.bot_user)
 
     # -- queries for tests --
 
-    def calls_to(self, method: str) -> list[Call]:
+    def calls_to(self, method: str) -> list[ApiCall]:
         """The recorded calls of one Web API method."""
         return [c for c in self.calls if c.method == method]
 
-    def posted(self, channel: str | None = None) -> list[Call]:
+    def posted(self, channel: str | None = None) -> list[ApiCall]:
         """Messages accepted by chat.postMessage (optionally in one channel)."""
         return [
             c
@@ -303,7 +280,10 @@ class FakeSlack:
         ]
 
     async def wait_for(self, condition: Callable[[], Any], within: float = 10.0) -> Any:
-        """Wait until `condition()` is truthy (the app works in the background); fail after `within` s."""
+        """Wait until `condition()` is truthy (the app works in the background); fail after `within` s.
+
+        It looks again whenever the fake is called, not on a timer.
+        """
         deadline = time.monotonic() + within
         while True:
             value = condition()
@@ -336,6 +316,31 @@ class FakeSlack:
             }
         )
 
+    # -- what the shipped fake leaves to this one --
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/socket", self._socket)
+        app.router.add_post("/response/{name}", self._response)
+
+    async def _read_call(self, request: web.Request) -> ApiCall:
+        call = await super()._read_call(request)
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            # oauth.v2.access sends the app's credentials as HTTP basic auth.
+            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            call.args.setdefault("client_id", client_id)
+            call.args.setdefault("client_secret", secret)
+        return call
+
+    def _received(self, call: ApiCall) -> None:
+        self.calls.append(call)
+
+    def _answered(self, call: ApiCall) -> None:
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+
     # -- handlers --
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -353,9 +358,6 @@ class FakeSlack:
         self.socket = None
         return socket
 
-    def _notify(self) -> None:
-        self._changed.set()
-
     async def _response(self, request: web.Request) -> web.Response:
         payload = await request.json()
         payload["_name"] = request.match_info["name"]
@@ -367,92 +369,46 @@ class FakeSlack:
             return web.Response(status=400, text="invalid_blocks")
         return web.Response(text="ok")
 
-    async def _api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        auth = request.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
-        if request.method == "GET":
-            args: dict[str, Any] = dict(request.query)
-        elif request.content_type == "application/json":
-            args = await request.json()
-        else:
-            args = dict(await request.post())
-        token = token or args.pop("token", None)
-        if auth.startswith("Basic "):
-            # oauth.v2.access sends the app's credentials as HTTP basic auth.
-            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
-            args.setdefault("client_id", client_id)
-            args.setdefault("client_secret", secret)
-        call = Call(method, token, args)
-        self.calls.append(call)
-        try:
-            status, body, headers = self._answer(method, token, args, request)
-        finally:
-            self._notify()
-        return web.json_response(body, status=status, headers=headers)
+    def _open_connection(self, call: ApiCall) -> Answer:
+        if call.token != self.app_token:
+            return api_error("invalid_auth")
+        return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}, {}
 
-    def _answer(
-        self, method: str, token: str | None, args: dict[str, Any], request: web.Request
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if method == "oauth.v2.access":
-            return self._oauth(args, request)
-        if method == "apps.connections.open":
-            if token != self.app_token:
-                return 200, {"ok": False, "error": "invalid_auth"}, {}
-            return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}, {}
-        team = self.teams.get(token or "")
-        if team is None:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
-        if method == "auth.test":
-            return (
-                200,
-                {
-                    "ok": True,
-                    "url": f"https://{team.id.lower()}.slack.com/",
-                    "team": team.id,
-                    "user": "paperboy",
-                    "team_id": team.id,
-                    "user_id": team.bot_user,
-                    "bot_id": "B" + team.bot_user,
-                    "is_enterprise_install": False,
-                },
-                {},
-            )
-        if method == "chat.postMessage":
-            return self._post_message(team, args)
-        if method == "users.info":
-            user = str(args.get("user"))
-            admin = user in team.admins
-            return 200, {"ok": True, "user": {"id": user, "team_id": team.id, "is_admin": admin}}, {}
-        return 200, {"ok": False, "error": "unknown_method"}, {}
+    def _user_info(self, call: ApiCall) -> Answer:
+        team = self.teams[call.token or ""]
+        user = str(call.args.get("user"))
+        return (
+            200,
+            {"ok": True, "user": {"id": user, "team_id": team.id, "is_admin": user in team.admins}},
+            {},
+        )
 
-    def _post_message(self, team: Team, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _post_message(self, call: ApiCall) -> Answer:
+        """Scripted failures, refused channels and Block Kit breaches first; then the shipped fake posts."""
         if self.post_failures:
             status, headers = self.post_failures.pop(0)
-            error = "ratelimited" if status == 429 else "internal_error"
-            return status, {"ok": False, "error": error}, headers
-        channel = str(args.get("channel"))
+            return api_error("ratelimited" if status == 429 else "internal_error", status, headers)
+        channel = str(call.args.get("channel"))
         if channel in self.channel_errors:
-            return 200, {"ok": False, "error": self.channel_errors[channel]}, {}
-        problems = block_kit_violations(args.get("blocks"), args.get("text"))
+            return api_error(self.channel_errors[channel])
+        problems = block_kit_violations(call.args.get("blocks"), call.args.get("text"))
         if problems:
             self.violations += problems
             return 200, {"ok": False, "error": "invalid_blocks", "errors": problems}, {}
-        ts = f"1700000000.{next(self._ts):06d}"
-        args["_accepted"] = True
-        args["_ts"] = ts
-        args["_team"] = team.id
-        message = {"type": "message", "text": args.get("text"), "ts": ts, "user": team.bot_user}
-        return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
+        status, body, headers = super()._post_message(call)
+        if body.get("ok"):
+            call.args["_accepted"] = True
+            call.args["_ts"] = body["ts"]
+            call.args["_team"] = self.teams[call.token or ""].id
+        return status, body, headers
 
-    def _oauth(
-        self, args: dict[str, Any], request: web.Request
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _oauth(self, call: ApiCall) -> Answer:
+        args = call.args
         if args.get("client_id") != self.client_id or args.get("client_secret") != self.client_secret:
-            return 200, {"ok": False, "error": "invalid_client_id"}, {}
+            return api_error("invalid_client_id")
         team = self.oauth_codes.get(str(args.get("code")))
         if team is None:
-            return 200, {"ok": False, "error": "invalid_code"}, {}
+            return api_error("invalid_code")
         self.teams[team.token] = team
         return (
             200,

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.app.web import WebServer, build_web_app
 from adapters.console.repl import ConsolePublisher
 from adapters.ops.health import Readiness, add_health_routes, database_check
 from adapters.ops.telemetry import Observability
 from adapters.sources.demo import load_demo_papers
+from adapters.web import WebServer, build_web_app
 from bot.core import Paperboy
 from storage.search.index import open_index
 from storage.sql import open_store

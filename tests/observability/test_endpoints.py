@@ -7,9 +7,9 @@ import asyncio
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.app.web import WebServer, build_web_app
 from adapters.ops.health import Readiness, add_health_routes, database_check
 from adapters.ops.metrics import PrometheusTelemetry
+from adapters.web import WebServer, build_web_app
 from bot.commands import CommandContext
 from bot.domain import ChannelRef, Vote
 from storage.sql import create_engine_for

@@ -17,9 +17,9 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from adapters.app.runner import configure_logging
-from adapters.app.settings import Settings
 from adapters.ops.logs import LogTelemetry, redraw_prompt_after_logs, setup_logging
 from adapters.ops.telemetry import Observability
+from adapters.settings import Settings
 from adapters.sources.hf import HuggingFaceClient
 from adapters.sources.http import RetryPolicy
 from adapters.sources.refresh import schedule_refresh

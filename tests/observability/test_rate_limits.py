@@ -8,8 +8,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.bench.slack_api import RateLimitedSlack
 from adapters.discord.config import point_discord_at
+from adapters.discord.ratelimits import watch_discord_rate_limits
 from adapters.ops.metrics import PrometheusTelemetry
-from adapters.ops.ratelimits import ReportingRateLimitHandler, watch_discord_rate_limits
+from adapters.slack.ratelimits import ReportingRateLimitHandler
 from tests.fakes.discord import FakeDiscord
 
 

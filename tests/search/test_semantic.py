@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import storage.vectors.semantic as semantic_module
-from adapters.app.settings import Settings
 from adapters.cli.index import embed_all
+from adapters.settings import Settings
 from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from bot.domain import ChannelRef

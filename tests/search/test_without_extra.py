@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent(
     logging.basicConfig(level=logging.INFO, format="log|%(name)s|%(message)s", stream=sys.stdout)
 
     import storage.search
-    import storage.sql  # storage.vectors.embeddings is the store's side, loaded with the store
+    import storage.sql  # storage.sql.embeddings is the store's side, loaded with the store
     import storage.vectors
 
     # The one module that is the extra: the numpy matrix and the model, imported only when it is installed.
@@ -69,7 +69,7 @@ def test_search_and_the_vectors_front_import_without_numpy_and_semantic_search_s
         "storage.search.index",
         "storage.search.query",
         "storage.vectors.semantic",
-        "storage.vectors.embeddings",
+        "storage.sql.embeddings",
     } <= imported
     assert "extra loaded|" in lines  # nothing of numpy, torch or sentence_transformers
     assert "opened|None" in lines and "opened again|None" in lines

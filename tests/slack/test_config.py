@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from adapters.slack.config import SlackConfig, SlackConfigError
 
 

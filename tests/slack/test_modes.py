@@ -7,10 +7,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from adapters.app.web import WebServer, add_slack_routes, build_web_app
 from adapters.slack.bot import SlackBot
-from adapters.slack.connection import connect_slack
 from adapters.slack.config import SlackConfig
+from adapters.slack.connection import connect_slack
+from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.core import Paperboy
 from tests.fakes.slack import FakeSlack, command_body, signed_headers
 from tests.slack.conftest import SECRET, SlackHarness, StartSlack, block_text

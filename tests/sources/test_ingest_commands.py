@@ -15,9 +15,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from adapters.app.settings import Settings
 from adapters.cli import ingest as sources_cli
 from adapters.cli.main import app as paperboy_cli
+from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient, ArxivPacer
 from adapters.sources.demo import read_demo_payload
 from adapters.sources.hf import HuggingFaceClient

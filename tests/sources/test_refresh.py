@@ -11,7 +11,7 @@ import httpx
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from adapters.app.settings import Settings
+from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient, ArxivPacer
 from adapters.sources.hf import HuggingFaceClient
 from adapters.sources.http import RetryPolicy
