@@ -57,8 +57,9 @@ from bot.replies import (
 )
 from bot.schedule import ScheduleError, next_run, parse_schedule_args
 from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError
-from bot.services.delivery import CardPublisher, ChannelUnavailable, DeliveryEngine, PublishError
+from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
+from bot.services.publishing import CardPublisher, ChannelUnavailable, PublishError
 from bot.services.ranking import rank_trending
 from bot.services.search import PaperSearch
 from bot.services.votes import VoteBook

@@ -17,7 +17,7 @@ from adapters.discord.render import (
 )
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
 from bot.ports import MessageBook
-from bot.services.delivery import ChannelUnavailable as CoreChannelUnavailable
+from bot.services.publishing import ChannelUnavailable as CoreChannelUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from adapters.slack.blocks import (
 )
 from adapters.slack.runtime import slack_error
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
-from bot.services.delivery import ChannelUnavailable as CoreChannelUnavailable
-from bot.services.delivery import PublishError
+from bot.services.publishing import ChannelUnavailable as CoreChannelUnavailable
+from bot.services.publishing import PublishError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from bot.domain import (
     DELIVERY_CLAIMED,
@@ -34,62 +34,17 @@ from bot.domain import (
 )
 from bot.ports import Clock, NullTelemetry, Store, Telemetry
 from bot.services.channels import ChannelSchedules
+from bot.services.publishing import (
+    ChannelUnavailable,
+    CheckingPublisher,
+    DigestPublisher,
+)
 
 log = logging.getLogger(__name__)
 
 
 # Event-loop turns deliver_now waits for a background claim of the same digest to register its job.
 _REGISTER_TURNS = 100
-
-
-class PublishError(RuntimeError):
-    """A platform did not take a message (after its SDK's own retries); str() is one sentence."""
-
-
-class ChannelUnavailable(PublishError):
-    """The channel cannot be posted to until someone acts (invite the bot, unarchive, grant a permission).
-
-    str() is the reason in one sentence; the delivery engine pauses the channel with it, and
-    /papers schedule shows it.
-    """
-
-
-class DigestPublisher(Protocol):
-    """Posts a digest on one platform: a parent message, then each paper in its thread."""
-
-    async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
-        """Post the parent message; return its platform message id (the thread to reply in)."""
-        ...
-
-    async def post_paper(
-        self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
-    ) -> str:
-        """Post one paper in the digest's thread; return its platform message id."""
-        ...
-
-
-@runtime_checkable
-class CardPublisher(Protocol):
-    """A publisher that can post one paper's card for a whole channel ("Share in channel")."""
-
-    async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
-        """Post the card; return its platform message id. ChannelUnavailable when the bot is not there."""
-        ...
-
-
-@runtime_checkable
-class CheckingPublisher(DigestPublisher, Protocol):
-    """A publisher that can tell whether a delivery already reached the platform (after a crash)."""
-
-    async def find_posted(
-        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
-    ) -> str | None:
-        """The id of the message an earlier attempt at `delivery` posted, or None when there is none.
-
-        `thread_id` is the digest's thread (None for the parent itself); `after` is the message posted just
-        before this one, when known, so that the look-up can start there.
-        """
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,7 +241,7 @@ async def test_digest_command_posts_through_the_publisher_once(paperboy: Paperbo
 async def test_a_channel_the_platform_refuses_gets_the_reason_and_a_failing_platform_a_pause_it_can_undo(
     paperboy: Paperboy,
 ) -> None:
-    from bot.services.delivery import ChannelUnavailable, PublishError
+    from bot.services.publishing import ChannelUnavailable, PublishError
 
     class Refusing:
         def __init__(self, error: Exception) -> None:
