@@ -55,6 +55,7 @@ class Running:
                 last = response.json()
                 if response.status_code == 200:
                     return dict(last)
+            # A real process readies itself in real time and says nothing when it does: ask again shortly.
             await asyncio.sleep(0.1)
         raise AssertionError(f"never ready (last answer {last}); stderr:\n{''.join(self.stderr)[-4000:]}")
 
