@@ -6,7 +6,6 @@ The group is declared here without discord.py, so that `paperboy --help` stays f
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from typing import Annotated, Any
 
@@ -40,6 +39,8 @@ def sync_command(
     ] = False,
 ) -> None:
     """Register the /papers commands with Discord (globally unless --guild is given)."""
+    import asyncio
+
     from adapters.cli.discord_setup import DISCORD_FAILURES, sync_commands
     from adapters.settings import Settings
 
@@ -61,6 +62,8 @@ def invite_url_command(
     ] = None,
 ) -> None:
     """Print the link that adds the bot to a server."""
+    import asyncio
+
     from adapters.cli.discord_setup import DISCORD_FAILURES, application_id, invite_url
     from adapters.settings import Settings
 

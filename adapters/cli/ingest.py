@@ -7,7 +7,6 @@ clients (httpx, tenacity) are imported when a command runs, not when the command
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
@@ -67,6 +66,8 @@ def format_counts(counts: UpsertCounts, skipped: int = 0) -> str:
 
 def _run(factory: Callable[[], Awaitable[T]]) -> T:
     """Run the command's coroutine; a source or store that cannot be read becomes one sentence and exit 1."""
+    import asyncio
+
     from adapters.sources.errors import SourceError
     from storage.sql import StoreError
 
