@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/paperboy bench startup
 	$(BIN)/paperboy bench search --papers 100000
 	$(BIN)/paperboy bench relevance
 	$(BIN)/paperboy bench delivery
