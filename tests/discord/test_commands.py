@@ -278,3 +278,21 @@ async def test_a_slow_answer_is_deferred_then_shown_in_place(
     assert record.initial_type == DEFERRED
     assert message["embeds"][0]["fields"][0]["name"] == "1. Matryoshka Representation Learning"
     assert record.edits and len(record.followups) == 0
+
+
+async def test_a_private_answer_stays_private_when_it_comes_after_three_seconds(
+    world: World, bot: DiscordRunner, paperboy: Paperboy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = paperboy.execute
+
+    async def after_three_seconds(ctx: CommandContext, command: Command) -> Reply:
+        await asyncio.sleep(3.0)  # a real delay: what is tested is Discord's own 3-second window
+        return await original(ctx, command)
+
+    monkeypatch.setattr(paperboy, "execute", after_three_seconds)
+    record = await world.fake.slash(world.guild, world.channel, "search", query="matryoshka")
+    message = await world.fake.answered(record, within=10)
+    assert record.initial_type == DEFERRED
+    # The deferral itself is ephemeral, so the answer that replaces it is seen by the asker alone.
+    assert is_ephemeral(record.initial.result())
+    assert message["embeds"][0]["fields"][0]["name"] == "1. Matryoshka Representation Learning"
