@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.ports import Clock
 from storage.sql.channels import ChannelRows
 from storage.sql.deliveries import DeliveryRows
 from storage.sql.digests import DigestRows
 from storage.sql.embeddings import EmbeddingRows
 from storage.sql.engine import StoreError, create_engine_for, display_location, ping
-from storage.sql.migrate import current_revision, head_revision, migrate_to
+from storage.sql.migrate import SHIPPED_HEAD, current_revision, migrate_if_behind
 from storage.sql.papers import PaperRows
 from storage.sql.votes import VoteRows
 
@@ -28,10 +26,10 @@ async def open_store(url: str, *, migrate: bool = True, clock: Clock | None = No
     engine = create_engine_for(url)
     try:
         if migrate:
-            await migrate_to(engine, url, "head")
+            await migrate_if_behind(engine, url)
         else:
             await ping(engine, url)
-            at, head = await current_revision(engine), await asyncio.to_thread(head_revision)
+            at, head = await current_revision(engine), SHIPPED_HEAD
             if at != head:
                 raise StoreError(
                     f"The database at {display_location(url)} is at migration {at or 'none'}, not {head}; "

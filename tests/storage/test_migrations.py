@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -10,7 +13,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from storage.sql.engine import StoreError, create_engine_for
-from storage.sql.migrate import current_revision, downgrade_database, head_revision, upgrade_database
+from storage.sql.migrate import (
+    SHIPPED_HEAD,
+    current_revision,
+    downgrade_database,
+    head_revision,
+    upgrade_database,
+)
 from storage.sql.store import open_store
 from storage.sql.tables import metadata
 
@@ -97,3 +106,26 @@ async def test_replicas_starting_together_migrate_once_without_errors(database_u
 
     names, differences, revision = await _inspect(database_url)
     assert (names, differences, revision) == (TABLES, [], HEAD)
+
+
+def test_the_written_out_head_is_alembics_newest_migration() -> None:
+    # Opening an up-to-date store compares with SHIPPED_HEAD instead of importing Alembic; a new migration
+    # that forgets to move it would leave every store unmigrated.
+    assert SHIPPED_HEAD == HEAD
+
+
+async def test_opening_an_up_to_date_store_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    await upgrade_database(url)
+    script = (
+        "import asyncio, sys\n"
+        "from storage.sql import open_store\n"
+        f"async def main():\n    store = await open_store({url!r})\n    await store.close()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
