@@ -33,12 +33,12 @@ SCRIPT = textwrap.dedent(
     logging.basicConfig(level=logging.INFO, format="log|%(name)s|%(message)s", stream=sys.stdout)
 
     import storage.search
-    import storage.sql  # storage.sql.embeddings is the store's side, loaded with the store
+    import storage.sql  # storage.sql.embeddings (the vectors' rows) is the store's side
     import storage.vectors
 
     # The one module that is the extra: the numpy matrix and the model, imported only when it is installed.
     IMPLEMENTATION = {"storage.vectors.index"}
-    for package in (storage.search, storage.vectors):
+    for package in (storage.search, storage.sql, storage.vectors):
         for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             if module.name not in IMPLEMENTATION:
                 importlib.import_module(module.name)
