@@ -248,6 +248,34 @@ class Settings(BaseSettings):
         ge=1,
         description="Digests (channels) one replica delivers at the same time.",
     )
+    host: str = Field(
+        "0.0.0.0",
+        alias="PAPERBOY_HOST",
+        description="Address the HTTP port (and the metrics port) listens on: `0.0.0.0` for every interface, "
+        "as a container needs; `127.0.0.1` behind a reverse proxy on the same machine.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        alias="PAPERBOY_METRICS_PORT",
+        ge=0,
+        le=65535,
+        description="A separate port for `/metrics` (beside `/healthz` and `/readyz`); when set, `/metrics` is "
+        "served only there, so the public port does not show it.",
+    )
+    source_deadline_seconds: float = Field(
+        120.0,
+        alias="PAPERBOY_SOURCE_DEADLINE",
+        gt=0,
+        description="Seconds one request to Hugging Face or arXiv may take in all, retries and waits included; "
+        "a server that answers too slowly is given up after that.",
+    )
+    source_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        alias="PAPERBOY_SOURCE_MAX_BYTES",
+        ge=1024,
+        description="Largest answer accepted from Hugging Face or arXiv, in bytes (16 MiB); a larger one is "
+        "refused.",
+    )
 
     @model_validator(mode="before")
     @classmethod
