@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from adapters.app.delivery import DeliverySettings, local_worker_alive, worker_id
-from adapters.console.repl import ConsolePublisher
 from adapters.ops.telemetry import Observability
 from adapters.settings import Settings
 from bot.core import Paperboy
@@ -97,6 +96,8 @@ async def compose(
         semantic = open_semantic(store, settings.semantic_model, topic_similarity=settings.topic_similarity)
         publishers: dict[str, DigestPublisher] = {}
         if console is not None:
+            from adapters.console.repl import ConsolePublisher
+
             publishers["console"] = ConsolePublisher(console)
         slack = discord = None
         if platforms and settings.has_slack:
