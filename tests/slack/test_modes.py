@@ -40,7 +40,7 @@ async def test_other_routes_live_beside_slack_on_the_same_web_app(
         return web.Response(text="ok")
 
     app.router.add_get("/healthz", healthz)
-    add_slack_routes(app, bot.bolt)
+    add_slack_routes(app, bot.bolt, SECRET)
     server = WebServer(app, "127.0.0.1", 0)
     await server.start()
     try:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import time
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
+from adapters.ops.logs import setup_logging
 from bot.domain import Paper
 from tests.fakes.slack import command_body, slack_signature
 from tests.slack.conftest import FORM, SlackHarness, block_text
@@ -138,3 +143,79 @@ async def test_a_query_echoed_back_mentions_nobody(slack: SlackHarness) -> None:
     assert subscribed["response_type"] == "in_channel"
     assert_inert(block_text(subscribed))
     assert_inert(subscribed["text"])
+
+
+# ----- refused requests in the log -----
+
+LOG_BUDGET = 4096
+BODY_MARKER = "zebrafishsecretbody"
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Every log record, as `paperboy run` writes it (JSON lines at INFO), captured for the test."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    stream = io.StringIO()
+    setup_logging(level="INFO", log_format="json", stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+
+
+def large_body(slack: SlackHarness) -> bytes:
+    """A /papers command of about 200 KB whose text a log must never show."""
+    text = "search " + " ".join([BODY_MARKER] * 10_000)
+    body = command_body(text, team="T1", channel="C1", user="U1", response_url=slack.fake.response_url("big"))
+    assert len(body) > 200_000
+    return body
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [pytest.param(None, id="unsigned"), pytest.param("v0=" + "0" * 64, id="wrongly signed")],
+)
+async def test_a_refused_200_kb_request_is_one_short_log_line_without_its_body(
+    slack: SlackHarness, log_stream: io.StringIO, signature: str | None
+) -> None:
+    body = large_body(slack)
+    headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(int(time.time()))}
+    if signature is not None:
+        headers["X-Slack-Signature"] = signature
+    before = len(log_stream.getvalue())
+
+    response = await slack.http.post(slack.events_url, content=body, headers=headers)
+
+    assert response.status_code == 401
+    added = log_stream.getvalue()[before:]
+    assert len(added.encode()) < LOG_BUDGET, added[:500]
+    assert BODY_MARKER not in added
+    refused = [json.loads(line) for line in added.splitlines() if "refused" in line]
+    assert len(refused) == 1, added[:500]
+    assert refused[0]["path"] == "/slack/events"
+    assert refused[0]["bytes"] == len(body)
+    assert refused[0]["reason"] == ("no signature" if signature is None else "wrong signature")
+
+
+@pytest.mark.parametrize("stamp", ["soon", "1.7e9", "", "1700000000.5", "١٧٠٠٠٠٠٠٠٠", "9" * 5000])
+async def test_a_malformed_timestamp_is_refused_with_401_not_an_error(
+    slack: SlackHarness, log_stream: io.StringIO, stamp: str
+) -> None:
+    body = search_body(slack, "malformed")
+    # As bytes: a header may carry any octets, not only ASCII.
+    headers = {
+        b"Content-Type": FORM.encode(),
+        b"X-Slack-Request-Timestamp": stamp.encode(),
+        b"X-Slack-Signature": slack_signature(slack.secret, stamp, body).encode(),
+    }
+
+    response = await slack.http.post(slack.events_url, content=body, headers=headers)
+
+    assert response.status_code == 401
+    assert "Traceback" not in log_stream.getvalue()
+    assert (await slack.command("help"))["response_type"] == "ephemeral"  # still serving
