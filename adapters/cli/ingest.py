@@ -45,15 +45,19 @@ def open_app(settings: Settings) -> AbstractAsyncContextManager[Any]:
 def hf_client(settings: Settings) -> HuggingFaceClient:
     """The Hugging Face client for HF_API_URL."""
     from adapters.sources.hf import HuggingFaceClient
+    from adapters.sources.http import RetryPolicy
 
-    return HuggingFaceClient(settings.hf_api_url)
+    return HuggingFaceClient(settings.hf_api_url, policy=RetryPolicy.from_settings(settings))
 
 
 def arxiv_client(settings: Settings) -> ArxivClient:
     """The arXiv client for ARXIV_API_URL, with the configured contact address in its User-Agent."""
     from adapters.sources.arxiv import ArxivClient
+    from adapters.sources.http import RetryPolicy
 
-    return ArxivClient(settings.arxiv_api_url, contact=settings.contact_email)
+    return ArxivClient(
+        settings.arxiv_api_url, contact=settings.contact_email, policy=RetryPolicy.from_settings(settings)
+    )
 
 
 def format_counts(counts: UpsertCounts, skipped: int = 0) -> str:

@@ -9,3 +9,7 @@ class SourceError(Exception):
 
 class PageInvalid(SourceError, ValueError):
     """A response arrived but is not in the shape the source promises (HTML, truncated JSON, not a list)."""
+
+
+class ResponseTooLarge(SourceError):
+    """A source's answer is larger than PAPERBOY_SOURCE_MAX_BYTES; it is refused, never retried."""

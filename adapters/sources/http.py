@@ -29,7 +29,8 @@ from tenacity import (
     wait_random,
 )
 
-from adapters.sources.errors import SourceError
+from adapters.settings import Settings
+from adapters.sources.errors import ResponseTooLarge, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,16 @@ class RetryPolicy:
     read_timeout: float = 30.0
     # A server asking for more than this is reported, never waited short.
     max_rate_limit_wait: float = 300.0
+    # Per-read timeouts alone let a server that sends one byte just inside each timeout hold a request forever:
+    # the whole request (every try and every wait between them) ends by this many seconds.
+    deadline: float = 120.0
+    # A larger answer is refused: no source sends anything near this for one page.
+    max_bytes: int = 16 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The default policy with the deadline and size cap of PAPERBOY_SOURCE_DEADLINE / _MAX_BYTES."""
+        return cls(deadline=settings.source_deadline_seconds, max_bytes=settings.source_max_bytes)
 
     def timeout(self) -> httpx.Timeout:
         """The httpx timeout: connect and read as configured, write and pool like read."""
@@ -176,10 +187,15 @@ class _Wait:
 
 
 class _Stop:
-    """Stop after the policy's attempts, or at once when a 429 asks for longer than we are willing to wait."""
+    """Stop after the policy's attempts, or at once when a 429 asks for longer than we are willing to wait.
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    Willing means both `max_rate_limit_wait` and what is left of the request's deadline: a wait that would run
+    past the deadline is reported now, with the server's own figure, rather than cut short by it.
+    """
+
+    def __init__(self, policy: RetryPolicy, give_up_at: float) -> None:
         self.policy = policy
+        self.give_up_at = give_up_at
         self.attempts = stop_after_attempt(policy.attempts)
 
     def __call__(self, state: RetryCallState) -> bool:
@@ -190,8 +206,51 @@ class _Stop:
             response = outcome.result()
             if isinstance(response, httpx.Response) and response.status_code == RATE_LIMITED:
                 asked = rate_limit_wait(response)
-                return asked is not None and asked > self.policy.max_rate_limit_wait
+                left = self.give_up_at - asyncio.get_running_loop().time()
+                return asked is not None and asked > min(self.policy.max_rate_limit_wait, left)
         return False
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):g} MiB"
+    return f"{count / 1024:g} KiB" if count >= 1024 else f"{count} bytes"
+
+
+async def read_capped(
+    http: httpx.AsyncClient, url: str, *, params: Mapping[str, Any] | None, source: str, max_bytes: int
+) -> httpx.Response:
+    """GET and read the body, refusing (ResponseTooLarge) one larger than `max_bytes` once it gets there.
+
+    A declared Content-Length over the cap is refused before any of the body is read. The body is counted
+    decoded (after gzip), so a small compressed answer cannot unpack into gigabytes either.
+    """
+    request = http.build_request("GET", url, params=params)
+    response = await http.send(request, stream=True)
+    try:
+        declared = response.headers.get("Content-Length", "")
+        too_large = ResponseTooLarge(
+            f"{source} sent an answer larger than {_size(max_bytes)} at {response.request.url}; it was "
+            "refused (PAPERBOY_SOURCE_MAX_BYTES sets the limit)."
+        )
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_large
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise too_large
+    finally:
+        await response.aclose()
+    # A plain response holding the decoded body: the encoding headers no longer describe it.
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=response.request
+    )
 
 
 @asynccontextmanager
@@ -212,15 +271,15 @@ async def get_with_retries(
     """GET with the shared policy and return a 2xx response; raise SourceError with one sentence otherwise.
 
     `pace` wraps every single attempt (arXiv's limiter), so retries obey the same spacing as first tries.
+    The whole call, tries and waits included, ends within `policy.deadline` seconds; an answer larger than
+    `policy.max_bytes` is refused without a retry.
     """
     pacer = pace or _no_pace
 
     async def attempt() -> httpx.Response:
         async with pacer():
-            response = await http.get(url, params=params)
             # Read the body inside the paced slot, so the connection is released before the next request.
-            await response.aread()
-            return response
+            return await read_capped(http, url, params=params, source=source, max_bytes=policy.max_bytes)
 
     def last_outcome(state: RetryCallState) -> httpx.Response:
         assert state.outcome is not None
@@ -239,9 +298,11 @@ async def get_with_retries(
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         log.info("%s: %s on try %d; retrying in %.1f s", source, reason, state.attempt_number, wait)
 
+    give_up_at = asyncio.get_running_loop().time() + policy.deadline
+    deadline = asyncio.timeout_at(give_up_at)
     retrying = AsyncRetrying(
         sleep=sleep,
-        stop=_Stop(policy),
+        stop=_Stop(policy, give_up_at),
         wait=_Wait(policy),
         retry=retry_if_exception_type(RETRYABLE_EXCEPTIONS) | retry_if_result(_retryable_response),
         retry_error_callback=last_outcome,
@@ -249,7 +310,15 @@ async def get_with_retries(
     )
     full_url = http.base_url.join(url) if http.base_url else httpx.URL(url)
     try:
-        response: httpx.Response = await retrying(attempt)
+        async with deadline:
+            response: httpx.Response = await retrying(attempt)
+    except TimeoutError as error:
+        if not deadline.expired():
+            raise
+        raise SourceError(
+            f"{source} did not finish answering within {policy.deadline:g} s at {full_url} (a server that "
+            "sends too slowly or stalls); gave up, try again later."
+        ) from error
     except httpx.TimeoutException as error:
         raise SourceError(
             f"{source} did not answer in time at {full_url} ({type(error).__name__}, "

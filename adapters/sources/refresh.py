@@ -24,12 +24,16 @@ from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient
 from adapters.sources.errors import SourceError
 from adapters.sources.hf import FetchResult, HuggingFaceClient
+from adapters.sources.http import RetryPolicy
 from bot.domain import Paper, UpsertCounts
 from bot.ports import Clock, PaperRepository
 
 log = logging.getLogger(__name__)
 
 REFRESH_JOB_ID = "paperboy-refresh-daily-papers"
+# A run may read its sources for this share of the period: it ends (and writes what it read) before the next
+# run is due, which APScheduler would otherwise skip while this one still holds the job's only instance.
+RUN_SHARE_OF_PERIOD = 0.8
 
 
 class IngestTarget(Protocol):
@@ -68,13 +72,18 @@ class RefreshReport:
 
 
 async def enrich_and_ingest(
-    app: IngestTarget, papers: Sequence[Paper], arxiv: ArxivClient | None
+    app: IngestTarget,
+    papers: Sequence[Paper],
+    arxiv: ArxivClient | None,
+    *,
+    give_up_at: float | None = None,
 ) -> tuple[UpsertCounts, int]:
     """Store Hugging Face papers, adding arXiv's categories, comment, journal ref and DOI where missing.
 
     Returns (counts, papers enriched). When arXiv cannot be read the papers are stored without enrichment;
     the next refresh tries again (a paper lacks enrichment until it has categories). Everything goes in one
     `ingest` call, so one transaction; the store merges both sources' records of a paper into one row.
+    Reading arXiv stops at `give_up_at` (the event loop's clock); the papers are then stored without it.
     """
     if not papers:
         return UpsertCounts(), 0
@@ -86,35 +95,53 @@ async def enrich_and_ingest(
         ]
         if lacking:
             try:
-                enrichment = (await arxiv.fetch_by_ids(lacking)).papers
+                async with asyncio.timeout_at(give_up_at):
+                    enrichment = (await arxiv.fetch_by_ids(lacking)).papers
             except SourceError as error:
                 log.warning("arXiv enrichment skipped: %s", error)
+            except TimeoutError:
+                log.warning("arXiv enrichment skipped: the refresh ran out of time; the next one tries again")
     # arXiv first, Hugging Face last: for fields both carry, the store keeps the later (HF's) value.
     counts = await app.ingest([*enrichment, *papers], source="hf")
     return counts, len(enrichment)
 
 
 async def refresh_daily_papers(
-    app: IngestTarget, hf: HuggingFaceClient, arxiv: ArxivClient | None, clock: Clock
+    app: IngestTarget,
+    hf: HuggingFaceClient,
+    arxiv: ArxivClient | None,
+    clock: Clock,
+    *,
+    budget: float | None = None,
 ) -> RefreshReport:
     """Re-read today's and yesterday's Daily Papers (UTC), store them, and enrich new ones from arXiv.
 
-    A day that cannot be read is reported in `failures` and skipped; the other day is still stored.
+    A day that cannot be read is reported in `failures` and skipped; the other day is still stored. With a
+    `budget`, the sources are read for at most that many seconds; what was read by then is stored.
     """
     today = clock.now().astimezone(UTC).date()
     report = RefreshReport(days=[today - timedelta(days=1), today])
     fetched = FetchResult()
+    give_up_at = asyncio.get_running_loop().time() + budget if budget is not None else None
     for day in report.days:
         try:
-            fetched.extend(await hf.fetch(date=day))
+            async with asyncio.timeout_at(give_up_at):
+                fetched.extend(await hf.fetch(date=day))
         except SourceError as error:
             # Said once for the whole run by the scheduled job (`schedule_refresh`), not once per day.
             report.failures.append(str(error))
             log.debug("refresh of %s failed: %s", day.isoformat(), error)
+        except TimeoutError:
+            report.failures.append(
+                f"Hugging Face was still being read after {budget:g} s; this refresh gave up on it."
+            )
+            break
     report.fetched = len(fetched.papers)
     report.skipped = fetched.skipped
     report.warnings.extend(fetched.warnings)
-    report.counts, report.enriched = await enrich_and_ingest(app, fetched.papers, arxiv)
+    report.counts, report.enriched = await enrich_and_ingest(
+        app, fetched.papers, arxiv, give_up_at=give_up_at
+    )
     return report
 
 
@@ -127,19 +154,23 @@ def schedule_refresh(
     *,
     minutes: int,
     run_now: bool = True,
+    budget_seconds: float | None = None,
 ) -> Job:
     """Run `refresh_daily_papers` every `minutes`, first at once by default; never crash the scheduler.
 
     A source that cannot be read (offline, Hugging Face down) is one warning line when it starts failing, saying
     that it retries every `minutes`; while it goes on failing each run is an info record, its recovery one more.
+    Each run reads its sources for at most `budget_seconds` (default: 80 % of the period), so a source that
+    hangs costs one run, never the ones after it.
     """
     every = max(1, minutes)
+    budget = budget_seconds if budget_seconds is not None else every * 60 * RUN_SHARE_OF_PERIOD
     failing = False
 
     async def run_safely() -> None:
         nonlocal failing
         try:
-            report = await refresh_daily_papers(app, hf, arxiv, clock)
+            report = await refresh_daily_papers(app, hf, arxiv, clock, budget=budget)
         except asyncio.CancelledError:
             # The bot is stopping mid-refresh (often while waiting to retry an unreachable Hugging Face): nothing
             # was written and the next start refreshes. Re-raised, APScheduler would log the stop as a failed job,
@@ -198,9 +229,10 @@ async def refresh_job(
         log.info("Daily Papers refresh is off (PAPERBOY_REFRESH_MINUTES=%s)", settings.refresh_minutes)
         yield None
         return
+    policy = RetryPolicy.from_settings(settings)
     async with (
-        HuggingFaceClient(settings.hf_api_url) as hf,
-        ArxivClient(settings.arxiv_api_url, contact=settings.contact_email) as arxiv,
+        HuggingFaceClient(settings.hf_api_url, policy=policy) as hf,
+        ArxivClient(settings.arxiv_api_url, contact=settings.contact_email, policy=policy) as arxiv,
     ):
         job = schedule_refresh(scheduler, app, hf, arxiv, clock, minutes=settings.refresh_minutes)
         try:
