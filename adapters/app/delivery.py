@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 
@@ -58,23 +60,53 @@ class DeliverySettings:
         )
 
 
+def _namespace_tag() -> str | None:
+    """A short tag naming this kernel boot and PID namespace; None where Linux's /proc cannot tell them.
+
+    Process ids mean something only inside one PID namespace of one running kernel. The boot id tells two
+    machines (or two boots) apart, the namespace's inode two containers of one machine; the hostname alone
+    does neither (containers often share it, and the first PID namespace has the same inode on every kernel).
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            boot_id = boot.read().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    if not boot_id or not namespace:
+        return None
+    return hashlib.sha256(f"{boot_id}|{namespace}".encode()).hexdigest()[:12]
+
+
+# Computed once: a process never leaves its PID namespace, and the boot id changes only with a reboot.
+_NAMESPACE = _namespace_tag()
+
+
 def worker_id() -> str:
-    """This process's worker id: host, process id and a random part (a reused pid is never mistaken)."""
-    host = socket.gethostname()[:80] or "host"
-    return f"{host}:{os.getpid()}:{os.urandom(4).hex()}"
+    """A new worker id: host and pid for the people reading it, the PID namespace's tag, a random part.
+
+    The random part alone makes it unique; leases decide who holds what. The rest lets `local_worker_alive`
+    tell that a worker was a process of this very PID namespace, the one case where its pid can be checked.
+    """
+    host = socket.gethostname()[:40].replace(":", "-") or "host"
+    return f"{host}:{os.getpid()}:{_NAMESPACE or 'unknown'}:{secrets.token_hex(8)}"
 
 
 def local_worker_alive(worker: str) -> bool:
-    """False only for a worker of this host whose process is gone; True whenever that cannot be told."""
+    """False only for a worker of this PID namespace whose process is gone; True whenever that cannot be told.
+
+    Any other worker (another host, another container with the same hostname, an id of another format) is
+    taken to be alive: its claims are freed when its leases run out, never sooner.
+    """
     parts = worker.split(":")
-    if len(parts) < 3:
+    if _NAMESPACE is None or len(parts) != 4:
         return True
-    host, pid_text = ":".join(parts[:-2]), parts[-2]
-    if host != socket.gethostname()[:80] or not pid_text.isdigit():
+    _host, pid_text, tag, _random = parts
+    if tag != _NAMESPACE or not pid_text.isdigit():
         return True
     pid = int(pid_text)
     if pid == os.getpid():
-        return True
+        return True  # another engine of this very process: alive as long as we are
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -386,7 +386,11 @@ class DeliveryEngine:
                 log.exception("could not renew delivery leases")
 
     async def _release_dead_workers(self) -> None:
-        """Hand back at once the claims of workers known to be dead (a process of this host that is gone)."""
+        """Hand back at once the claims of workers known to be dead; every other claim waits for its lease.
+
+        `worker_alive` may know a worker dead only where it can truly tell (a process of this very PID
+        namespace that is gone): this only ever speeds up what the leases would do anyway.
+        """
         if self.worker_alive is None:
             return
         try:
