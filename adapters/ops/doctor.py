@@ -53,7 +53,7 @@ def display_url(url: str) -> str:
     """A database URL as people may see it: the password replaced by ***."""
     try:
         return make_url(url.strip()).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "DATABASE_URL (not a valid URL)"
 
 

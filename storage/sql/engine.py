@@ -33,10 +33,12 @@ def _parse_url(url: str) -> URL:
     """Parse a database URL, or raise StoreError saying what a valid one looks like."""
     try:
         return make_url(url.strip())
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError):
+        # Never quoted: a URL that does not parse may still hold a password.
         raise StoreError(
-            f"{url!r} is not a database URL; use sqlite:///path/to.db or postgresql://user@host:5432/name."
-        ) from exc
+            "The URL given is not a database URL (not repeated here: it may hold a password); "
+            "use sqlite:///path/to.db or postgresql://user@host:5432/name."
+        ) from None
 
 
 def async_url(url: str) -> str:

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from adapters.ops.doctor import doctor_report, run_checks
 from adapters.settings import Settings
 from bot.domain import ChannelRef, ChannelSettings
@@ -240,3 +242,36 @@ async def test_a_setting_that_cannot_be_read_is_reported_not_a_traceback(tmp_pat
     assert code == 1
     assert out.startswith("✗ configuration: PAPERBOY_PORT: Input should be a valid integer")
     assert "Traceback" not in err and "three-thousand" not in out
+
+
+MALFORMED_PASSWORD = "hunter2-db-password"
+MALFORMED_URLS = [
+    f"postgres//paperboy:{MALFORMED_PASSWORD}@db:5432/paperboy",  # the colon after the scheme forgotten
+    f"postgresql://paperboy:{MALFORMED_PASSWORD}@db:fivefour/paperboy",  # a port that is not a number
+    f"paperboy:{MALFORMED_PASSWORD}@db/paperboy",  # no scheme at all
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+@pytest.mark.parametrize(
+    "command", [("db", "upgrade"), ("doctor", "--timeout", "1")], ids=["upgrade", "doctor"]
+)
+async def test_a_malformed_database_url_is_never_printed_with_its_password(
+    tmp_path: Path, url: str, command: tuple[str, ...]
+) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_", "PAPERBOY_"))}
+    process = await asyncio.create_subprocess_exec(
+        PAPERBOY,
+        *command,
+        env={**base, "DATABASE_URL": url},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    printed = out.decode() + err.decode()
+
+    assert process.returncode == 1, printed
+    assert MALFORMED_PASSWORD not in printed
+    assert "Traceback" not in printed
+    assert "is not a database URL" in printed
