@@ -23,6 +23,26 @@ class ScheduleError(ValueError):
     """A schedule that cannot be set, with a sentence that says what would work."""
 
 
+class ZoneUnavailable(ScheduleError):
+    """A stored time zone this machine cannot load (its zone data lacks it, or the name is not a zone name)."""
+
+
+def channel_zone(settings: ChannelSettings) -> ZoneInfo:
+    """The channel's zone; ZoneUnavailable, with a sentence for the channel, when it cannot be loaded.
+
+    A zone was valid when it was set, but a store copied to a machine with older zone data, or edited by hand,
+    can hold one that no longer loads here.
+    """
+    try:
+        return ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError too: a name that is a folder of the zone data ("America") or far too long fails as a file.
+        raise ZoneUnavailable(
+            f"The time zone {settings.timezone[:40]!r} cannot be loaded on this server, so digests are paused; "
+            "set the schedule again with a zone, e.g. /papers schedule 09:00 Europe/Berlin."
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class ScheduleChange:
     """What a `/papers schedule …` line asks to change; None leaves a setting as it is."""
@@ -151,7 +171,7 @@ def _runs_on(settings: ChannelSettings, day: date) -> bool:
 
 def local_run_time(settings: ChannelSettings, day: date) -> datetime:
     """The moment of the channel's digest on a local date (a time skipped by DST moves forward, per zoneinfo)."""
-    zone = ZoneInfo(settings.timezone)
+    zone = channel_zone(settings)
     naive = datetime.combine(day, time(settings.hour, settings.minute))
     # Round-trip through UTC so that a wall time that does not exist (spring forward) lands after the gap.
     return naive.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).astimezone(zone)
@@ -161,7 +181,7 @@ def due_local_date(settings: ChannelSettings, now: datetime) -> date | None:
     """The local date whose digest is due at `now` (its hour has come today), or None."""
     if settings.paused:
         return None
-    local_now = now.astimezone(ZoneInfo(settings.timezone))
+    local_now = now.astimezone(channel_zone(settings))
     today = local_now.date()
     if not _runs_on(settings, today):
         return None
@@ -172,7 +192,7 @@ def next_run(settings: ChannelSettings, now: datetime, *, done_today: bool = Fal
     """When the channel's next digest is due after `now` (None when paused)."""
     if settings.paused:
         return None
-    local_now = now.astimezone(ZoneInfo(settings.timezone))
+    local_now = now.astimezone(channel_zone(settings))
     for offset in range(8):
         day = local_now.date() + timedelta(days=offset)
         if not _runs_on(settings, day):

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import ChannelRef, ChannelSettings
 from bot.ports import Clock, Store
-from bot.schedule import due_local_date, next_run
+from bot.schedule import ZoneUnavailable, channel_zone, due_local_date, next_run
+from bot.services.channels import ChannelSchedules
 from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestPlanner
 
@@ -31,6 +32,8 @@ class TickReport:
     already: int = 0
     empty: int = 0
     failed: int = 0
+    # Channels paused by this tick because their stored time zone cannot be loaded here.
+    paused: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +90,19 @@ class DigestScheduler:
         now = self._clock.now()
         self._forget_before(now.date() - timedelta(days=2))
         due: list[tuple[ChannelSettings, date]] = []
+        paused = 0
         for settings in await self._store.list_channels():
             if settings.channel.platform not in platforms:
                 continue
-            day = due_local_date(settings, now)
+            try:
+                day = due_local_date(settings, now)
+            except ZoneUnavailable as error:
+                # One channel's bad zone must not stop every other channel's digest: it is paused with the
+                # reason (shown by /papers schedule and digest --status) until someone sets a zone again.
+                log.warning("pausing %s: %s", settings.channel, error)
+                await ChannelSchedules(self._store).pause(settings.channel, str(error))
+                paused += 1
+                continue
             if day is None or (settings.channel, day) in self._done:
                 continue
             retry_at = self._empty_until.get((settings.channel, day))
@@ -98,7 +110,7 @@ class DigestScheduler:
                 continue
             due.append((settings, day))
         if not due:
-            return TickReport()
+            return TickReport(paused=paused)
         existing = await self._store.digest_keys({day for _, day in due})
         self._done.update(key for key in existing)
         wanted = [(settings, day) for settings, day in due if (settings.channel, day) not in existing]
@@ -111,14 +123,16 @@ class DigestScheduler:
             except Exception:
                 counts["failed"] += len(batch)
                 log.exception("could not plan %d digests; the next tick tries again", len(batch))
-        report = TickReport(due=len(due), **counts)
+        report = TickReport(due=len(due), paused=paused, **counts)
         log.info(
-            "digest tick: %d due, %d queued, %d already there, %d with nothing new, %d failed",
+            "digest tick: %d due, %d queued, %d already there, %d with nothing new, %d failed, "
+            "%d paused for a time zone that cannot be loaded",
             report.due,
             report.created,
             report.already,
             report.empty,
             report.failed,
+            report.paused,
         )
         return report
 
@@ -151,12 +165,21 @@ async def channel_statuses(store: Store, clock: Clock) -> list[ChannelStatus]:
     now = clock.now()
     statuses = []
     for settings in await store.list_channels():
-        today = now.astimezone(ZoneInfo(settings.timezone)).date()
+        try:
+            zone = channel_zone(settings)
+        except ZoneUnavailable:
+            # Shown with its pause reason; its day is counted in UTC until a loadable zone is set.
+            zone = ZoneInfo("UTC")
+        today = now.astimezone(zone).date()
         counts = await store.delivery_counts(settings.channel, today)
+        try:
+            upcoming = next_run(settings, now, done_today=bool(counts))
+        except ZoneUnavailable:
+            upcoming = None
         statuses.append(
             ChannelStatus(
                 settings=settings,
-                next_run=next_run(settings, now, done_today=bool(counts)),
+                next_run=upcoming,
                 today=today,
                 today_counts=counts,
                 last_posted_at=await store.last_posted_at(settings.channel),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from bot.domain import ChannelRef, ChannelSettings
+from bot.services.due_digests import channel_statuses
 from tests.scheduler.conftest import TODAY, World, synthetic_papers
 
 
@@ -159,3 +160,35 @@ async def test_a_day_with_nothing_new_is_looked_at_again_later_that_day(world: W
     world.clock.set(utc(2026, 3, 27, 9, 45))
     assert await world.tick() == 2
     assert [m.arxiv_id for m in world.platform.in_channel(channel)] == [None, lattice.arxiv_id]
+
+
+async def test_a_channel_whose_zone_cannot_be_loaded_is_paused_with_its_reason_and_the_others_go_on(
+    world: World,
+) -> None:
+    # Zones that loaded where they were set but not on this machine: unknown here, a folder of the zone data.
+    first = await world.channel("a-first", hour=9, timezone="UTC")
+    unknown = await world.channel("b-unknown", hour=9, timezone="Mars/Olympus_Mons")
+    folder = await world.channel("c-folder", hour=9, timezone="America")
+    last = await world.channel("d-last", hour=9, timezone="Europe/Berlin")
+
+    world.clock.set(utc(2026, 3, 27, 9, 30))
+    assert await world.tick() == 8
+
+    assert len(world.platform.in_channel(first)) == 4
+    assert len(world.platform.in_channel(last)) == 4
+    for channel, zone in ((unknown, "Mars/Olympus_Mons"), (folder, "America")):
+        settings = await world.store.get_settings(channel)
+        assert settings is not None
+        assert settings.paused
+        assert settings.pause_reason == (
+            f"The time zone {zone!r} cannot be loaded on this server, so digests are paused; set the schedule "
+            "again with a zone, e.g. /papers schedule 09:00 Europe/Berlin."
+        )
+        assert world.platform.in_channel(channel) == []
+
+    world.clock.set(utc(2026, 3, 28, 9, 30))
+    assert await world.tick() == 8  # the next day as well; the paused channels stay quiet
+    statuses = {status.channel: status for status in await channel_statuses(world.store, world.clock)}
+    assert statuses[unknown].next_run is None
+    assert statuses[unknown].settings.pause_reason is not None
+    assert statuses[first].next_run == utc(2026, 3, 29, 9, 0)
