@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -30,8 +31,25 @@ _STANDARD_ATTRIBUTES = frozenset(
 log = logging.getLogger(EVENTS)
 
 
+# Secrets recognised by their shape, whoever's they are: a token that came back from Slack's OAuth exchange or
+# sits in a library's debug line was never in this process's settings.
+SECRET_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Slack tokens: bot, user, app-level, refresh, rotating (xoxe.xoxb-…) and legacy.
+    (re.compile(r"(?<![A-Za-z0-9])(?:xox[abpre](?:\.xox[abp])?|xapp)-[A-Za-z0-9.-]+"), REDACTED),
+    # Discord bot tokens: the bot's id in base64, a timestamp and an HMAC, dot-separated.
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_-])"
+        ),
+        REDACTED,
+    ),
+    # The password of a URL (`postgresql://user:password@host`), up to the last @ before a space or quote.
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\"']*):[^\s\"']*@"), rf"\1:{REDACTED}@"),
+)
+
+
 class Redactor:
-    """Replaces every known secret value in a text by ***."""
+    """Replaces every known secret value, and everything shaped like a token or a URL's password, by ***."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Longest first, so a secret that contains another is scrubbed whole.
@@ -42,6 +60,8 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        for shape, replacement in SECRET_SHAPES:
+            text = shape.sub(replacement, text)
         return text
 
 

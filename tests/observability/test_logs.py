@@ -138,6 +138,34 @@ def test_secrets_are_scrubbed_from_every_line_and_traceback() -> None:
     assert "postgresql://bot:***@db/paperboy" in lines[1]["error"]
 
 
+@pytest.mark.parametrize("log_format", ["json", "text", "auto"])
+@pytest.mark.usefixtures("restore_logging")
+def test_tokens_and_url_passwords_nobody_configured_are_scrubbed_by_their_shape(log_format: str) -> None:
+    stream = Terminal() if log_format == "auto" else io.StringIO()
+    setup_logging(level="DEBUG", log_format=log_format, stream=stream)
+    log = logging.getLogger("slack_sdk.web.async_base_client")
+    unknown = {
+        "bot": "xoxb-9876543210-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "user": "xoxp-1-2-3-abcdef",
+        "refresh": "xoxe-1-My0xLTEyMzQ1Njc4OQ",
+        "rotating": "xoxe.xoxb-1-MS0yLTEyMzQ1Njc4OTAxMi0xMjM0",
+        "app": "xapp-1-A0PAPERBOY-123-abcdef",
+        "discord": "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.abcdefghijklmnopqrstuvwxyz012345",
+        "password": "Tr0ub4dor&3",
+    }
+
+    log.debug("Received the following response - body: {'access_token': '%s', 'ok': True}", unknown["bot"])
+    log.debug("tokens %s %s %s %s", unknown["user"], unknown["refresh"], unknown["rotating"], unknown["app"])
+    log.info("discord said %s", unknown["discord"])
+    log.warning("cannot reach postgresql://paperboy:%s@db.internal:5432/paperboy", unknown["password"])
+
+    text = stream.getvalue()
+    assert not [name for name, secret in unknown.items() if secret in text], text
+    assert "xoxb-" not in text and "xoxp-" not in text
+    assert "postgresql://paperboy:***@db.internal:5432/paperboy" in text
+    assert "'ok': True" in text  # the rest of each line is kept
+
+
 @pytest.mark.usefixtures("restore_logging")
 def test_paperboy_run_logging_takes_its_secrets_and_format_from_the_settings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
