@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +15,7 @@ from bot.domain import Paper, UpsertCounts
 from bot.query import parse_query
 from storage.search.index import TantivyIndex, open_index
 from storage.sql import SqlStore, open_store
+from tests.clock import FixedClock
 
 Fill = Callable[[Sequence[Paper]], Awaitable[TantivyIndex]]
 
@@ -27,23 +28,23 @@ class FakePaperStore:
 
     def __init__(self) -> None:
         self.papers: dict[str, Paper] = {}
-        self.time = datetime(2025, 9, 1, 12, 0, tzinfo=UTC)
+        self.clock = FixedClock(datetime(2025, 9, 1, 12, 0, tzinfo=UTC))
         self.reads: list[tuple[datetime | None, str, int]] = []
 
     def now(self) -> datetime:
         """The store's current time."""
-        return self.time
+        return self.clock.now()
 
     def tick(self, minutes: int = 10) -> None:
         """Move the clock forward."""
-        self.time += timedelta(minutes=minutes)
+        self.clock.advance(minutes=minutes)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
         """Store papers stamped with the current time."""
         new = updated = unchanged = 0
         for paper in papers:
             known = self.papers.get(paper.arxiv_id)
-            stamped = replace(paper, updated_at=self.time)
+            stamped = replace(paper, updated_at=self.clock.now())
             if known is None:
                 new += 1
             elif replace(known, updated_at=None) == replace(paper, updated_at=None):
