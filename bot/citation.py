@@ -7,14 +7,71 @@ import unicodedata
 
 from bot.domain import Paper
 
-_BIBTEX_SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
 _STOP_TITLE_WORDS = {"a", "an", "the", "on", "of", "for", "in", "to", "and", "with", "towards", "toward"}
+# Characters LaTeX reads as markup where the title means them as text; `_` is markup only outside math.
+_MATH_SPECIALS = {"&": r"\&", "%": r"\%", "#": r"\#"}
+_TEXT_SPECIALS = {**_MATH_SPECIALS, "_": r"\_"}
+# An unescaped `$$` or `$`: where math starts or ends.
+_MATH_DELIMITER = re.compile(r"(?<!\\)(\$\$|\$)")
+
+
+def _balanced_braces(text: str) -> str:
+    """The text with every brace that does not pair up properly removed (with its escaping backslash).
+
+    BibTeX ends a braced value at the `}` that balances the opening one, whatever comes before it (a backslash
+    does not protect a brace from BibTeX), so a title such as `x}}, url = {y}, note = {{z` would close the
+    title early and add fields. Kept braces all nest inside the value, so nothing can leave it.
+    """
+    opened: list[int] = []
+    unmatched: set[int] = set()
+    for index, char in enumerate(text):
+        if char == "{":
+            opened.append(index)
+        elif char == "}":
+            if opened:
+                opened.pop()
+            else:
+                unmatched.add(index)
+    unmatched.update(opened)
+    if not unmatched:
+        return text
+    drop = set(unmatched)
+    for index in unmatched:
+        if index > 0 and text[index - 1] == "\\":
+            drop.add(index - 1)
+    return "".join(char for index, char in enumerate(text) if index not in drop)
+
+
+def _escape_specials(text: str, specials: dict[str, str]) -> str:
+    out: list[str] = []
+    for index, char in enumerate(text):
+        # Already escaped by the author (arXiv titles often write `\&`): left alone.
+        escaped = index > 0 and text[index - 1] == "\\"
+        out.append(char if escaped else specials.get(char, char))
+    return "".join(out)
 
 
 def _escape(text: str) -> str:
-    escaped = "".join(_BIBTEX_SPECIALS.get(ch, ch) for ch in text)
-    # Unbalanced braces would break the entry; drop them rather than guess the intent.
-    return escaped if escaped.count("{") == escaped.count("}") else escaped.replace("{", "").replace("}", "")
+    """Text for a braced BibTeX value: TeX kept (math, commands, accents), field injection impossible.
+
+    arXiv titles are TeX: `$\\alpha$` stays math. `$` is escaped only when unpaired (a price, not math), `_`
+    only outside math, and `&`, `%`, `#` everywhere unless already escaped.
+    """
+    text = text.rstrip("\\")  # a trailing backslash would escape the closing brace for LaTeX
+    parts = _MATH_DELIMITER.split(text)
+    delimiters = parts[1::2]
+    if len(delimiters) % 2:
+        # An odd number of dollars is no math at all: every one is a literal dollar sign.
+        return _balanced_braces(_escape_specials(text, {**_TEXT_SPECIALS, "$": r"\$"}))
+    out: list[str] = []
+    for position, part in enumerate(parts):
+        if position % 2:
+            out.append(part)  # a delimiter
+        elif (position // 2) % 2:
+            out.append(_escape_specials(part, _MATH_SPECIALS))
+        else:
+            out.append(_escape_specials(part, _TEXT_SPECIALS))
+    return _balanced_braces("".join(out))
 
 
 def _ascii_word(text: str) -> str:
@@ -57,9 +114,9 @@ def bibtex_entry(paper: Paper) -> str:
         fields.append(("year", year))
     fields += [("eprint", paper.arxiv_id), ("archivePrefix", "arXiv")]
     if paper.primary_category:
-        fields.append(("primaryClass", paper.primary_category))
+        fields.append(("primaryClass", _balanced_braces(paper.primary_category)))
     if paper.doi:
-        fields.append(("doi", paper.doi))
+        fields.append(("doi", _balanced_braces(paper.doi)))
     fields.append(("url", paper.abs_url))
     body = ",\n".join(f"  {name:<13} = {{{value}}}" for name, value in fields)
     return f"@misc{{{citation_key(paper)},\n{body}\n}}"
