@@ -211,6 +211,10 @@ class DeliveryQueue(Protocol):
         """The workers that hold claims now (live or not)."""
         ...
 
+    async def digest_created_at(self, digest_id: int) -> datetime | None:
+        """When a digest was created: none of its messages is older. None for an unknown digest."""
+        ...
+
     async def digest_topics(self, digest_id: int) -> tuple[str, ...]:
         """The topics a digest was planned for."""
         ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -125,13 +126,20 @@ class DiscordPublisher:
         return str(message.id)
 
     async def find_posted(
-        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
+        self,
+        plan: DigestPlan,
+        delivery: Delivery,
+        thread_id: str | None,
+        *,
+        after: str | None = None,
+        since: datetime | None = None,
     ) -> str | None:
         """The id of a message an earlier attempt posted for this delivery, or None.
 
         The nonce makes Discord return the first message for a repeat within a few minutes; this covers a
         retry after longer (a crashed replica's lease ran out): it reads the thread (the channel, for the
         parent) after the last message known to be posted, for one of ours that shows this delivery.
+        `since` (when the digest started) is part of the port; this look-up does not use it yet.
         """
         channel = await self._channel(plan.channel)
         if delivery.is_parent and isinstance(channel, discord.ForumChannel):

@@ -15,11 +15,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.config import SlackConfig
-from adapters.slack.installations import SlackInstallations
+from adapters.slack.installations import SlackInstallations, open_installations
 from adapters.slack.publisher import ChannelPacer, SlackPublisher
 from adapters.slack.ratelimits import ReportingRateLimitHandler
 from bot.ports import NullTelemetry, Telemetry
@@ -29,14 +32,66 @@ log = logging.getLogger(__name__)
 PLATFORM = "slack"
 
 
-def retry_handlers(telemetry: Telemetry | None = None) -> list[AsyncRetryHandler]:
+# The Web API methods that create a message. A 5xx or a dropped connection may come after Slack posted it, so
+# a retry of the same request can post it twice: the poster leaves these retries to the delivery engine, which
+# looks for the first message before it posts again. A 429 created nothing, and is still waited out here.
+POSTING_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage"})
+
+
+def api_method(request: HttpRequest) -> str:
+    """The Web API method a request calls (`chat.postMessage`), from its URL."""
+    return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+class NoPostRetries(AsyncRetryHandler):
+    """Another retry handler's retries, except for requests that post a message (POSTING_METHODS)."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    async def can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        """The inner handler's answer, or False for a posting method."""
+        if api_method(request) in POSTING_METHODS:
+            return False
+        return await self.inner.can_retry_async(state=state, request=request, response=response, error=error)
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Wait as the inner handler does."""
+        await self.inner.prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def retry_handlers(
+    telemetry: Telemetry | None = None, *, retry_posts: bool = True
+) -> list[AsyncRetryHandler]:
     """slack_sdk's own retries: 429 waits its Retry-After (reported as a rate-limit wait), 5xx and dropped
-    connections back off."""
+    connections back off, except, with `retry_posts=False`, for requests that post a message."""
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
-    return [
-        ReportingRateLimitHandler(telemetry or NullTelemetry(), platform=PLATFORM, max_retry_count=3),
+    failures: list[AsyncRetryHandler] = [
         AsyncServerErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
         AsyncConnectionErrorRetryHandler(max_retry_count=3, interval_calculator=backoff),
+    ]
+    if not retry_posts:
+        failures = [NoPostRetries(handler) for handler in failures]
+    return [
+        ReportingRateLimitHandler(telemetry or NullTelemetry(), platform=PLATFORM, max_retry_count=3),
+        *failures,
     ]
 
 
@@ -58,10 +113,11 @@ class SlackConnection:
             logger=log,
         )
         self.session = aiohttp.ClientSession()
+        # The digest poster: the delivery engine retries its posts, after looking for the first one.
         self.poster = AsyncWebClient(
             base_url=config.base_url,
             session=self.session,
-            retry_handlers=retry_handlers(telemetry),
+            retry_handlers=retry_handlers(telemetry, retry_posts=False),
             logger=log,
         )
         self.publisher = SlackPublisher(
@@ -91,5 +147,5 @@ async def connect_slack(
     if config.uses_oauth:
         if engine is None:
             raise ValueError("The OAuth install needs the database engine for its installation tables.")
-        installations = SlackInstallations(engine, config.client_id or "")
+        installations = await open_installations(engine, config.client_id or "", config.secret_keys)
     return SlackConnection(config, telemetry, installations)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -56,10 +57,18 @@ CHANNEL_GONE_REASONS: dict[str, str] = {
 }
 
 
-# Apps outside the Marketplace may read at most 15 messages per conversations.* call, about once a minute:
-# the look-up after a crash reads one such page, starting after the last message known to be posted.
+# Apps outside the Marketplace may read at most 15 messages per conversations.* call, about once a minute.
+# The look-up after a crash reads page after page, back to just after the last message known to be posted
+# (or to the digest's start), however many pages that takes: a busy channel may bury the message deep.
 LOOKUP_PAGE = 15
-LOOKUP_PAGES = 3
+# Seconds between two pages: tier 3 (50 calls a minute), what conversations.history and .replies allow most
+# apps. Slack answers an app it holds to fewer with 429 and a Retry-After, which slack_sdk waits out; should
+# its retries run out, the look-up waits too and reads the same page again, so it goes at Slack's own pace.
+LOOKUP_INTERVAL = 1.2
+LOOKUP_RATE_LIMITS = 10
+"""429s in a row (each after slack_sdk's own retries) before a look-up gives up until the next attempt."""
+# Our clock and Slack's may disagree a little: the look-up reads from this long before the digest started.
+CLOCK_MARGIN = timedelta(minutes=5)
 # Without a history scope Slack cannot show the thread; the message is then posted again rather than lost.
 _NO_HISTORY = ("missing_scope", "not_allowed_token_type")
 
@@ -75,8 +84,24 @@ def names_delivery(message: dict[str, Any], delivery: Delivery) -> bool:
 
 def _day_before(day: date) -> str:
     """A Slack `oldest` timestamp: midnight UTC the day before a local date (no zone is further ahead)."""
-    moment = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return _slack_ts(datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+
+
+def _slack_ts(moment: datetime) -> str:
+    """A moment as a Slack timestamp (`oldest`, `latest`)."""
     return f"{moment.timestamp():.6f}"
+
+
+def _retry_after(error: SlackApiError) -> float:
+    """The seconds a 429 asks to wait (one when it does not say)."""
+    headers = getattr(error.response, "headers", None) or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(1.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0
 
 
 class SlackPostError(PublishError):
@@ -120,11 +145,15 @@ class SlackPublisher:
         *,
         pacer: ChannelPacer | None = None,
         vote_emoji: str = "+1",
+        lookup_interval: float = LOOKUP_INTERVAL,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._tokens = tokens
         self.pacer = pacer or ChannelPacer()
         self._vote_emoji = vote_emoji
+        self.lookup_interval = lookup_interval
+        self._sleep = sleep
 
     async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
         """Post the digest's parent message; return its ts (the thread the papers go in)."""
@@ -155,36 +184,53 @@ class SlackPublisher:
         return await self.post(plan.channel, message, thread_ts=thread_id, metadata=metadata)
 
     async def find_posted(
-        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
+        self,
+        plan: DigestPlan,
+        delivery: Delivery,
+        thread_id: str | None,
+        *,
+        after: str | None = None,
+        since: datetime | None = None,
     ) -> str | None:
         """The ts of a message an earlier attempt posted for this delivery (its metadata names it), or None.
 
         The engine asks only after an attempt that may have reached Slack (a crash, a timeout). It reads the
-        thread (the channel, for the parent) from just after the last message known to be posted.
+        thread (the channel, for the parent) back to just after the last message known to be posted, or else
+        to the digest's start (`since`), page by page at a pace Slack allows, until it finds the message or
+        has read everything in between.
         """
         token = await self._tokens(plan.channel.workspace)
         if token is None:
             await self._channel_gone(plan.channel, "no_installation")
+        if after:
+            oldest = after
+        elif since is not None:
+            oldest = _slack_ts(since - CLOCK_MARGIN)
+        else:
+            oldest = _day_before(plan.local_date)
         args: dict[str, Any] = {
             "token": token,
             "channel": plan.channel.channel,
             "include_all_metadata": True,
             "limit": LOOKUP_PAGE,
-            "oldest": after or _day_before(plan.local_date),
+            "oldest": oldest,
             "inclusive": False,
         }
         thread = None if delivery.is_parent else thread_id
+        pages = 0
         try:
-            for _page in range(LOOKUP_PAGES):
-                if thread is not None:
-                    response = await self._client.conversations_replies(ts=thread, **args)
-                else:
-                    response = await self._client.conversations_history(**args)
+            while True:
+                if pages:
+                    await self._sleep(self.lookup_interval)
+                response = await self._lookup_page(thread, args)
+                pages += 1
                 for message in response.get("messages") or []:
                     if names_delivery(message, delivery):
+                        log.info("found delivery %s in %s after %d page(s)", delivery.id, plan.channel, pages)
                         return str(message["ts"])
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if not response.get("has_more") or not cursor:
+                    log.info("delivery %s is not in %s (%d page(s) read)", delivery.id, plan.channel, pages)
                     return None
                 args["cursor"] = cursor
         except SlackApiError as error:
@@ -200,7 +246,19 @@ class SlackPublisher:
             if code in CHANNEL_GONE_REASONS:
                 await self._channel_gone(plan.channel, code)
             raise SlackPostError(f"Slack would not show the messages of {plan.channel}: {code}.") from error
-        return None
+
+    async def _lookup_page(self, thread: str | None, args: dict[str, Any]) -> Any:
+        """One page of the thread (or of the channel), waiting out as many 429s as LOOKUP_RATE_LIMITS allows."""
+        for waited in range(LOOKUP_RATE_LIMITS + 1):
+            try:
+                if thread is not None:
+                    return await self._client.conversations_replies(ts=thread, **args)
+                return await self._client.conversations_history(**args)
+            except SlackApiError as error:
+                if slack_error(error) != "ratelimited" or waited == LOOKUP_RATE_LIMITS:
+                    raise
+                await self._sleep(_retry_after(error))
+        raise AssertionError("unreachable: the last 429 is raised")
 
     async def post(
         self,
@@ -234,6 +292,11 @@ class SlackPublisher:
                 if code in CHANNEL_GONE_REASONS:
                     await self._channel_gone(channel, code)
                 raise SlackPostError(f"Slack refused the message for {channel}: {code}.") from error
+            except (aiohttp.ClientError, TimeoutError) as error:
+                # Not retried here: the message may be in the channel already (see connection.POSTING_METHODS).
+                raise SlackPostError(
+                    f"Slack's answer for {channel} was lost ({type(error).__name__}); it may have been posted."
+                ) from error
         return str(response["ts"])
 
     async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:

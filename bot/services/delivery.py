@@ -507,7 +507,11 @@ class DeliveryEngine:
                 message_id: str | None = None
                 if earlier > 0 and isinstance(publisher, CheckingPublisher):
                     # An earlier attempt may have reached the platform before the crash: adopt its message.
-                    message_id = await publisher.find_posted(plan, delivery, thread_id, after=previous)
+                    # No message of the digest is older than the digest: the look-up reads back that far.
+                    since = await self.store.digest_created_at(delivery.digest_id)
+                    message_id = await publisher.find_posted(
+                        plan, delivery, thread_id, after=previous, since=since
+                    )
                     if message_id is not None:
                         log.info("delivery %s was already posted as %s; adopted", delivery.id, message_id)
                 if message_id is None:

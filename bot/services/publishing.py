@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
@@ -47,11 +48,18 @@ class CheckingPublisher(DigestPublisher, Protocol):
     """A publisher that can tell whether a delivery already reached the platform (after a crash)."""
 
     async def find_posted(
-        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
+        self,
+        plan: DigestPlan,
+        delivery: Delivery,
+        thread_id: str | None,
+        *,
+        after: str | None = None,
+        since: datetime | None = None,
     ) -> str | None:
         """The id of the message an earlier attempt at `delivery` posted, or None when there is none.
 
         `thread_id` is the digest's thread (None for the parent itself); `after` is the message posted just
-        before this one, when known, so that the look-up can start there.
+        before this one, when known, so that the look-up can start there; `since` is when the digest started
+        (no message of it is older), so that the look-up knows how far back to read, however far that is.
         """
         ...

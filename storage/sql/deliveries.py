@@ -164,3 +164,10 @@ class DeliveryRows(StorePart):
         )
         async with self.engine.connect() as conn:
             return {str(worker) for worker in (await conn.execute(statement)).scalars()}
+
+    async def digest_created_at(self, digest_id: int) -> datetime | None:
+        """When a digest was created (none of its messages is older); None for an unknown digest."""
+        statement = select(digests.c.created_at).where(digests.c.id == digest_id)
+        async with self.engine.connect() as conn:
+            created: datetime | None = (await conn.execute(statement)).scalar_one_or_none()
+        return created

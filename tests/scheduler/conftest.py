@@ -105,7 +105,13 @@ class LoopbackPlatform:
         return message.message_id
 
     async def find_posted(
-        self, plan: DigestPlan, delivery: Delivery, thread_id: str | None, *, after: str | None = None
+        self,
+        plan: DigestPlan,
+        delivery: Delivery,
+        thread_id: str | None,
+        *,
+        after: str | None = None,
+        since: datetime | None = None,
     ) -> str | None:
         """The message an earlier attempt posted for this delivery, if any."""
         self.events.append(f"look {delivery.channel}")
