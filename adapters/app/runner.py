@@ -11,6 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from adapters.app.compose import House, compose
@@ -133,9 +134,15 @@ async def serve(
         waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         web_app = build_web_app()
         readiness = Readiness()
-        add_health_routes(web_app, readiness, telemetry.metrics)
+        # With PAPERBOY_METRICS_PORT, /metrics (channel and workspace ids, volumes) leaves the public port for a
+        # port of its own that need not be published; the probes are answered on both.
+        metrics_app: web.Application | None = None
+        if settings.metrics_port is not None:
+            metrics_app = build_web_app()
+            add_health_routes(metrics_app, readiness, telemetry.metrics)
+        add_health_routes(web_app, readiness, telemetry.metrics, with_metrics=metrics_app is None)
         readiness.add("database", database_check(house.store.engine))
-        server: WebServer | None = None
+        servers: list[WebServer] = []
         exit_code = 0
         try:
             async with refresh_job(scheduler, paperboy, settings, paperboy.clock):
@@ -159,8 +166,11 @@ async def serve(
                     if extra is not None:
                         services.append(extra)
                 if serves_http(settings):
-                    server = WebServer(web_app, "0.0.0.0", settings.port)
-                    await server.start()
+                    servers.append(WebServer(web_app, settings.host, settings.port))
+                    await servers[-1].start()
+                if metrics_app is not None and settings.metrics_port is not None:
+                    servers.append(WebServer(metrics_app, settings.host, settings.metrics_port))
+                    await servers[-1].start()
                 console_task: asyncio.Task[int] | None = None
                 if console:
                     from adapters.console.repl import run_console
@@ -184,8 +194,8 @@ async def serve(
                 waiter.cancel()
             # No new scheduled work (refresh, digest ticks) from now on; running jobs go on until their stop.
             scheduler.pause()
-            if server is not None:
-                await _stop_within(server.stop(), deadline, "the HTTP server")
+            for server in servers:
+                await _stop_within(server.stop(), deadline, f"the HTTP server on port {server.port}")
             for service in reversed(services):
                 await _stop_within(service.stop(), deadline, type(service).__name__)
             # Cancels what scheduled work is still running (a refresh: its transaction rolls back).

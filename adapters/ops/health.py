@@ -70,8 +70,10 @@ def database_check(engine: AsyncEngine) -> ReadinessCheck:
     return check
 
 
-def add_health_routes(app: web.Application, readiness: Readiness, metrics: PrometheusTelemetry) -> None:
-    """Serve /healthz, /readyz and /metrics on the application."""
+def add_health_routes(
+    app: web.Application, readiness: Readiness, metrics: PrometheusTelemetry, *, with_metrics: bool = True
+) -> None:
+    """Serve /healthz, /readyz and (unless `with_metrics` is False) /metrics on the application."""
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -91,4 +93,5 @@ def add_health_routes(app: web.Application, readiness: Readiness, metrics: Prome
 
     app.router.add_get(HEALTH_PATH, healthz)
     app.router.add_get(READY_PATH, readyz)
-    app.router.add_get(METRICS_PATH, metrics_text)
+    if with_metrics:
+        app.router.add_get(METRICS_PATH, metrics_text)
