@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Literal, Protocol, TypedDict
 
 from bot.domain import (
     ChannelRef,
@@ -64,23 +65,54 @@ class PaperRepository(Protocol):
         ...
 
 
+class SettingsChange(TypedDict, total=False):
+    """The fields of a channel's settings that one change sets; the fields left out keep their stored value."""
+
+    hour: int
+    minute: int
+    timezone: str
+    weekdays_only: bool
+    digest_size: int
+    paused: bool
+    pause_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSubscription:
+    """What subscribing a channel to a topic did, decided in one transaction with the channel's list locked.
+
+    `outcome` is "added", "already_followed" (perhaps written in another case; `query` is then the text
+    stored before) or "list_full" (the channel follows as many topics as it may; nothing was added).
+    """
+
+    outcome: Literal["added", "already_followed", "list_full"]
+    query: str
+
+
 class ChannelRepository(Protocol):
-    """Stores per-channel topics and schedules."""
+    """Stores per-channel topics and schedules.
+
+    Commands for one channel can run at the same moment, so every change writes only what it changes, in one
+    transaction: nothing reads the whole settings row and writes it back.
+    """
 
     async def get_settings(self, channel: ChannelRef) -> ChannelSettings | None:
         """The channel's settings, or None when the channel never set anything."""
         ...
 
-    async def save_settings(self, settings: ChannelSettings) -> None:
-        """Create or replace the channel's settings."""
+    async def change_settings(self, channel: ChannelRef, change: SettingsChange) -> ChannelSettings:
+        """Enrol the channel when new (default settings), set only the fields in `change`, in one transaction.
+
+        Returns the settings as this change left them.
+        """
+        ...
+
+    async def subscribe_topic(self, channel: ChannelRef, query: str, *, limit: int) -> TopicSubscription:
+        """Enrol the channel when new and add a topic unless it is there already or `limit` are, atomically."""
         ...
 
     async def list_topics(self, channel: ChannelRef) -> list[Topic]:
         """The channel's topics in the order they were added, numbered from 1."""
-        ...
-
-    async def add_topic(self, channel: ChannelRef, query: str) -> None:
-        """Add a topic (the caller has checked duplicates and the limit)."""
         ...
 
     async def remove_topic(self, channel: ChannelRef, query: str) -> bool:
@@ -152,6 +184,16 @@ class DigestRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HeldDigest:
+    """A digest with deliveries given up (its channel was paused) in a channel that is not paused now."""
+
+    digest_id: int
+    channel: ChannelRef
+    local_date: date
+    timezone: str
+
+
 class DeliveryQueue(Protocol):
     """Hands out deliveries to workers as leases, so that several replicas share them and post each once.
 
@@ -213,6 +255,15 @@ class DeliveryQueue(Protocol):
 
     async def digest_created_at(self, digest_id: int) -> datetime | None:
         """When a digest was created: none of its messages is older. None for an unknown digest."""
+        ...
+
+    async def held_digests(self, first: date, last: date) -> list[HeldDigest]:
+        """Digests of local dates `first` to `last` with deliveries given up, in channels not paused now."""
+        ...
+
+    async def resume_digest(self, digest_id: int) -> int:
+        """Make a digest's given-up deliveries pending again (attempts kept), unless its channel is paused
+        or their paper is gone; return how many."""
         ...
 
     async def digest_topics(self, digest_id: int) -> tuple[str, ...]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from bot.domain import MAX_TOPICS, ChannelRef, ChannelSettings, Topic
-from bot.ports import Store
+from bot.ports import SettingsChange, Store
 from bot.query import QUERY_HELP, parse_query, validate_query
-from bot.schedule import ScheduleChange, apply_change
+from bot.schedule import ScheduleChange
+
+# A pause reason is shown to the channel; the platform's error text can be long.
+MAX_PAUSE_REASON = 500
 
 
 class TopicError(ValueError):
@@ -32,17 +35,15 @@ class ChannelTopics:
                 f"{error} {QUERY_HELP}" if QUERY_HELP not in str(error) else str(error)
             ) from None
         normalized = query.describe()
-        topics = await self._store.list_topics(channel)
-        if any(t.query.casefold() == normalized.casefold() for t in topics):
-            raise TopicError(f"This channel already follows {normalized!r}; see /papers topics.")
-        if len(topics) >= MAX_TOPICS:
+        # The duplicate check, the limit and the enrolment of a new channel happen in the store, in one
+        # transaction: commands for one channel run at the same time, and a check made here would be stale.
+        subscription = await self._store.subscribe_topic(channel, normalized, limit=MAX_TOPICS)
+        if subscription.outcome == "already_followed":
+            raise TopicError(f"This channel already follows {subscription.query!r}; see /papers topics.")
+        if subscription.outcome == "list_full":
             raise TopicError(
                 f"A channel can follow at most {MAX_TOPICS} topics; remove one first with /papers unsubscribe <number>."
             )
-        if await self._store.get_settings(channel) is None:
-            # The first topic also enrols the channel for the daily digest, with the default schedule.
-            await self._store.save_settings(ChannelSettings(channel))
-        await self._store.add_topic(channel, normalized)
         return normalized, await self._store.list_topics(channel)
 
     async def unsubscribe(self, channel: ChannelRef, text: str) -> tuple[str, list[Topic]]:
@@ -82,14 +83,30 @@ class ChannelSchedules:
         return await self._store.get_settings(channel) or ChannelSettings(channel)
 
     async def change(self, channel: ChannelRef, change: ScheduleChange) -> ChannelSettings:
-        """Apply a change and store it."""
-        settings = apply_change(await self.get(channel), change)
-        await self._store.save_settings(settings)
-        return settings
+        """Store what a `/papers schedule …` line changes, and only that; return the settings it leaves."""
+        return await self._store.change_settings(channel, settings_change(change))
 
     async def pause(self, channel: ChannelRef, reason: str) -> None:
         """Pause a channel's digests with a reason the channel can read (e.g. the bot lost access)."""
-        settings = await self.get(channel)
-        settings.paused = True
-        settings.pause_reason = reason[:500]
-        await self._store.save_settings(settings)
+        await self._store.change_settings(
+            channel, SettingsChange(paused=True, pause_reason=reason[:MAX_PAUSE_REASON])
+        )
+
+
+def settings_change(change: ScheduleChange) -> SettingsChange:
+    """The fields a schedule line sets (as `bot.schedule.apply_change` applies them), and no other."""
+    fields = SettingsChange()
+    if change.hour is not None:
+        # A time names its minute, or means the full hour: "schedule 9" after 08:30 is 09:00.
+        fields["hour"], fields["minute"] = change.hour, change.minute or 0
+    if change.timezone is not None:
+        fields["timezone"] = change.timezone
+    if change.weekdays_only is not None:
+        fields["weekdays_only"] = change.weekdays_only
+    if change.digest_size is not None:
+        fields["digest_size"] = change.digest_size
+    if change.paused is not None:
+        fields["paused"] = change.paused
+        if not change.paused:
+            fields["pause_reason"] = None  # resuming forgets why it was paused
+    return fields

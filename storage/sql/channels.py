@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, union
+from sqlalchemy import Row, delete, func, select, union, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import ChannelRef, ChannelSettings, Topic, Workspace
+from bot.ports import SettingsChange, TopicSubscription
 from storage.sql.base import (
     CHANNELS_PER_QUERY,
     StorePart,
@@ -46,6 +49,18 @@ def _settings_from_row(row: ChannelSettingsRow | Row[Any]) -> ChannelSettings:
     )
 
 
+def topic_key(query: str) -> str:
+    """What two topics are compared by: their text case-folded, so "Diffusion" and "diffusion" are one topic."""
+    return query.casefold()
+
+
+def _settings_values(settings: ChannelSettings) -> dict[str, Any]:
+    """Every stored field of a channel's settings, the channel itself aside."""
+    values = asdict(settings)
+    del values["channel"]
+    return values
+
+
 class ChannelRows(StorePart):
     """The channel_settings and topics tables: the store's `ChannelRepository`, and topics for the tick."""
 
@@ -55,18 +70,11 @@ class ChannelRows(StorePart):
         return _settings_from_row(row) if row is not None else None
 
     async def save_settings(self, settings: ChannelSettings) -> None:
-        """Create or replace the channel's settings."""
-        values = {
-            "hour": settings.hour,
-            "minute": settings.minute,
-            "timezone": settings.timezone,
-            "weekdays_only": settings.weekdays_only,
-            "digest_size": settings.digest_size,
-            "lookback_days": settings.lookback_days,
-            "paused": settings.paused,
-            "pause_reason": settings.pause_reason,
-            "updated_at": self._now(),
-        }
+        """Create or replace every field of the channel's settings (seeding and tools).
+
+        A command changes settings through `change_settings`, which writes only what it changes.
+        """
+        values = {**_settings_values(settings), "updated_at": self._now()}
         statement = (
             self._insert(channel_settings)
             .values(**ref_values(settings.channel), **values)
@@ -75,6 +83,34 @@ class ChannelRows(StorePart):
         async with transaction(self.engine, write=True) as conn:
             await conn.execute(statement)
 
+    async def change_settings(self, channel: ChannelRef, change: SettingsChange) -> ChannelSettings:
+        """Enrol the channel when new (default settings), set only the fields in `change`, in one transaction.
+
+        Returns the settings as this change left them.
+        """
+        async with transaction(self.engine, write=True) as conn:
+            await self._enrol(conn, channel)
+            if change:
+                # The UPDATE holds the row until commit, so the row read back is this change's result.
+                await conn.execute(
+                    update(channel_settings)
+                    .where(of_channel(channel_settings, channel))
+                    .values(**change, updated_at=self._now())
+                )
+            statement = select(channel_settings).where(of_channel(channel_settings, channel))
+            return _settings_from_row((await conn.execute(statement)).one())
+
+    async def _enrol(self, conn: AsyncConnection, channel: ChannelRef) -> None:
+        """Give a new channel the default settings; a channel that has settings keeps them untouched."""
+        statement = (
+            self._insert(channel_settings)
+            .values(
+                **ref_values(channel), **_settings_values(ChannelSettings(channel)), updated_at=self._now()
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel"])
+        )
+        await conn.execute(statement)
+
     async def list_topics(self, channel: ChannelRef) -> list[Topic]:
         """The channel's topics in the order they were added, numbered from 1."""
         statement = select(topics.c.query).where(of_channel(topics, channel)).order_by(topics.c.id)
@@ -82,11 +118,54 @@ class ChannelRows(StorePart):
             queries = (await conn.execute(statement)).scalars().all()
         return [Topic(channel, query, position) for position, query in enumerate(queries, start=1)]
 
-    async def add_topic(self, channel: ChannelRef, query: str) -> None:
-        """Add a topic at the end of the channel's list."""
-        statement = insert(topics).values(**ref_values(channel), query=query, created_at=self._now())
+    async def subscribe_topic(self, channel: ChannelRef, query: str, *, limit: int) -> TopicSubscription:
+        """Enrol the channel when new and add a topic unless it is there already or `limit` are, atomically.
+
+        Subscribes to one channel take turns: on SQLite the write transaction (BEGIN IMMEDIATE) is the only
+        writer, on PostgreSQL the channel's settings row is locked before the topics are counted, so no two
+        can both see room for the last topic. The unique index refuses a duplicate that slipped past anyway.
+        """
+        key = topic_key(query)
         async with transaction(self.engine, write=True) as conn:
-            await conn.execute(statement)
+            await self._enrol(conn, channel)
+            if self._dialect == "postgresql":
+                await conn.execute(
+                    select(channel_settings.c.channel)
+                    .where(of_channel(channel_settings, channel))
+                    .with_for_update()
+                )
+            stored = (
+                await conn.execute(
+                    select(topics.c.query, topics.c.query_key).where(of_channel(topics, channel))
+                )
+            ).all()
+            known = next((row.query for row in stored if row.query_key == key), None)
+            if known is not None:
+                return TopicSubscription("already_followed", known)
+            if len(stored) >= limit:
+                return TopicSubscription("list_full", query)
+            if await self._insert_topic(conn, channel, query):
+                return TopicSubscription("added", query)
+            known = (
+                await conn.execute(
+                    select(topics.c.query).where(of_channel(topics, channel), topics.c.query_key == key)
+                )
+            ).scalar_one()
+            return TopicSubscription("already_followed", known)
+
+    async def add_topic(self, channel: ChannelRef, query: str) -> None:
+        """Add a topic at the end of the channel's list, unless it is there already (seeding and tools)."""
+        async with transaction(self.engine, write=True) as conn:
+            await self._insert_topic(conn, channel, query)
+
+    async def _insert_topic(self, conn: AsyncConnection, channel: ChannelRef, query: str) -> bool:
+        """Insert one topic; False when the channel has it already."""
+        statement = (
+            self._insert(topics)
+            .values(**ref_values(channel), query=query, query_key=topic_key(query), created_at=self._now())
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "query_key"])
+        )
+        return affected(await conn.execute(statement)) > 0
 
     async def remove_topic(self, channel: ChannelRef, query: str) -> bool:
         """Remove a topic by its exact stored text; True when one was removed."""

@@ -118,16 +118,24 @@ class ChannelSettingsRow(SQLModel, table=True):
 
 
 class TopicRow(SQLModel, table=True):
-    """One topic of a channel; the autoincrement id keeps the order they were added in."""
+    """One topic of a channel; the autoincrement id keeps the order they were added in.
+
+    `query_key` is the topic case-folded: topics that differ only in case are one topic, and the unique index
+    keeps each once per channel even when two subscribes race (migration 0004).
+    """
 
     __tablename__ = "topics"
-    __table_args__ = (Index("ix_topics_channel", "platform", "workspace", "channel", "id"),)
+    __table_args__ = (
+        Index("ix_topics_channel", "platform", "workspace", "channel", "id"),
+        Index("uq_topics_channel_query", "platform", "workspace", "channel", "query_key", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     platform: str = Field(sa_type=String(PLATFORM))
     workspace: str = Field(sa_type=String(REF_PART))
     channel: str = Field(sa_type=String(REF_PART))
     query: str = Field(sa_type=Text)
+    query_key: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
