@@ -184,6 +184,16 @@ class DigestRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class HeldDigest:
+    """A digest with deliveries given up (its channel was paused) in a channel that is not paused now."""
+
+    digest_id: int
+    channel: ChannelRef
+    local_date: date
+    timezone: str
+
+
 class DeliveryQueue(Protocol):
     """Hands out deliveries to workers as leases, so that several replicas share them and post each once.
 
@@ -245,6 +255,15 @@ class DeliveryQueue(Protocol):
 
     async def digest_created_at(self, digest_id: int) -> datetime | None:
         """When a digest was created: none of its messages is older. None for an unknown digest."""
+        ...
+
+    async def held_digests(self, first: date, last: date) -> list[HeldDigest]:
+        """Digests of local dates `first` to `last` with deliveries given up, in channels not paused now."""
+        ...
+
+    async def resume_digest(self, digest_id: int) -> int:
+        """Make a digest's given-up deliveries pending again (attempts kept), unless its channel is paused
+        or their paper is gone; return how many."""
         ...
 
     async def digest_topics(self, digest_id: int) -> tuple[str, ...]:

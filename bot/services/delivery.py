@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain import (
     DELIVERY_CLAIMED,
@@ -260,6 +261,7 @@ class DeliveryEngine:
         started = self.posted
         try:
             await self._release_dead_workers()
+            await self.resume_held_digests()
             while not self._stopping:
                 self._wake.clear()
                 claimed = await self._claim_batch()
@@ -382,6 +384,8 @@ class DeliveryEngine:
                     await self.store.renew_claims(self.worker, until)
                 if rounds % 3 == 0:
                     await self._release_dead_workers()
+                    if await self.resume_held_digests():
+                        self.wake()
             except Exception:
                 log.exception("could not renew delivery leases")
 
@@ -401,6 +405,36 @@ class DeliveryEngine:
                     log.info("worker %s is gone; released its %d claimed deliveries", holder, released)
         except Exception:
             log.exception("could not look for claims of dead workers")
+
+    async def resume_held_digests(self) -> int:
+        """Finish today's digests that were given up when their channel was paused, now that it is not.
+
+        `/papers schedule on` (or access coming back) leaves today's thread where it stopped: its given-up
+        deliveries become pending again, to be posted in the same thread, the ones that may have reached the
+        platform looked for there first. Another day's digest stays as it was: it would come late and out of turn.
+        Returns the deliveries made pending.
+        """
+        now = self.clock.now()
+        day = now.astimezone(UTC).date()
+        resumed = 0
+        try:
+            # Every zone's today is within a day of UTC's.
+            for held in await self.store.held_digests(day - timedelta(days=1), day + timedelta(days=1)):
+                try:
+                    today = now.astimezone(ZoneInfo(held.timezone)).date()
+                except (ZoneInfoNotFoundError, ValueError):
+                    continue  # a zone this machine cannot load: the scheduler says so for that channel
+                if held.local_date != today:
+                    continue
+                count = await self.store.resume_digest(held.digest_id)
+                if count:
+                    log.info(
+                        "resuming today's digest for %s: %d message(s) left to post", held.channel, count
+                    )
+                    resumed += count
+        except Exception:
+            log.exception("could not look for given-up digests to resume; trying again later")
+        return resumed
 
     # ----- delivering one digest -----
 

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, exists, false, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import DELIVERY_CLAIMED, DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_POSTED, Delivery
+from bot.domain import (
+    DELIVERY_CLAIMED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_POSTED,
+    ChannelRef,
+    Delivery,
+)
+from bot.ports import HeldDigest
 from storage.sql.base import StorePart, affected
 from storage.sql.digests import delivery_from_row
-from storage.sql.tables import deliveries, digests
+from storage.sql.tables import channel_settings, deliveries, digests, papers
 from storage.sql.transactions import transaction
 
 
@@ -22,6 +30,24 @@ def _claimable(now: datetime) -> Any:
         (deliveries.c.state == DELIVERY_CLAIMED)
         & (deliveries.c.claimed_until.is_(None) | (deliveries.c.claimed_until < now))
     )
+
+
+def _resumable() -> Any:
+    """Failed deliveries that may be posted again: their channel is not paused and their paper is stored.
+
+    A paper no longer stored could never be posted (the engine would give it up again at once), so it stays
+    given up; the parent carries no paper.
+    """
+    # Aliases: a query around this one may read channel_settings itself, and must not be correlated with it.
+    settings, paper = channel_settings.alias(), papers.alias()
+    channel_runs = exists().where(
+        settings.c.platform == deliveries.c.platform,
+        settings.c.workspace == deliveries.c.workspace,
+        settings.c.channel == deliveries.c.channel,
+        settings.c.paused == false(),
+    )
+    paper_stored = deliveries.c.arxiv_id.is_(None) | exists().where(paper.c.arxiv_id == deliveries.c.arxiv_id)
+    return and_(deliveries.c.state == DELIVERY_FAILED, channel_runs, paper_stored)
 
 
 class DeliveryRows(StorePart):
@@ -171,3 +197,47 @@ class DeliveryRows(StorePart):
         async with self.engine.connect() as conn:
             created: datetime | None = (await conn.execute(statement)).scalar_one_or_none()
         return created
+
+    async def held_digests(self, first: date, last: date) -> list[HeldDigest]:
+        """Digests of local dates `first`..`last` with deliveries given up in a channel that is not paused."""
+        statement = (
+            select(
+                digests.c.id,
+                digests.c.platform,
+                digests.c.workspace,
+                digests.c.channel,
+                digests.c.local_date,
+                channel_settings.c.timezone,
+            )
+            .distinct()
+            .join(deliveries, deliveries.c.digest_id == digests.c.id)
+            .join(
+                channel_settings,
+                (channel_settings.c.platform == digests.c.platform)
+                & (channel_settings.c.workspace == digests.c.workspace)
+                & (channel_settings.c.channel == digests.c.channel),
+            )
+            .where(digests.c.local_date.between(first, last), _resumable())
+            .order_by(digests.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [
+            HeldDigest(
+                row.id, ChannelRef(row.platform, row.workspace, row.channel), row.local_date, row.timezone
+            )
+            for row in rows
+        ]
+
+    async def resume_digest(self, digest_id: int) -> int:
+        """Make a digest's given-up deliveries pending again, unless its channel is paused; return how many.
+
+        Their attempts stay counted: one that may have reached the platform is looked for there first.
+        """
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.digest_id == digest_id, _resumable())
+            .values(state=DELIVERY_PENDING, claimed_by=None, claimed_until=None)
+        )
+        async with transaction(self.engine, write=True) as conn:
+            return affected(await conn.execute(statement))
