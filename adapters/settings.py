@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         alias="SLACK_CLIENT_SECRET",
         description="Client secret, with `SLACK_CLIENT_ID`.",
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        alias="PAPERBOY_SECRET_KEY",
+        description="Encrypts the Slack tokens of OAuth installs in the database: a Fernet key (make one with "
+        '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`). To change '
+        "keys, list the new one first and the old one after a comma: the first encrypts, every one decrypts, "
+        "and `paperboy run` encrypts the stored tokens again with the first when it starts.",
+    )
     slack_redirect_uri: str | None = Field(
         None,
         alias="SLACK_REDIRECT_URI",

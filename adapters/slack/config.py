@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from adapters.secrets import TokenSealer, parse_keys
 from adapters.settings import Settings
 
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
@@ -39,6 +40,8 @@ class SlackConfig:
     redirect_uri: str | None = None
     work_concurrency: int = 8
     scopes: tuple[str, ...] = field(default_factory=lambda: BOT_SCOPES)
+    # PAPERBOY_SECRET_KEY: the keys that encrypt OAuth installs' tokens in the database (the first encrypts).
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def uses_oauth(self) -> bool:
@@ -75,6 +78,8 @@ class SlackConfig:
             raise SlackConfigError(
                 "Set SLACK_BOT_TOKEN for one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many."
             )
+        if self.secret_keys:
+            TokenSealer(self.secret_keys)  # SecretKeyError (a ValueError) says which key is malformed
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SlackConfig:
@@ -97,4 +102,5 @@ class SlackConfig:
             vote_emoji=vote_emoji or DEFAULT_VOTE_EMOJI,
             post_interval=settings.slack_post_interval,
             redirect_uri=settings.slack_redirect_uri,
+            secret_keys=parse_keys(secret(settings.secret_key)),
         )
