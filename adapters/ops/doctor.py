@@ -169,6 +169,51 @@ async def check_time_zones(engine: AsyncEngine | None, time_limit: float) -> Che
     return Check("time zones", "ok", f"all {len(channels)} channel schedules use known time zones")
 
 
+async def check_secret_key(settings: Settings, engine: AsyncEngine | None, time_limit: float) -> Check:
+    """With Slack OAuth installs, PAPERBOY_SECRET_KEY is set, well formed, and decrypts every stored token."""
+    from adapters.secrets import SecretKeyError, TokenSealer
+    from adapters.slack.config import SlackConfig
+
+    name = "secret key"
+    config = SlackConfig.from_settings(settings) if settings.has_slack else None
+    if config is None or not config.uses_oauth:
+        return Check(name, "skip", "no Slack OAuth install keeps a token in the database")
+    if not config.secret_keys:
+        return Check(
+            name,
+            "fail",
+            "Slack OAuth installs keep their tokens unencrypted in the database: set PAPERBOY_SECRET_KEY "
+            "(deploy/slack.md says how to make one)",
+        )
+    try:
+        sealer = TokenSealer(config.secret_keys)
+    except SecretKeyError as error:
+        return Check(name, "fail", str(error))
+    if engine is None:
+        return Check(
+            name, "ok", "set; the stored tokens are checked once the database is reachable and migrated"
+        )
+    from adapters.slack.installations import SlackInstallations
+
+    async with asyncio.timeout(time_limit):
+        stored = await SlackInstallations(engine, config.client_id or "", sealer).stored_tokens()
+    if stored.unreadable:
+        return Check(
+            name,
+            "fail",
+            f"PAPERBOY_SECRET_KEY cannot decrypt {stored.unreadable} of the stored Slack tokens; set the key "
+            "they were encrypted with (to change keys, put the new one first and the old one after a comma)",
+        )
+    if stored.plain:
+        return Check(
+            name,
+            "ok",
+            f"set; {stored.plain} stored Slack tokens are still unencrypted: `paperboy run` encrypts them "
+            "when it starts",
+        )
+    return Check(name, "ok", f"set; the {stored.readable} stored Slack tokens are encrypted and readable")
+
+
 async def check_slack(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
     """Socket Mode's app token, the bot token (auth.test) and its scopes, as configured."""
     if not settings.has_slack:
@@ -308,6 +353,9 @@ async def run_checks(
     try:
         checks += await _guarded(
             "time zones", lambda: check_time_zones(engine if migrated else None, time_limit)
+        )
+        checks += await _guarded(
+            "secret key", lambda: check_secret_key(settings, engine if migrated else None, time_limit)
         )
     finally:
         if engine is not None:

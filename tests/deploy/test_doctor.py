@@ -11,14 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.ops.doctor import doctor_report, run_checks
+from adapters.secrets import TokenSealer
 from adapters.settings import Settings
+from adapters.slack.installations import SlackInstallations
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import head_revision, open_store
 from tests.fakes.services import FakeServices
 
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
+KEY = Fernet.generate_key().decode()
+OTHER_KEY = Fernet.generate_key().decode()
 MakeSettings = Callable[..., Settings]
 
 
@@ -67,12 +73,14 @@ async def test_every_check_passes_with_good_settings(
         "database",
         "migrations",
         "time zones",
+        "secret key",
         "slack token",
         "slack scopes",
         "discord",
         "hugging face",
         "arxiv",
     ]
+    assert lines.pop("secret key") == "- no Slack OAuth install keeps a token in the database"
     assert all(line.startswith("✓") for line in lines.values()), report
     assert lines["configuration"] == "✓ Slack (HTTP, one workspace), Discord (all shards)"
     assert lines["slack token"] == "✓ valid for workspace T0TEAM as bot user U0BOT"
@@ -275,3 +283,68 @@ async def test_a_malformed_database_url_is_never_printed_with_its_password(
     assert MALFORMED_PASSWORD not in printed
     assert "Traceback" not in printed
     assert "is not a database URL" in printed
+
+
+OAUTH_SETTINGS = {
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_CLIENT_ID": "1111.2222",
+    "SLACK_CLIENT_SECRET": "oauth-secret",
+}
+
+
+async def database_with_an_installation(tmp_path: Path, keys: list[str] | None) -> str:
+    """A migrated database where one workspace installed the app (its token encrypted with `keys`, if any)."""
+    url = await migrated_database(tmp_path)
+    store = await open_store(url)
+    try:
+        installations = SlackInstallations(store.engine, "1111.2222", TokenSealer(keys) if keys else None)
+        await installations.installations.async_save(
+            Installation(app_id="A1", team_id="T1", bot_token="xoxb-installed", bot_id="B1", user_id="U1")
+        )
+    finally:
+        await store.close()
+    return url
+
+
+@pytest.mark.parametrize(
+    ("stored_with", "configured", "line"),
+    [
+        pytest.param(
+            None,
+            None,
+            "✗ Slack OAuth installs keep their tokens unencrypted in the database: set PAPERBOY_SECRET_KEY",
+            id="no key",
+        ),
+        pytest.param(
+            None,
+            KEY,
+            "✓ set; 2 stored Slack tokens are still unencrypted: `paperboy run` encrypts",
+            id="plain rows",
+        ),
+        pytest.param(KEY, KEY, "✓ set; the 2 stored Slack tokens are encrypted and readable", id="encrypted"),
+        pytest.param(
+            OTHER_KEY,
+            KEY,
+            "✗ PAPERBOY_SECRET_KEY cannot decrypt 2 of the stored Slack tokens",
+            id="wrong key",
+        ),
+        pytest.param(None, "not-a-key", "✗ PAPERBOY_SECRET_KEY: the key is not a Fernet key", id="malformed"),
+    ],
+)
+async def test_the_secret_key_line_says_whether_oauth_tokens_are_encrypted_and_readable(
+    tmp_path: Path,
+    services: FakeServices,
+    make_settings: MakeSettings,
+    stored_with: str | None,
+    configured: str | None,
+    line: str,
+) -> None:
+    url = await database_with_an_installation(tmp_path, [stored_with] if stored_with else None)
+    key = {"PAPERBOY_SECRET_KEY": configured} if configured else {}
+    settings = make_settings(DATABASE_URL=url, **{**services.settings(), **OAUTH_SETTINGS, **key})
+
+    report, healthy = await doctor_report(settings=settings)
+
+    assert lines_by_name(report)["secret key"].startswith(line), report
+    assert healthy == line.startswith("✓"), report
+    assert "not-a-key" not in report
