@@ -3,7 +3,9 @@
 The usual move is from one process on SQLite to replicas on PostgreSQL, but any direction works. The target
 is migrated first and must hold no rows; the copy runs in one transaction on the target, in batches, so a
 failure leaves it empty; row counts are compared before that transaction commits. The search index is not
-copied: it is derived data, and each replica rebuilds its own from the database when it starts.
+copied: it is derived data, and each replica rebuilds its own from the database when it starts. Slack's
+installation tokens are copied as they are stored: encrypted ones stay encrypted, and the processes on the
+target need the same PAPERBOY_SECRET_KEY to read them (plain ones are encrypted when `paperboy run` starts).
 """
 
 from __future__ import annotations

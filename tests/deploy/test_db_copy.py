@@ -14,10 +14,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import select
 
 from adapters.ops.dbcopy import CopyError, copy_database
+from adapters.secrets import TokenSealer
 from adapters.slack.installations import SlackInstallations
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote
@@ -153,6 +155,8 @@ async def test_every_row_of_every_table_arrives_in_postgresql(tmp_path: Path, ne
             "slack_installations",
             "slack_bots",
             "slack_oauth_states",
+            "event_keys",
+            "leases",
         }
     )
     assert after == before
@@ -226,3 +230,48 @@ async def test_an_unreachable_target_is_one_sentence_without_its_password(tmp_pa
         f"Cannot open the database at postgresql://paperboy:***@127.0.0.1:{port}/paperboy: "
         "connection refused (no server is listening on that port)."
     )
+
+
+async def test_encrypted_slack_tokens_arrive_encrypted_and_read_back_with_the_same_key(
+    tmp_path: Path, new_postgres: str
+) -> None:
+    key = Fernet.generate_key().decode()
+    source = f"sqlite:///{tmp_path / 'paperboy.db'}"
+    store = await open_store(source)
+    try:
+        sealed = SlackInstallations(store.engine, "1111.2222", TokenSealer([key]))
+        await sealed.installations.async_save(
+            Installation(app_id="A1", team_id="T1", bot_token="xoxb-copied-token", bot_id="B1", user_id="U1")
+        )
+    finally:
+        await store.close()
+
+    code, _out, err = await paperboy({"DATABASE_URL": source}, tmp_path, "db", "copy", "--to", new_postgres)
+
+    assert code == 0, err
+    rows = await every_row(new_postgres)
+    stored = " ".join(str(row) for name in ("slack_installations", "slack_bots") for row in rows[name])
+    assert "T1" in stored and "xoxb-" not in stored
+    target = await open_store(new_postgres, migrate=False)
+    try:
+        assert await SlackInstallations(target.engine, "1111.2222", TokenSealer([key])).bot_token("T1") == (
+            "xoxb-copied-token"
+        )
+    finally:
+        await target.close()
+
+
+@pytest.mark.parametrize("which", ["DATABASE_URL", "--to"])
+async def test_a_malformed_url_on_either_side_is_never_printed_with_its_password(
+    tmp_path: Path, which: str
+) -> None:
+    malformed = "postgres//paperboy:never-print-me@db:5432/paperboy"
+    good = f"sqlite:///{tmp_path / 'paperboy.db'}"
+    await (await open_store(good)).close()  # migrated, so that only the malformed URL is wrong
+    source, target = (malformed, good) if which == "DATABASE_URL" else (good, malformed)
+
+    code, out, err = await paperboy({"DATABASE_URL": source}, tmp_path, "db", "copy", "--to", target)
+
+    assert code == 1
+    assert "never-print-me" not in out + err
+    assert "Traceback" not in err and "is not a database URL" in err
