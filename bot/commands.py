@@ -214,10 +214,15 @@ class ToggleVote(CommandTraits):
 
 @dataclass(frozen=True, slots=True)
 class ReactionVote(CommandTraits):
-    """A vote emoji added to (or removed from) a message that carries a paper."""
+    """A vote emoji added to (or removed from) a message that carries a paper.
+
+    `event_key` is the platform's id of this very event (Slack's `event_id`), when it has one: the core acts
+    on each key once, whichever replica a retry of the event reaches.
+    """
 
     message_id: str
     cast: bool
+    event_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -69,6 +70,9 @@ log = logging.getLogger(__name__)
 TRENDING_WINDOW_DAYS = {"day": 1, "week": 6, "month": 29}
 TRENDING_LIMIT = 10
 SIMILAR_LIMIT = 5
+# How long an event's key is remembered: platforms retry an event within minutes (Slack: three times, within
+# about five), so a retry never finds its key forgotten.
+EVENT_MEMORY = timedelta(hours=1)
 
 
 class PaperNotFound(LookupError):
@@ -336,8 +340,8 @@ class Paperboy:
                 return await self._vote(ctx, ref, cast=isinstance(command, CastVote))
             case ToggleVote(ref=ref):
                 return await self._toggle_vote(ctx, ref)
-            case ReactionVote(message_id=message_id, cast=cast):
-                return await self._reaction_vote(ctx, message_id, cast=cast)
+            case ReactionVote(message_id=message_id, cast=cast, event_key=event_key):
+                return await self._reaction_vote(ctx, message_id, cast=cast, event_key=event_key)
             case SharePaper(ref=ref):
                 return await self._share(ctx, ref)
             case ForgetWorkspace():
@@ -386,8 +390,32 @@ class Paperboy:
         count = await self.votes.count(item.paper.arxiv_id, workspace)
         return VoteReply(item.paper.arxiv_id, item.paper.title, voted, True, count)
 
-    async def _reaction_vote(self, ctx: CommandContext, message_id: str, *, cast: bool) -> Reply:
-        """A reaction counts only on a message that carries a paper (a digest, a shared card)."""
+    async def _reaction_vote(
+        self, ctx: CommandContext, message_id: str, *, cast: bool, event_key: str | None = None
+    ) -> Reply:
+        """A reaction counts only on a message that carries a paper (a digest, a shared card), once per event.
+
+        Votes are idempotent per person, but their order is not: a retry of an earlier "add" that reaches
+        another replica after the "remove" would cast the vote again. The event's key is recorded first, in
+        the database every replica shares, and a replay is skipped.
+        """
+        if event_key is None:
+            return await self._count_reaction(ctx, message_id, cast=cast)
+        key = f"{ctx.channel.platform}:{event_key}"
+        now = self.clock.now()
+        if not await self.store.record_event(key, now, now - EVENT_MEMORY):
+            return Notice("That reaction was counted already.")
+        try:
+            return await self._count_reaction(ctx, message_id, cast=cast)
+        except Exception:
+            # Not acted on: the platform's retry of the event may do it. (The database that just failed may
+            # fail this too; the first error is the one worth raising.)
+            with contextlib.suppress(Exception):
+                await self.store.forget_event(key)
+            raise
+
+    async def _count_reaction(self, ctx: CommandContext, message_id: str, *, cast: bool) -> Reply:
+        """Cast or retract the vote a reaction on a paper's message stands for."""
         arxiv_id = await self.store.paper_for_message(ctx.channel, message_id)
         if arxiv_id is None:
             return Notice("That message carries no paper; the reaction is not a vote.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal, Protocol, TypedDict
+from typing import Literal, Protocol, TypedDict, runtime_checkable
 
 from bot.domain import (
     ChannelRef,
@@ -293,7 +293,41 @@ class DeliveryQueue(Protocol):
         ...
 
 
-class Store(PaperRepository, ChannelRepository, VoteRepository, DigestRepository, DeliveryQueue, Protocol):
+class EventLog(Protocol):
+    """Platform events already acted on, seen by every replica: a platform's retry of one is skipped anywhere."""
+
+    async def record_event(self, key: str, seen_at: datetime, forget_before: datetime) -> bool:
+        """Note that the event `key` is being acted on; False when it was already (at or after `forget_before`)."""
+        ...
+
+    async def forget_event(self, key: str) -> None:
+        """Forget an event whose handling failed, so that the platform's retry of it is acted on."""
+        ...
+
+
+@runtime_checkable
+class LeaseBook(Protocol):
+    """Leases of jobs that one replica at a time runs, taken with one atomic conditional write."""
+
+    async def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Hold lease `name` until `until` when it is free, ran out by `now`, or is `holder`'s already."""
+        ...
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        """Give lease `name` up when `holder` holds it; True when it did."""
+        ...
+
+
+class Store(
+    PaperRepository,
+    ChannelRepository,
+    VoteRepository,
+    DigestRepository,
+    DeliveryQueue,
+    EventLog,
+    LeaseBook,
+    Protocol,
+):
     """Everything the core keeps, in one database."""
 
     async def close(self) -> None:

@@ -285,7 +285,7 @@ class SlackBot:
             ctx = CommandContext(
                 channel=ChannelRef(PLATFORM, team, str(item.get("channel", ""))), user=str(user)
             )
-            await self.paperboy.execute(ctx, ReactionVote(str(item.get("ts", "")), cast))
+            await self.paperboy.execute(ctx, ReactionVote(str(item.get("ts", "")), cast, event_id or None))
         # Remembered only once handled: a delivery that failed half-way is retried by Slack and redone.
         if event_id:
             self.events_seen.add(event_id)

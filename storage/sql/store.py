@@ -8,12 +8,16 @@ from storage.sql.deliveries import DeliveryRows
 from storage.sql.digests import DigestRows
 from storage.sql.embeddings import EmbeddingRows
 from storage.sql.engine import StoreError, create_engine_for, display_location, ping
+from storage.sql.events import EventRows
+from storage.sql.leases import LeaseRows
 from storage.sql.migrate import SHIPPED_HEAD, current_revision, migrate_if_behind
 from storage.sql.papers import PaperRows
 from storage.sql.votes import VoteRows
 
 
-class SqlStore(PaperRows, ChannelRows, VoteRows, DigestRows, DeliveryRows, EmbeddingRows):
+class SqlStore(
+    PaperRows, ChannelRows, VoteRows, DigestRows, DeliveryRows, EmbeddingRows, EventRows, LeaseRows
+):
     """The `bot.ports.Store` on SQLite or PostgreSQL (and, for the semantic extra, paper embeddings)."""
 
     async def close(self) -> None:

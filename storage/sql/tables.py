@@ -34,6 +34,8 @@ REF_PART = 128  # bot.domain allows channel reference parts up to 128 characters
 MESSAGE_ID = 128
 STATE = 16
 EMBEDDING_MODEL = 200
+EVENT_KEY = 200
+LEASE_NAME = 64
 
 metadata = SQLModel.metadata
 # The names the migrations gave to single-column indexes and foreign keys, so that `index=True` and
@@ -225,6 +227,28 @@ class PaperEmbeddingRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 
+class EventKeyRow(SQLModel, table=True):
+    """A platform event already acted on (Slack's `event_id`): a retry landing on any replica is skipped.
+
+    Kept for a while (the core says how long), then deleted: a platform retries an event within minutes.
+    """
+
+    __tablename__ = "event_keys"
+
+    key: str = Field(primary_key=True, sa_type=String(EVENT_KEY))
+    seen_at: datetime = Field(sa_type=UtcDateTime, index=True)
+
+
+class LeaseRow(SQLModel, table=True):
+    """A job that one replica at a time runs (the Daily Papers refresh): who holds it, and until when."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, sa_type=String(LEASE_NAME))
+    holder: str = Field(sa_type=String(REF_PART))
+    until: datetime = Field(sa_type=UtcDateTime)
+
+
 # slack_sdk's installation and OAuth state stores (adapters/slack/installations.py) read and write these
 # through tables of their own; they are copied here column for column from the installed slack_sdk (see
 # migration 0003) so that the migrations, `db copy` and the schema tests know them. A test compares them
@@ -302,4 +326,6 @@ votes = metadata.tables["votes"]
 digests = metadata.tables["digests"]
 deliveries = metadata.tables["deliveries"]
 paper_messages = metadata.tables["paper_messages"]
+event_keys = metadata.tables["event_keys"]
+leases = metadata.tables["leases"]
 SLACK_TABLES = (slack_installations, slack_bots, slack_oauth_states)
