@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from adapters.ops.health import Readiness, add_health_routes
 from adapters.ops.probe import TIMEOUT_SECONDS
@@ -28,6 +30,7 @@ from tests.processes import PAPERBOY, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+LOCK = ROOT / "requirements.lock"
 ALIASES = {field.alias for field in Settings.model_fields.values() if field.alias}
 SECRET_ALIASES = {
     field.alias
@@ -179,11 +182,16 @@ def test_the_runtime_stage_gets_the_built_environment_only_on_the_same_python() 
     assert not [c for c in shell_commands(runtime) if "pip" in " ".join(c) or "apt-get" in c]
 
 
+def pip_installs(build: list[tuple[str, str]]) -> list[list[str]]:
+    """The build stage's `pip install` commands of the image's environment, in order."""
+    [venv] = [c[-1] for c in shell_commands(build) if c[:3] == ["python", "-m", "venv"]]
+    return [c for c in shell_commands(build) if c[:2] == [f"{venv}/bin/pip", "install"]]
+
+
 def test_the_build_installs_the_project_from_pyproject_with_everything_it_names() -> None:
     build = dockerfile_stages()[0]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    [venv] = [c[-1] for c in shell_commands(build) if c[:3] == ["python", "-m", "venv"]]
-    [install] = [c for c in shell_commands(build) if c[:2] == [f"{venv}/bin/pip", "install"]]
+    install = pip_installs(build)[-1]
     workdir = [args for keyword, args in build if keyword == "WORKDIR"][-1]
     copied: set[str] = set()
     for keyword, args in build:
@@ -198,6 +206,42 @@ def test_the_build_installs_the_project_from_pyproject_with_everything_it_names(
 
     assert [a for a in install[2:] if not a.startswith("-")] == ["."]  # the project in WORKDIR, by pyproject
     assert {"pyproject.toml", project["project"]["readme"]} | packages <= copied
+
+
+def test_the_build_installs_exactly_the_locked_dependencies_then_the_project_alone() -> None:
+    installs = pip_installs(dockerfile_stages()[0])
+    locked, project = installs[0], installs[-1]
+
+    # Versions and hashes from the lock, nothing resolved again: two builds of one commit get the same packages.
+    assert option(locked, "-r") == LOCK.name
+    assert {"--require-hashes", "--no-deps"} <= set(locked)
+    assert "--no-deps" in project
+    assert len(installs) == 2
+
+
+def locked_versions() -> dict[str, str]:
+    """Package name (normalized) -> the version requirements.lock pins."""
+    pins = re.findall(r"^([A-Za-z0-9._-]+)==([^\s;]+)", LOCK.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def test_the_lock_pins_every_dependency_within_the_ranges_pyproject_allows() -> None:
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"
+    ]
+    pinned = locked_versions()
+
+    for line in dependencies:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} is not in {LOCK.name}: regenerate it (see deploy/Dockerfile)"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (
+            f"{LOCK.name} pins {name}=={pinned[name]}, outside {requirement.specifier}: regenerate it"
+        )
+    # Every pin carries its hashes, which `pip install --require-hashes` checks.
+    text = LOCK.read_text(encoding="utf-8")
+    hashed = re.findall(r"^[A-Za-z0-9._-]+==\S+(?: ;[^\n]*)? \\\n\s+--hash=sha256:", text, flags=re.MULTILINE)
+    assert len(hashed) == len(pinned)
 
 
 def test_everything_the_build_copies_exists_and_passes_the_ignore_file() -> None:
@@ -411,10 +455,34 @@ def test_replicas_share_one_database_split_discord_shards_and_have_time_to_stop(
     )
     count = int(envs[0]["DISCORD_SHARD_COUNT"])
     assert sorted(int(env["DISCORD_SHARD_IDS"]) for env in envs) == list(range(count))
-    assert len({bot["ports"][0].split(":")[0] for bot in bots}) == 2
+    assert len({published(port)[1] for bot in bots for port in bot["ports"]}) == 2
     for bot in bots:
         grace = int(str(bot["stop_grace_period"]).removesuffix("s"))
         assert grace > SHUTDOWN_SECONDS + 2
+
+
+def published(port: str) -> tuple[str, int, int]:
+    """A short-syntax `ports` entry as (host address, host port, container port); no address means every one."""
+    parts = port.split(":")
+    address = parts[0] if len(parts) == 3 else "0.0.0.0"
+    return address, int(parts[-2]), int(parts[-1])
+
+
+def test_compose_publishes_only_the_slack_port_on_loopback_and_keeps_metrics_inside() -> None:
+    services = compose()["services"]
+    for name in ("bot-1", "bot-2"):
+        bot = services[name]
+        settings = Settings(_env_file=None, **bot["environment"])  # type: ignore[arg-type]
+        ports = [published(port) for port in bot["ports"]]
+
+        # The one port Slack's requests come through (by the reverse proxy), on this host's loopback only.
+        assert [(address, inside) for address, _, inside in ports] == [("127.0.0.1", settings.port)]
+        # /metrics lives on its own port, which the compose network reaches and the host does not publish.
+        assert settings.metrics_port is not None and settings.metrics_port != settings.port
+        assert settings.metrics_port not in {inside for _, _, inside in ports}
+        assert [int(port) for port in bot["expose"]] == [settings.metrics_port]
+        # Inside its container the server must listen beyond the container's loopback to be reached at all.
+        assert settings.host == "0.0.0.0"
 
 
 def test_compose_sets_only_known_settings_and_no_secret() -> None:
