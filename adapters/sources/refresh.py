@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -26,14 +29,43 @@ from adapters.sources.errors import SourceError
 from adapters.sources.hf import FetchResult, HuggingFaceClient
 from adapters.sources.http import RetryPolicy
 from bot.domain import Paper, UpsertCounts
-from bot.ports import Clock, PaperRepository
+from bot.ports import Clock, LeaseBook, PaperRepository
 
 log = logging.getLogger(__name__)
 
 REFRESH_JOB_ID = "paperboy-refresh-daily-papers"
+REFRESH_LEASE = "refresh-daily-papers"
 # A run may read its sources for this share of the period: it ends (and writes what it read) before the next
 # run is due, which APScheduler would otherwise skip while this one still holds the job's only instance.
 RUN_SHARE_OF_PERIOD = 0.8
+
+
+class RefreshTurn:
+    """Whose turn it is to refresh: one replica at a time, the holder of a lease in the shared database.
+
+    Every replica runs the job on its own timer; a run first takes the lease (an atomic conditional write),
+    for one period. The holder renews it at each of its runs; the others find it held and skip theirs. If the
+    holder dies, its lease runs out a period after its last run and the next run of another replica takes
+    it over, so at most one refresh is missed. A replica that stops gives the lease up at once.
+    """
+
+    def __init__(
+        self, leases: LeaseBook, clock: Clock, period: timedelta, *, holder: str | None = None
+    ) -> None:
+        self.leases = leases
+        self.clock = clock
+        self.period = period
+        # Host and pid for people reading the table; the random part makes two processes never one holder.
+        self.holder = holder or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+    async def take(self) -> bool:
+        """Hold the refresh for one period from now (taking it over when it ran out); True when this is ours."""
+        now = self.clock.now()
+        return await self.leases.take_lease(REFRESH_LEASE, self.holder, now, now + self.period)
+
+    async def give_up(self) -> None:
+        """Let another replica refresh at its next run (this one stops)."""
+        await self.leases.release_lease(REFRESH_LEASE, self.holder)
 
 
 class IngestTarget(Protocol):
@@ -155,13 +187,15 @@ def schedule_refresh(
     minutes: int,
     run_now: bool = True,
     budget_seconds: float | None = None,
+    turn: RefreshTurn | None = None,
 ) -> Job:
     """Run `refresh_daily_papers` every `minutes`, first at once by default; never crash the scheduler.
 
     A source that cannot be read (offline, Hugging Face down) is one warning line when it starts failing, saying
     that it retries every `minutes`; while it goes on failing each run is an info record, its recovery one more.
     Each run reads its sources for at most `budget_seconds` (default: 80 % of the period), so a source that
-    hangs costs one run, never the ones after it.
+    hangs costs one run, never the ones after it. With a `turn`, a run refreshes only when it is this
+    replica's turn (one replica at a time polls the sources for all).
     """
     every = max(1, minutes)
     budget = budget_seconds if budget_seconds is not None else every * 60 * RUN_SHARE_OF_PERIOD
@@ -169,6 +203,8 @@ def schedule_refresh(
 
     async def run_safely() -> None:
         nonlocal failing
+        if turn is not None and not await my_turn(turn):
+            return
         try:
             report = await refresh_daily_papers(app, hf, arxiv, clock, budget=budget)
         except asyncio.CancelledError:
@@ -217,6 +253,19 @@ def schedule_refresh(
     )
 
 
+async def my_turn(turn: RefreshTurn) -> bool:
+    """True when this replica holds the refresh now; False (logged) when another does or none can tell."""
+    try:
+        mine = await turn.take()
+    except Exception:
+        # Without the database the refresh could store nothing anyway; the next run asks again.
+        log.exception("could not tell whose turn it is to refresh Daily Papers; the next run asks again")
+        return False
+    if not mine:
+        log.debug("another replica refreshes Daily Papers this period")
+    return mine
+
+
 @asynccontextmanager
 async def refresh_job(
     scheduler: AsyncIOScheduler, app: IngestTarget, settings: Settings, clock: Clock
@@ -224,6 +273,8 @@ async def refresh_job(
     """Open both clients from settings and schedule the refresh; on exit remove the job, close the clients.
 
     PAPERBOY_REFRESH_MINUTES=0 (or less) turns the refresh off: nothing is scheduled and None is yielded.
+    With a store that keeps leases (the SQL store every replica shares), the replicas take turns: one of
+    them polls the sources each period, not each replica (see `RefreshTurn`).
     """
     if settings.refresh_minutes <= 0:
         log.info("Daily Papers refresh is off (PAPERBOY_REFRESH_MINUTES=%s)", settings.refresh_minutes)
@@ -234,9 +285,18 @@ async def refresh_job(
         HuggingFaceClient(settings.hf_api_url, policy=policy) as hf,
         ArxivClient(settings.arxiv_api_url, contact=settings.contact_email, policy=policy) as arxiv,
     ):
-        job = schedule_refresh(scheduler, app, hf, arxiv, clock, minutes=settings.refresh_minutes)
+        store = app.store
+        turn = (
+            RefreshTurn(store, clock, timedelta(minutes=max(1, settings.refresh_minutes)))
+            if isinstance(store, LeaseBook)
+            else None
+        )
+        job = schedule_refresh(scheduler, app, hf, arxiv, clock, minutes=settings.refresh_minutes, turn=turn)
         try:
             yield job
         finally:
             with suppress(JobLookupError):
                 job.remove()
+            if turn is not None:
+                with suppress(Exception):
+                    await turn.give_up()  # best effort: otherwise the lease runs out within a period
