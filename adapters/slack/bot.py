@@ -25,7 +25,7 @@ from adapters.slack.blocks import (
     unescape,
 )
 from adapters.slack.connection import PLATFORM, SlackConnection, retry_handlers
-from adapters.slack.runtime import AdminCheck, BackgroundWork, RecentKeys
+from adapters.slack.runtime import BackgroundWork, ChannelManagers, RecentKeys
 from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.commands import (
     Command,
@@ -44,7 +44,6 @@ from bot.replies import ErrorReply, Reply, SharedPaper
 
 log = logging.getLogger(__name__)
 
-ADMINS_ONLY_RULE = "Only workspace admins and owners can change this channel's topics, schedule or digest."
 DRAIN_SECONDS = 10.0
 
 
@@ -70,7 +69,7 @@ class SlackBot:
         self.work = BackgroundWork(self.config.work_concurrency)
         self.events_seen = RecentKeys()
         self.clicks_seen = RecentKeys()
-        self.admins = AdminCheck()
+        self.managers = ChannelManagers(admins_only=self.config.admins_only)
         self._register()
 
     # ----- wiring -----
@@ -135,13 +134,18 @@ class SlackBot:
 
     # ----- /papers -----
 
-    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _on_command(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         """Acknowledge at once (an empty 200); the answer follows through the response_url."""
         await ack()
+        # The workspace whose installation answers (its token's), whatever the payload says of the person.
+        authorized = context.authorize_result
+        home_team = (authorized.team_id if authorized is not None else None) or body.get("team_id", "")
         # `client` is this request's own (Bolt makes one per request), so the background work may keep it.
-        self.work.start(self._answer_command(body, client), "command")
+        self.work.start(self._answer_command(body, client, home_team), "command")
 
-    async def _answer_command(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _answer_command(self, body: dict[str, Any], client: AsyncWebClient, home_team: str) -> None:
         """Answer a /papers line through its response_url (Bolt has acknowledged it already)."""
         team, channel_id, user = body.get("team_id", ""), body.get("channel_id", ""), body.get("user_id", "")
         text = unescape(body.get("text") or "")
@@ -153,13 +157,9 @@ class SlackBot:
             reply: Reply = ErrorReply(str(error))
         else:
             ctx = CommandContext(channel=channel, user=user)
-            if self.config.admins_only and command.changes_channel:
-                ctx = CommandContext(
-                    channel=channel,
-                    user=user,
-                    can_manage=await self.admins.is_admin(client, team, user),
-                    manage_rule=ADMINS_ONLY_RULE,
-                )
+            if command.changes_channel:
+                can_manage, rule = await self.managers.decide(client, home_team, user)
+                ctx = CommandContext(channel=channel, user=user, can_manage=can_manage, manage_rule=rule)
             reply = await self.paperboy.execute(ctx, command)
         private, share = visibility(command, reply)
         message = render_reply(reply, share=share)

@@ -12,9 +12,10 @@ from adapters.settings import Settings
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
 # Bot scopes the OAuth install asks for; deploy/slack-app-manifest.yml lists the same ones.
 # The history scopes let a digest that was interrupted after posting find its message instead of posting twice
-# (docs/exactly-once.md); votes are never counted by re-reading history.
-BOT_SCOPES = ("commands", "chat:write", "reactions:read", "channels:history", "groups:history")
-ADMIN_CHECK_SCOPE = "users:read"
+# (docs/exactly-once.md); votes are never counted by re-reading history. users:read tells a member from a
+# guest or someone of another organisation (and, with PAPERBOY_SLACK_ADMINS_ONLY, an admin) before a channel
+# is changed.
+BOT_SCOPES = ("commands", "chat:write", "reactions:read", "channels:history", "groups:history", "users:read")
 
 
 class SlackConfigError(ValueError):
@@ -61,8 +62,8 @@ class SlackConfig:
 
     @property
     def oauth_scopes(self) -> tuple[str, ...]:
-        """The bot scopes to request; the admin check needs users:read."""
-        return (*self.scopes, ADMIN_CHECK_SCOPE) if self.admins_only else self.scopes
+        """The bot scopes to request (and that doctor expects of a bot token)."""
+        return self.scopes
 
     def validate(self) -> None:
         """Raise SlackConfigError with one sentence when the settings cannot work."""

@@ -231,6 +231,11 @@ class FakeSlack(RateLimitedSlack):
         self.violations: list[str] = []
         self.teams: dict[str, Team] = {}
         self.oauth_codes: dict[str, Team] = {}
+        # user id -> what users.info says of them beyond the defaults (a member of the token's workspace), e.g.
+        # {"is_restricted": True} for a guest or {"team_id": "TOTHER"} for someone of another organisation.
+        self.people: dict[str, dict[str, Any]] = {}
+        # The error users.info answers instead (e.g. "missing_scope"), or None.
+        self.users_info_error: str | None = None
         self.client_id = "1111.2222"
         self.client_secret = "oauth-client-secret"
         # channel -> Slack error code answered to chat.postMessage there
@@ -375,13 +380,21 @@ class FakeSlack(RateLimitedSlack):
         return 200, {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}, {}
 
     def _user_info(self, call: ApiCall) -> Answer:
+        if self.users_info_error is not None:
+            return api_error(self.users_info_error)
         team = self.teams[call.token or ""]
         user = str(call.args.get("user"))
-        return (
-            200,
-            {"ok": True, "user": {"id": user, "team_id": team.id, "is_admin": user in team.admins}},
-            {},
-        )
+        found = {
+            "id": user,
+            "team_id": team.id,
+            "deleted": False,
+            "is_admin": user in team.admins,
+            "is_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            **self.people.get(user, {}),
+        }
+        return 200, {"ok": True, "user": found}, {}
 
     def _post_message(self, call: ApiCall) -> Answer:
         """Scripted failures, refused channels and Block Kit breaches first; then the shipped fake posts."""

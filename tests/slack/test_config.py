@@ -48,7 +48,7 @@ def test_vote_emoji_and_pacing_can_be_chosen() -> None:
     assert config.post_interval == 0.5
 
 
-def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_only_for_admins_only() -> None:
+def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_to_know_members_from_guests() -> None:
     config = config_from(SLACK_CLIENT_ID="1.2", SLACK_CLIENT_SECRET="c", SLACK_SIGNING_SECRET="s")
     config.validate()
     assert config.uses_oauth
@@ -58,6 +58,7 @@ def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_only_for_
         "reactions:read",
         "channels:history",
         "groups:history",
+        "users:read",
     )
     admins = config_from(
         SLACK_CLIENT_ID="1.2",
@@ -65,7 +66,7 @@ def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_only_for_
         SLACK_SIGNING_SECRET="s",
         PAPERBOY_SLACK_ADMINS_ONLY="true",
     )
-    assert admins.oauth_scopes[-1] == "users:read"
+    assert admins.oauth_scopes == config.oauth_scopes
 
 
 def test_an_app_token_selects_socket_mode_even_with_oauth_settings() -> None:
