@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.citation import bibtex_entry
 from bot.commands import (
@@ -216,8 +216,15 @@ class Paperboy:
         return Citation(item.paper.arxiv_id, item.paper.title, bibtex_entry(item.paper))
 
     def local_today(self, timezone: str) -> date:
-        """Today's date in a time zone."""
-        return self.clock.now().astimezone(ZoneInfo(timezone)).date()
+        """Today's date in a time zone; ScheduleError when this machine cannot load the zone."""
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ScheduleError(
+                f"This channel's time zone {timezone[:64]!r} is unknown here; "
+                "set another with /papers schedule HH:MM Area/City."
+            ) from None
+        return self.clock.now().astimezone(zone).date()
 
     async def post_digest(
         self, channel: ChannelRef, local_date: date | None = None, *, dry_run: bool = False

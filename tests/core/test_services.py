@@ -272,3 +272,17 @@ async def test_a_channel_the_platform_refuses_gets_the_reason_and_a_failing_plat
         and "failed 4 times" in flaky.text
         and "/papers schedule on" in flaky.text
     )
+
+
+async def test_a_stored_zone_this_machine_cannot_load_gets_a_sentence_not_an_apology(
+    paperboy: Paperboy,
+) -> None:
+    from bot.domain import ChannelSettings
+
+    await paperboy.store.save_settings(  # type: ignore[attr-defined]
+        ChannelSettings(GENERAL, hour=9, minute=0, timezone="Mars/Olympus_Mons", weekdays_only=False)
+    )
+    for line in ("/papers digest", "/papers schedule"):
+        reply = await ask(paperboy, line)
+        assert isinstance(reply, ErrorReply), line
+        assert "'Mars/Olympus_Mons' is unknown here" in reply.text and "/papers schedule" in reply.text
