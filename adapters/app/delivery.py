@@ -9,7 +9,7 @@ import socket
 from dataclasses import dataclass
 
 from adapters.settings import Settings
-from bot.services.delivery import DEFAULT_PACES, DeliveryPolicy, PlatformPace
+from bot.services.pacing import DEFAULT_PACES, DeliveryPolicy, PlatformPace
 
 
 @dataclass(frozen=True, slots=True)

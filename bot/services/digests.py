@@ -9,7 +9,8 @@ from datetime import date, timedelta
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Paper, Topic, Workspace
 from bot.ports import SearchIndex, SemanticIndex, Store
 from bot.query import SearchQuery, parse_query
-from bot.services.delivery import DeliveryEngine, DeliveryPolicy
+from bot.services.delivery import DeliveryEngine
+from bot.services.pacing import DeliveryPolicy
 from bot.services.publishing import CheckingPublisher, DigestPublisher
 from bot.services.ranking import rank_trending
 from bot.services.search import filters_of, has_filters, meaning_text

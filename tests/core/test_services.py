@@ -23,8 +23,9 @@ from bot.replies import (
     TopicList,
     VoteReply,
 )
-from bot.services.delivery import DeliveryEngine, DeliveryPolicy
+from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestPublisher
+from bot.services.pacing import DeliveryPolicy
 
 from .conftest import DEMO_DAY
 

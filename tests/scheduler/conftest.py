@@ -14,8 +14,9 @@ import pytest
 
 from bot.core import Paperboy
 from bot.domain import ChannelRef, ChannelSettings, Delivery, DigestPlan, Paper, ScoredPaper
-from bot.services.delivery import DeliveryEngine, DeliveryPolicy, PlatformPace
+from bot.services.delivery import DeliveryEngine
 from bot.services.due_digests import DigestScheduler
+from bot.services.pacing import DeliveryPolicy, PlatformPace
 from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.clock import FixedClock

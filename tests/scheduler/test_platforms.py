@@ -20,9 +20,10 @@ from adapters.slack.connection import SlackConnection, connect_slack
 from bot.core import Paperboy
 from bot.domain import ChannelRef, ChannelSettings
 from bot.ports import NullTelemetry
-from bot.services.delivery import DeliveryEngine, DeliveryPolicy, PlatformPace
+from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestPublisher
 from bot.services.due_digests import DigestScheduler
+from bot.services.pacing import DeliveryPolicy, PlatformPace
 from storage.search.index import open_index
 from storage.sql import SqlStore, open_store
 from tests.discord.conftest import discord_settings
