@@ -171,8 +171,8 @@ async def check_time_zones(engine: AsyncEngine | None, time_limit: float) -> Che
 
 async def check_secret_key(settings: Settings, engine: AsyncEngine | None, time_limit: float) -> Check:
     """With Slack OAuth installs, PAPERBOY_SECRET_KEY is set, well formed, and decrypts every stored token."""
-    from adapters.secrets import SecretKeyError, TokenSealer
     from adapters.slack.config import SlackConfig
+    from adapters.slack.tokens import SecretKeyError, TokenSealer
 
     name = "secret key"
     config = SlackConfig.from_settings(settings) if settings.has_slack else None

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
-from adapters.secrets import TokenSealer, parse_keys
 from adapters.settings import Settings
+from adapters.slack.tokens import TokenSealer, parse_keys
 
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
 # Bot scopes the OAuth install asks for; deploy/slack-app-manifest.yml lists the same ones.

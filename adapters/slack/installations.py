@@ -1,6 +1,6 @@
 """Slack installations and OAuth state kept in Paperboy's own database (SQLite or PostgreSQL).
 
-The tokens of each installation are encrypted at rest with PAPERBOY_SECRET_KEY (adapters/secrets.py):
+The tokens of each installation are encrypted at rest with PAPERBOY_SECRET_KEY (adapters/slack/tokens.py):
 slack_sdk's store is wrapped so that it only ever writes encrypted tokens and hands decrypted ones back.
 """
 
@@ -20,7 +20,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.secrets import NO_KEY, SecretKeyError, TokenSealer, is_sealed, sealer_for
+from adapters.slack.tokens import NO_KEY, SecretKeyError, TokenSealer, is_sealed, sealer_for
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import select
 
 from adapters.ops.dbcopy import CopyError, copy_database
-from adapters.secrets import TokenSealer
 from adapters.slack.installations import SlackInstallations
+from adapters.slack.tokens import TokenSealer
 from adapters.sources.demo import load_demo_papers
 from bot.domain import ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote
 from storage.sql.engine import create_engine_for

@@ -15,9 +15,9 @@ from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from adapters.ops.doctor import doctor_report, run_checks
-from adapters.secrets import TokenSealer
 from adapters.settings import Settings
 from adapters.slack.installations import SlackInstallations
+from adapters.slack.tokens import TokenSealer
 from bot.domain import ChannelRef, ChannelSettings
 from storage.sql import head_revision, open_store
 from tests.fakes.services import FakeServices

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.ops.logs import setup_logging
-from adapters.secrets import SecretKeyError, TokenSealer
 from adapters.slack.config import SlackConfig
 from adapters.slack.connection import connect_slack
 from adapters.slack.installations import SlackInstallations
+from adapters.slack.tokens import SecretKeyError, TokenSealer
 from bot.core import Paperboy
 from storage.sql import SqlStore
 from storage.sql.tables import slack_bots, slack_installations
