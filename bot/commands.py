@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain import ChannelRef
+from bot.links import PaperLink
 
 WINDOWS = ("day", "week", "month")
 DEFAULT_SEARCH_LIMIT = 5
@@ -244,6 +245,31 @@ class ChannelGone(CommandTraits):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class CardsForLinks(CommandTraits):
+    """Paper links shared in a message (a Slack unfurl, Discord's "Paper card"): a compact card for each.
+
+    `message_id` is the posted message that carries the links, when the platform names it: reactions on it
+    then count as votes for each of its papers. A paper not stored yet is fetched from arXiv first.
+    """
+
+    links: tuple[PaperLink, ...]
+    message_id: str | None = None
+
+    @property
+    def private(self) -> bool:
+        """The cards show under the shared message, for everyone."""
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class CardsShown(CommandTraits):
+    """The adapter posted the cards itself (Discord's "Paper card" answer): reactions on it vote for each paper."""
+
+    message_id: str
+    arxiv_ids: tuple[str, ...]
+
+
 Command = (
     Search
     | Trending
@@ -263,6 +289,8 @@ Command = (
     | SharePaper
     | ForgetWorkspace
     | ChannelGone
+    | CardsForLinks
+    | CardsShown
 )
 
 _NEEDS_ARGUMENT = {
