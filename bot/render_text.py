@@ -11,6 +11,7 @@ from bot.replies import (
     DigestReply,
     ErrorReply,
     HelpReply,
+    LinkCards,
     Notice,
     PaperCard,
     PaperList,
@@ -171,4 +172,8 @@ def render_text(reply: Reply) -> str:
             for number, item in enumerate(plan.papers, 1):
                 lines += paper_lines(item, number=number)
             return "\n".join(lines)
+        case LinkCards(cards=cards):
+            if not cards:
+                return "I could not find the papers behind those links just now."
+            return "\n".join(line for card in cards for line in paper_lines(card.item))
     raise TypeError(f"no text rendering for {type(reply).__name__}")

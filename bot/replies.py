@@ -95,6 +95,26 @@ class SharedPaper:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkCard:
+    """One shared link and the paper it names, with this workspace's votes for it."""
+
+    url: str
+    item: ScoredPaper
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCards:
+    """Compact cards for the paper links of a message, in the order they were written.
+
+    Links whose paper is neither stored nor found on arXiv just now are left out (no card rather than a broken
+    one). `votes_count`: reactions on the message that carries the links count as votes for each paper.
+    """
+
+    cards: tuple[LinkCard, ...]
+    votes_count: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DigestReply:
     """A digest that was planned (and posted, unless it was a dry run)."""
 
@@ -115,4 +135,5 @@ Reply = (
     | VoteReply
     | SharedPaper
     | DigestReply
+    | LinkCards
 )
