@@ -15,6 +15,8 @@ from bot.citation import bibtex_entry
 from bot.commands import (
     HELP_TEXT,
     MAX_SEARCH_LIMIT,
+    CardsForLinks,
+    CardsShown,
     CastVote,
     ChannelGone,
     Cite,
@@ -40,13 +42,16 @@ from bot.commands import (
 )
 from bot.domain import ChannelRef, Paper, ScoredPaper, UpsertCounts, Vote, Workspace
 from bot.ids import InvalidPaperId, normalize_arxiv_id
-from bot.ports import Clock, NullTelemetry, SearchIndex, SemanticIndex, Store, Telemetry
+from bot.links import PaperLink, linked_papers
+from bot.ports import Clock, NullTelemetry, PaperSource, SearchIndex, SemanticIndex, Store, Telemetry
 from bot.query import QueryError
 from bot.replies import (
     Citation,
     DigestReply,
     ErrorReply,
     HelpReply,
+    LinkCard,
+    LinkCards,
     Notice,
     PaperCard,
     PaperList,
@@ -126,7 +131,8 @@ class Paperboy:
 
     Everything it needs is given at construction by the composition root (adapters/app/compose.py):
     `publishers` posts to each platform this process reaches, `engine` delivers digests (claims, leases,
-    pacing) and is shared with the scheduler. Every user action reaches it through `execute`.
+    pacing) and is shared with the scheduler, `source` fetches a linked paper the store does not have yet.
+    Every user action reaches it through `execute`.
     """
 
     def __init__(
@@ -139,6 +145,7 @@ class Paperboy:
         *,
         publishers: Mapping[str, DigestPublisher] | None = None,
         engine: DeliveryEngine | None = None,
+        source: PaperSource | None = None,
     ) -> None:
         self.store = store
         self.index = index
@@ -154,6 +161,8 @@ class Paperboy:
         self.delivery = DigestDelivery(store, engine)
         # Read-only: the platforms a process posts to are decided once, where it is composed.
         self.publishers: Mapping[str, DigestPublisher] = MappingProxyType(dict(publishers or {}))
+        # None: a link to a paper the store lacks gets no card (one-shot commands, tests).
+        self.source = source
 
     # ----- capabilities used by every adapter and the command line -----
 
@@ -359,6 +368,10 @@ class Paperboy:
                 if await self.store.get_settings(ctx.channel) is not None:
                     await self.schedules.pause(ctx.channel, reason)
                 return Notice(reason)
+            case CardsForLinks(links=links, message_id=message_id):
+                return await self._link_cards(ctx, links, message_id)
+            case CardsShown(message_id=message_id, arxiv_ids=arxiv_ids):
+                return await self._cards_shown(ctx, message_id, arxiv_ids)
             case ShowHelp(preface=preface):
                 return HelpReply(HELP_TEXT, preface)
         return HelpReply(HELP_TEXT)
@@ -422,14 +435,57 @@ class Paperboy:
             raise
 
     async def _count_reaction(self, ctx: CommandContext, message_id: str, *, cast: bool) -> Reply:
-        """Cast or retract the vote a reaction on a paper's message stands for."""
-        arxiv_id = await self.store.paper_for_message(ctx.channel, message_id)
-        if arxiv_id is None:
+        """Cast or retract the vote a reaction on a paper's message stands for: one per paper it shows."""
+        arxiv_ids = await self.store.papers_for_message(ctx.channel, message_id)
+        if not arxiv_ids:
             return Notice("That message carries no paper; the reaction is not a vote.")
-        vote = Vote(ctx.channel.platform, ctx.channel.workspace, ctx.user, arxiv_id)
-        changed = await (self.votes.cast(vote) if cast else self.votes.retract(vote))
-        count = await self.votes.count(arxiv_id, Workspace(vote.platform, vote.workspace))
-        return VoteReply(arxiv_id, "", cast, changed, count)
+        workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)
+        changed = False
+        for arxiv_id in arxiv_ids:
+            vote = Vote(workspace.platform, workspace.workspace, ctx.user, arxiv_id)
+            changed = await (self.votes.cast(vote) if cast else self.votes.retract(vote)) or changed
+        if len(arxiv_ids) > 1:
+            verb = "Counted your vote" if cast else "Took back your vote"
+            return Notice(f"{verb} for each of the {len(arxiv_ids)} papers in that message.")
+        count = await self.votes.count(arxiv_ids[0], workspace)
+        return VoteReply(arxiv_ids[0], "", cast, changed, count)
+
+    async def _link_cards(
+        self, ctx: CommandContext, links: Sequence[PaperLink], message_id: str | None
+    ) -> LinkCards:
+        """Cards for the papers a message links to, in its order; remember the message for reaction votes.
+
+        A paper the store lacks is fetched from arXiv and stored; when arXiv is slow or down, its link gets
+        no card (the source answers with nothing), never a broken one.
+        """
+        workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)
+        wanted = linked_papers(links)
+        papers = await self.store.get_papers(wanted)
+        missing = [arxiv_id for arxiv_id in wanted if arxiv_id not in papers]
+        if missing and self.source is not None:
+            fetched = [p for p in await self.source.fetch_papers(missing) if p.arxiv_id in missing]
+            if fetched:
+                await self.ingest(fetched, source="arxiv")
+                papers.update((p.arxiv_id, p) for p in fetched)
+        shown = [arxiv_id for arxiv_id in wanted if arxiv_id in papers]
+        if message_id is not None:
+            for arxiv_id in shown:
+                await self.store.remember_message(ctx.channel, message_id, arxiv_id)
+        votes = await self.store.vote_counts(shown, workspace) if shown else {}
+        cards: dict[str, LinkCard] = {}
+        for link in links:
+            if link.arxiv_id in shown and link.url not in cards:
+                item = ScoredPaper(papers[link.arxiv_id], 0.0, votes.get(link.arxiv_id, 0))
+                cards[link.url] = LinkCard(link.url, item)
+        return LinkCards(tuple(cards.values()), votes_count=message_id is not None and bool(shown))
+
+    async def _cards_shown(self, ctx: CommandContext, message_id: str, arxiv_ids: Sequence[str]) -> Reply:
+        """Remember a message of cards an adapter posted, so that reactions on it vote for each paper."""
+        known = await self.store.get_papers(arxiv_ids)
+        shown = [arxiv_id for arxiv_id in dict.fromkeys(arxiv_ids) if arxiv_id in known]
+        for arxiv_id in shown:
+            await self.store.remember_message(ctx.channel, message_id, arxiv_id)
+        return Notice(f"Reactions on those cards count as votes for {len(shown)} paper(s).")
 
     async def _share(self, ctx: CommandContext, ref: str) -> Reply:
         """Post a paper's card for the channel; reactions on it count once the message is remembered."""

@@ -37,6 +37,14 @@ class MessageBook(Protocol):
         ...
 
 
+class PaperSource(Protocol):
+    """Papers from outside by arXiv id (arXiv's API), for a link to a paper the store does not have yet."""
+
+    async def fetch_papers(self, arxiv_ids: Sequence[str]) -> list[Paper]:
+        """The papers found among these ids; none, rather than an error, when the source is slow or down."""
+        ...
+
+
 class PaperRepository(Protocol):
     """Stores papers; the database is the only copy of them."""
 
@@ -181,6 +189,10 @@ class DigestRepository(Protocol):
 
     async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
         """The paper a bot message shows, or None when the message is not one of ours."""
+        ...
+
+    async def papers_for_message(self, channel: ChannelRef, message_id: str) -> list[str]:
+        """Every paper a message shows (a shared message may link several), oldest link first; [] for none."""
         ...
 
 

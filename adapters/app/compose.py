@@ -30,6 +30,7 @@ from storage.vectors.semantic import open_semantic
 if TYPE_CHECKING:
     from adapters.discord.client import PaperboyDiscord
     from adapters.slack.connection import SlackConnection
+    from adapters.sources.lookup import ArxivPaperSource
 
 
 class SystemClock:
@@ -110,6 +111,11 @@ async def compose(
             discord = await login_discord(settings, store)
             stack.push_async_callback(discord.close)
             publishers["discord"] = discord.publisher
+        source = None
+        if platforms and (settings.has_slack or settings.has_discord):
+            # Chat links to a paper the store lacks (Slack unfurls, Discord's Paper card) fetch it from arXiv.
+            source = _paper_source(settings)
+            stack.push_async_callback(source.aclose)
         clock = clock or SystemClock()
         delivery = DeliverySettings.from_settings(settings)
         engine = DeliveryEngine(
@@ -120,8 +126,22 @@ async def compose(
             telemetry=telemetry,
             worker_alive=local_worker_alive,
         )
-        core = Paperboy(store, index, clock, telemetry, semantic, publishers=publishers, engine=engine)
+        core = Paperboy(
+            store, index, clock, telemetry, semantic, publishers=publishers, engine=engine, source=source
+        )
         yield House(settings, store, index, telemetry, delivery, engine, core, slack, discord)
+
+
+def _paper_source(settings: Settings) -> ArxivPaperSource:
+    """arXiv's API with the sources' deadline and size cap, as the core's PaperSource."""
+    from adapters.sources.arxiv import ArxivClient
+    from adapters.sources.http import RetryPolicy
+    from adapters.sources.lookup import ArxivPaperSource
+
+    policy = RetryPolicy.from_settings(settings)
+    return ArxivPaperSource(
+        ArxivClient(settings.arxiv_api_url, contact=settings.contact_email, policy=policy)
+    )
 
 
 async def _connect_slack(settings: Settings, store: SqlStore, telemetry: Telemetry) -> SlackConnection:

@@ -25,10 +25,9 @@ from storage.sql.base import (
     chunks,
     of_channel,
     of_channels,
-    ref_key,
     ref_values,
 )
-from storage.sql.tables import PaperMessageRow, deliveries, digests, paper_messages
+from storage.sql.tables import deliveries, digests, paper_messages
 from storage.sql.transactions import transaction
 
 # Digests per multi-row INSERT: five binds each.
@@ -157,9 +156,19 @@ class DigestRows(StorePart):
             await conn.execute(self._remember(channel, message_id, arxiv_id))
 
     async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
-        """The paper a bot message shows, or None when the message is not one of ours."""
-        row = await self._get(PaperMessageRow, (*ref_key(channel), message_id))
-        return row.arxiv_id if row is not None else None
+        """The paper a bot message shows (the first remembered), or None when the message is not one of ours."""
+        papers = await self.papers_for_message(channel, message_id)
+        return papers[0] if papers else None
+
+    async def papers_for_message(self, channel: ChannelRef, message_id: str) -> list[str]:
+        """Every paper a message shows, oldest link first; [] when it shows none."""
+        statement = (
+            select(paper_messages.c.arxiv_id)
+            .where(of_channel(paper_messages, channel), paper_messages.c.message_id == message_id)
+            .order_by(paper_messages.c.created_at, paper_messages.c.arxiv_id)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(statement)).scalars())
 
     async def has_digest(self, channel: ChannelRef, local_date: date) -> bool:
         """True when the channel has a digest for that local date."""
