@@ -124,6 +124,8 @@ DEFAULT_DIGEST_SIZE = 10
 MAX_DIGEST_SIZE = 25
 DEFAULT_LOOKBACK_DAYS = 3
 MAX_TOPICS = 25
+# The weekly recap's day (Monday is 0): Friday, at the digest's hour in the digest's zone. None turns it off.
+DEFAULT_RECAP_DAY = 4
 
 
 @dataclass(slots=True)
@@ -139,6 +141,7 @@ class ChannelSettings:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     paused: bool = False
     pause_reason: str | None = None
+    recap_day: int | None = DEFAULT_RECAP_DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,19 +154,68 @@ class Vote:
     arxiv_id: str
 
 
+# How a paper came to be shown in a channel (paper_messages.via): in a daily digest, in a weekly recap, as a
+# card someone shared with the button, or as a link someone posted (the bot unfurled it or showed its card).
+SHOWN_IN_DIGEST = "digest"
+SHOWN_IN_RECAP = "recap"
+SHOWN_AS_CARD = "card"
+SHOWN_AS_LINK = "link"
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRecap:
+    """What a weekly recap sums up: the votes cast from `since` until `until` (the recap's moment).
+
+    `ranking` is the week's most voted papers with their votes, best first; `shared` counts the papers shown
+    in the channel that week (digests, cards, links) and `voted` the papers the workspace voted for.
+    """
+
+    since: datetime
+    until: datetime
+    ranking: tuple[tuple[str, int], ...]
+    shared: int
+    voted: int
+
+
 @dataclass(frozen=True, slots=True)
 class DigestPlan:
-    """The papers one channel's digest for one local date would carry, best first."""
+    """The papers one channel's digest for one local date would carry, best first.
+
+    A weekly recap is a digest too (`recap` says what it sums up), so that it is delivered exactly once by
+    the same engine; its papers carry the week's votes as their `chat_votes`.
+    """
 
     channel: ChannelRef
     local_date: date
     topics: tuple[str, ...]
     papers: tuple[ScoredPaper, ...]
+    recap: WeekRecap | None = None
 
     @property
     def is_empty(self) -> bool:
         """True when there is nothing new to post."""
         return not self.papers
+
+    @property
+    def threaded(self) -> bool:
+        """True when the papers go in a thread under the parent; a recap of one paper is a single message."""
+        return self.recap is None or len(self.papers) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class PaperShowing:
+    """Where a paper was shown in a workspace: a channel (its id) and how (a SHOWN_… word)."""
+
+    channel: str
+    via: str
+
+
+@dataclass(frozen=True, slots=True)
+class VotedPaper:
+    """A paper with the votes a workspace cast for it in a period, and where it was shown there."""
+
+    item: ScoredPaper
+    shown: tuple[PaperShowing, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,11 @@ from bot.domain import (
     Delivery,
     DigestPlan,
     Paper,
+    PaperShowing,
     Topic,
     UpsertCounts,
     Vote,
+    WeekRecap,
     Workspace,
 )
 from bot.query import SearchQuery
@@ -83,6 +85,7 @@ class SettingsChange(TypedDict, total=False):
     digest_size: int
     paused: bool
     pause_reason: str | None
+    recap_day: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,19 @@ class VoteRepository(Protocol):
         """Votes per paper, in one workspace or (None) everywhere; papers without votes are left out."""
         ...
 
+    async def most_voted(
+        self, workspace: Workspace | None, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """The stored papers with the most votes cast from `since` until before `until` (None: no bound).
+
+        (arxiv_id, votes) pairs, best first; ties go to more Hugging Face upvotes, then the newer arXiv id.
+        """
+        ...
+
+    async def count_voted(self, workspace: Workspace, since: datetime, until: datetime) -> int:
+        """How many papers got at least one vote from `since` until before `until` in a workspace."""
+        ...
+
 
 class DigestRepository(Protocol):
     """Stores digests and their deliveries; the database is the truth of what was posted."""
@@ -183,8 +199,13 @@ class DigestRepository(Protocol):
         """When a digest message was last posted to the channel, or None."""
         ...
 
-    async def remember_message(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> None:
-        """Remember that a bot message in a channel shows a paper, so reactions on it count as votes."""
+    async def remember_message(
+        self, channel: ChannelRef, message_id: str, arxiv_id: str, *, via: str | None = None
+    ) -> None:
+        """Remember that a message in a channel shows a paper, so reactions on it count as votes.
+
+        `via` says how it came there (a SHOWN_… word of bot.domain); None: a link someone posted.
+        """
         ...
 
     async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
@@ -193,6 +214,26 @@ class DigestRepository(Protocol):
 
     async def papers_for_message(self, channel: ChannelRef, message_id: str) -> list[str]:
         """Every paper a message shows (a shared message may link several), oldest link first; [] for none."""
+        ...
+
+    async def showings_of(
+        self, workspace: Workspace, arxiv_ids: Collection[str]
+    ) -> dict[str, list[PaperShowing]]:
+        """Where each paper was shown in a workspace (digests, cards, links; not recaps), first shown first."""
+        ...
+
+    async def shared_counts(
+        self, channels: Collection[ChannelRef], since: datetime, until: datetime
+    ) -> dict[ChannelRef, int]:
+        """How many papers each channel was shown from `since` until before `until`, recaps aside."""
+        ...
+
+    async def recap_keys(self, first: date, last: date) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs of weekly recaps from `first` to `last` inclusive."""
+        ...
+
+    async def digest_recap(self, digest_id: int) -> WeekRecap | None:
+        """What a weekly recap sums up, as it was planned; None for a daily digest or an unknown one."""
         ...
 
 

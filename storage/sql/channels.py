@@ -46,6 +46,7 @@ def _settings_from_row(row: ChannelSettingsRow | Row[Any]) -> ChannelSettings:
         lookback_days=row.lookback_days,
         paused=row.paused,
         pause_reason=row.pause_reason,
+        recap_day=row.recap_day,
     )
 
 

@@ -1,5 +1,5 @@
-"""Digests in the SQL store: one digest a channel and local date, the messages it must post, and which paper
-each posted message shows."""
+"""Digests in the SQL store: one digest a channel, kind (daily or weekly recap) and local date, the messages
+it must post, and which paper each posted message shows."""
 
 from __future__ import annotations
 
@@ -15,9 +15,14 @@ from bot.domain import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_POSTED,
+    SHOWN_IN_DIGEST,
+    SHOWN_IN_RECAP,
     ChannelRef,
     Delivery,
     DigestPlan,
+    PaperShowing,
+    WeekRecap,
+    Workspace,
 )
 from storage.sql.base import (
     CHANNELS_PER_QUERY,
@@ -25,13 +30,54 @@ from storage.sql.base import (
     chunks,
     of_channel,
     of_channels,
+    of_workspace,
     ref_values,
 )
 from storage.sql.tables import deliveries, digests, paper_messages
 from storage.sql.transactions import transaction
 
-# Digests per multi-row INSERT: five binds each.
+# Digests per multi-row INSERT: seven binds each.
 _PLANS_PER_INSERT = 500
+DAILY = "daily"
+RECAP = "recap"
+_DIGEST_KEY = ["platform", "workspace", "channel", "kind", "local_date"]
+
+
+def _kind(plan: DigestPlan) -> str:
+    return RECAP if plan.recap is not None else DAILY
+
+
+def _digest_values(plan: DigestPlan) -> dict[str, Any]:
+    """The digests row of a plan, its creation time aside."""
+    return {
+        **ref_values(plan.channel),
+        "local_date": plan.local_date,
+        "topics": list(plan.topics),
+        "kind": _kind(plan),
+        "recap": recap_json(plan.recap) if plan.recap is not None else None,
+    }
+
+
+def recap_json(recap: WeekRecap) -> dict[str, Any]:
+    """What a recap sums up, as the digests row keeps it."""
+    return {
+        "since": recap.since.isoformat(),
+        "until": recap.until.isoformat(),
+        "ranking": [[arxiv_id, votes] for arxiv_id, votes in recap.ranking],
+        "shared": recap.shared,
+        "voted": recap.voted,
+    }
+
+
+def recap_from_json(data: dict[str, Any]) -> WeekRecap:
+    """A WeekRecap from what `recap_json` stored."""
+    return WeekRecap(
+        since=datetime.fromisoformat(data["since"]),
+        until=datetime.fromisoformat(data["until"]),
+        ranking=tuple((str(arxiv_id), int(votes)) for arxiv_id, votes in data["ranking"]),
+        shared=int(data["shared"]),
+        voted=int(data["voted"]),
+    )
 
 
 def delivery_from_row(row: Row[Any]) -> Delivery:
@@ -51,8 +97,13 @@ def delivery_from_row(row: Row[Any]) -> Delivery:
 
 
 def _delivery_rows(plan: DigestPlan, digest_id: int) -> list[dict[str, Any]]:
-    """The deliveries a new digest must post: the parent message first, then one per paper, best first."""
-    messages: list[str | None] = [None, *(scored.paper.arxiv_id for scored in plan.papers)]
+    """The deliveries a new digest must post: the parent message first, then one per paper, best first.
+
+    A recap of one paper is its parent message alone (nothing to thread).
+    """
+    messages: list[str | None] = [None]
+    if plan.threaded:
+        messages += [scored.paper.arxiv_id for scored in plan.papers]
     return [
         {
             **ref_values(plan.channel),
@@ -85,16 +136,11 @@ class DigestRows(StorePart):
             return set((await conn.execute(statement)).scalars().all())
 
     async def create_digest(self, plan: DigestPlan) -> int | None:
-        """Record a digest, its parent delivery and one per paper; None when that date has one already."""
+        """Record a digest, its parent delivery and one per paper; None when that date has one of its kind."""
         digest = (
             self._insert(digests)
-            .values(
-                **ref_values(plan.channel),
-                local_date=plan.local_date,
-                topics=list(plan.topics),
-                created_at=self._now(),
-            )
-            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "local_date"])
+            .values(**_digest_values(plan), created_at=self._now())
+            .on_conflict_do_nothing(index_elements=_DIGEST_KEY)
             .returning(digests.c.id)
         )
         try:
@@ -128,16 +174,34 @@ class DigestRows(StorePart):
             .where(deliveries.c.id == delivery_id)
             .values(state=DELIVERY_POSTED, message_id=message_id, posted_at=now, claimed_until=None)
             .returning(
-                deliveries.c.platform, deliveries.c.workspace, deliveries.c.channel, deliveries.c.arxiv_id
+                deliveries.c.platform,
+                deliveries.c.workspace,
+                deliveries.c.channel,
+                deliveries.c.arxiv_id,
+                deliveries.c.digest_id,
             )
         )
 
         async def write(conn: AsyncConnection) -> None:
             row = (await conn.execute(statement)).first()
             # A workspace deleted mid-delivery leaves nothing to mark; that is not an error.
-            if row is not None and row.arxiv_id is not None:
+            if row is None:
+                return
+            digest = (
+                await conn.execute(
+                    select(digests.c.kind, digests.c.recap).where(digests.c.id == row.digest_id)
+                )
+            ).first()
+            recap = digest is not None and digest.kind == RECAP
+            arxiv_id = row.arxiv_id
+            if arxiv_id is None and recap and digest is not None and digest.recap:
+                # A recap of one paper is a single message: reactions on it vote for that paper.
+                ranking = digest.recap.get("ranking") or []
+                arxiv_id = str(ranking[0][0]) if len(ranking) == 1 else None
+            if arxiv_id is not None:
                 channel = ChannelRef(row.platform, row.workspace, row.channel)
-                await conn.execute(self._remember(channel, message_id, row.arxiv_id))
+                remember = self._remember(channel, message_id, arxiv_id)
+                await conn.execute(remember.values(via=SHOWN_IN_RECAP if recap else SHOWN_IN_DIGEST))
 
         await self._write(write)
 
@@ -150,10 +214,19 @@ class DigestRows(StorePart):
         )
         return statement
 
-    async def remember_message(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> None:
-        """Remember that a bot message shows a paper, so that reactions on it count as votes."""
+    async def remember_message(
+        self, channel: ChannelRef, message_id: str, arxiv_id: str, *, via: str | None = None
+    ) -> None:
+        """Remember that a message shows a paper, so that reactions on it count as votes.
+
+        `via` says how the paper came there (bot.domain's SHOWN_… words); None leaves the column's default,
+        a link someone posted.
+        """
+        statement = self._remember(channel, message_id, arxiv_id)
+        if via is not None:
+            statement = statement.values(via=via)
         async with transaction(self.engine, write=True) as conn:
-            await conn.execute(self._remember(channel, message_id, arxiv_id))
+            await conn.execute(statement)
 
     async def paper_for_message(self, channel: ChannelRef, message_id: str) -> str | None:
         """The paper a bot message shows (the first remembered), or None when the message is not one of ours."""
@@ -171,9 +244,9 @@ class DigestRows(StorePart):
             return list((await conn.execute(statement)).scalars())
 
     async def has_digest(self, channel: ChannelRef, local_date: date) -> bool:
-        """True when the channel has a digest for that local date."""
+        """True when the channel has a daily digest for that local date."""
         statement = select(digests.c.id).where(
-            of_channel(digests, channel), digests.c.local_date == local_date
+            of_channel(digests, channel), digests.c.local_date == local_date, digests.c.kind == DAILY
         )
         async with self.engine.connect() as conn:
             return (await conn.execute(statement.limit(1))).first() is not None
@@ -192,11 +265,11 @@ class DigestRows(StorePart):
         return tuple(found or ())
 
     async def delivery_counts(self, channel: ChannelRef, local_date: date) -> dict[str, int]:
-        """Deliveries of the channel's digest for that date, counted by state."""
+        """Deliveries of the channel's daily digest for that date, counted by state."""
         statement = (
             select(deliveries.c.state, func.count())
             .join(digests, digests.c.id == deliveries.c.digest_id)
-            .where(of_channel(digests, channel), digests.c.local_date == local_date)
+            .where(of_channel(digests, channel), digests.c.local_date == local_date, digests.c.kind == DAILY)
             .group_by(deliveries.c.state)
         )
         async with self.engine.connect() as conn:
@@ -205,56 +278,48 @@ class DigestRows(StorePart):
     # Many channels at once, for the scheduler's tick
 
     async def digest_keys(self, local_dates: Collection[date]) -> set[tuple[ChannelRef, date]]:
-        """The (channel, local date) pairs that have a digest, among those dates."""
+        """The (channel, local date) pairs that have a daily digest, among those dates."""
         if not local_dates:
             return set()
         statement = select(
             digests.c.platform, digests.c.workspace, digests.c.channel, digests.c.local_date
-        ).where(digests.c.local_date.in_(sorted(local_dates)))
+        ).where(digests.c.local_date.in_(sorted(local_dates)), digests.c.kind == DAILY)
         async with self.engine.connect() as conn:
             rows = await conn.execute(statement)
             return {(ChannelRef(r.platform, r.workspace, r.channel), r.local_date) for r in rows}
 
     async def create_digests(self, plans: Sequence[DigestPlan]) -> list[int | None]:
-        """Record many digests and their deliveries in one transaction; None where the date had one."""
-        created: dict[tuple[ChannelRef, date], int] = {}
+        """Record many digests and their deliveries in one transaction; None where the date had one of its kind."""
+        created: dict[tuple[ChannelRef, str, date], int] = {}
         now = self._now()
         # Multi-row INSERTs of a few hundred digests each, rather than one statement a digest.
         async with transaction(self.engine, write=True) as conn:
             for chunk in chunks(plans, _PLANS_PER_INSERT):
-                rows = [
-                    {
-                        **ref_values(p.channel),
-                        "local_date": p.local_date,
-                        "topics": list(p.topics),
-                        "created_at": now,
-                    }
-                    for p in chunk
-                ]
+                rows = [{**_digest_values(p), "created_at": now} for p in chunk]
                 statement = (
                     self._insert(digests)
                     .values(rows)
-                    .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "local_date"])
+                    .on_conflict_do_nothing(index_elements=_DIGEST_KEY)
                     .returning(
                         digests.c.id,
                         digests.c.platform,
                         digests.c.workspace,
                         digests.c.channel,
+                        digests.c.kind,
                         digests.c.local_date,
                     )
                 )
                 for row in await conn.execute(statement):
-                    created[(ChannelRef(row.platform, row.workspace, row.channel), row.local_date)] = int(
-                        row.id
-                    )
+                    key = (ChannelRef(row.platform, row.workspace, row.channel), row.kind, row.local_date)
+                    created[key] = int(row.id)
             messages: list[dict[str, Any]] = []
             for plan in plans:
-                digest_id = created.get((plan.channel, plan.local_date))
+                digest_id = created.get((plan.channel, _kind(plan), plan.local_date))
                 if digest_id is not None:
                     messages += _delivery_rows(plan, digest_id)
             if messages:
                 await conn.execute(insert(deliveries), messages)
-        return [created.get((plan.channel, plan.local_date)) for plan in plans]
+        return [created.get((plan.channel, _kind(plan), plan.local_date)) for plan in plans]
 
     async def posted_paper_ids_of(
         self, channels: Collection[ChannelRef], among: Collection[str]
@@ -286,4 +351,90 @@ class DigestRows(StorePart):
                         found.setdefault(ChannelRef(row.platform, row.workspace, row.channel), set()).add(
                             row.arxiv_id
                         )
+        return found
+
+    # Weekly recaps and the leaderboard
+
+    async def recap_keys(self, first: date, last: date) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs of weekly recaps from `first` to `last` inclusive."""
+        statement = select(
+            digests.c.platform, digests.c.workspace, digests.c.channel, digests.c.local_date
+        ).where(digests.c.kind == RECAP, digests.c.local_date.between(first, last))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(statement)
+            return {(ChannelRef(r.platform, r.workspace, r.channel), r.local_date) for r in rows}
+
+    async def digest_recap(self, digest_id: int) -> WeekRecap | None:
+        """What a weekly recap sums up, as it was planned; None for a daily digest or an unknown one."""
+        statement = select(digests.c.recap).where(digests.c.id == digest_id, digests.c.kind == RECAP)
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(statement)).scalar_one_or_none()
+        return recap_from_json(found) if found else None
+
+    async def shared_counts(
+        self, channels: Collection[ChannelRef], since: datetime, until: datetime
+    ) -> dict[ChannelRef, int]:
+        """How many papers each channel was shown from `since` until before `until`, recaps aside.
+
+        Digest replies are remembered in their channel when posted, cards and links when shown, so the
+        messages that show papers say it all (a Discord digest's thread rows aside: they are another channel).
+        """
+        counts: dict[ChannelRef, int] = {}
+        refs = list(dict.fromkeys(channels))
+        async with self.engine.connect() as conn:
+            for chunk in chunks(refs, CHANNELS_PER_QUERY):
+                statement = (
+                    select(
+                        paper_messages.c.platform,
+                        paper_messages.c.workspace,
+                        paper_messages.c.channel,
+                        func.count(paper_messages.c.arxiv_id.distinct()),
+                    )
+                    .where(
+                        of_channels(paper_messages, chunk),
+                        paper_messages.c.created_at >= since,
+                        paper_messages.c.created_at < until,
+                        paper_messages.c.via != SHOWN_IN_RECAP,
+                    )
+                    .group_by(paper_messages.c.platform, paper_messages.c.workspace, paper_messages.c.channel)
+                )
+                for row in await conn.execute(statement):
+                    counts[ChannelRef(row[0], row[1], row[2])] = int(row[3])
+        return counts
+
+    async def showings_of(
+        self, workspace: Workspace, arxiv_ids: Collection[str]
+    ) -> dict[str, list[PaperShowing]]:
+        """Where each paper was shown in a workspace (digests, cards, links; not recaps), first shown first.
+
+        One message can be remembered twice (a Discord digest reply, in its thread and in the channel the
+        digest was posted to): when one of its rows says digest, that row alone counts.
+        """
+        ids = list(dict.fromkeys(arxiv_ids))
+        rows: list[Any] = []
+        async with self.engine.connect() as conn:
+            for chunk in chunks(ids):
+                statement = (
+                    select(
+                        paper_messages.c.arxiv_id,
+                        paper_messages.c.channel,
+                        paper_messages.c.message_id,
+                        paper_messages.c.via,
+                        paper_messages.c.created_at,
+                    )
+                    .where(of_workspace(paper_messages, workspace), paper_messages.c.arxiv_id.in_(chunk))
+                    .order_by(paper_messages.c.created_at, paper_messages.c.channel)
+                )
+                rows += (await conn.execute(statement)).all()
+        bot_posted = {(r.arxiv_id, r.message_id) for r in rows if r.via in (SHOWN_IN_DIGEST, SHOWN_IN_RECAP)}
+        found: dict[str, list[PaperShowing]] = {}
+        for row in rows:
+            if row.via == SHOWN_IN_RECAP:
+                continue
+            if row.via != SHOWN_IN_DIGEST and (row.arxiv_id, row.message_id) in bot_posted:
+                continue
+            showing = PaperShowing(row.channel, row.via)
+            places = found.setdefault(row.arxiv_id, [])
+            if showing not in places:
+                places.append(showing)
         return found

@@ -8,6 +8,7 @@ primary-key reads. Slack's OAuth tables belong to slack_sdk and are declared her
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -36,6 +37,7 @@ STATE = 16
 EMBEDDING_MODEL = 200
 EVENT_KEY = 200
 LEASE_NAME = 64
+KIND = 16
 
 metadata = SQLModel.metadata
 # The names the migrations gave to single-column indexes and foreign keys, so that `index=True` and
@@ -117,6 +119,8 @@ class ChannelSettingsRow(SQLModel, table=True):
     paused: bool
     pause_reason: str | None = Field(default=None, sa_type=Text)
     updated_at: datetime = Field(sa_type=UtcDateTime)
+    # The weekly recap's day (Monday 0 … Sunday 6), None when off (migration 0006 gave every channel Friday).
+    recap_day: int | None = None
 
 
 class TopicRow(SQLModel, table=True):
@@ -142,9 +146,10 @@ class TopicRow(SQLModel, table=True):
 
 
 class VoteRow(SQLModel, table=True):
-    """One person's chat vote for one paper in one workspace."""
+    """One person's chat vote for one paper in one workspace; `created_at` dates it for `top` and recaps."""
 
     __tablename__ = "votes"
+    __table_args__ = (Index("ix_votes_workspace_created", "platform", "workspace", "created_at"),)
 
     platform: str = Field(primary_key=True, sa_type=String(PLATFORM))
     workspace: str = Field(primary_key=True, sa_type=String(REF_PART))
@@ -154,11 +159,17 @@ class VoteRow(SQLModel, table=True):
 
 
 class DigestRow(SQLModel, table=True):
-    """One channel's digest for one local date; the unique constraint makes a day post once."""
+    """One channel's digest of one kind for one local date; the unique constraint makes each post once.
+
+    `kind` is "daily" or "recap" (the weekly recap, keyed by the local date it is posted on); a recap keeps
+    what it sums up in `recap` (its week, its ranking, its counts), so a restarted worker posts the same one.
+    """
 
     __tablename__ = "digests"
     __table_args__ = (
-        UniqueConstraint("platform", "workspace", "channel", "local_date", name="uq_digests_channel_date"),
+        UniqueConstraint(
+            "platform", "workspace", "channel", "kind", "local_date", name="uq_digests_channel_kind_date"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -168,6 +179,8 @@ class DigestRow(SQLModel, table=True):
     local_date: date
     topics: list[str] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(sa_type=UtcDateTime)
+    kind: str = Field(default="daily", sa_type=String(KIND), sa_column_kwargs={"server_default": "daily"})
+    recap: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -200,6 +213,7 @@ class PaperMessageRow(SQLModel, table=True):
     """Which paper a bot message shows, so that reactions on it count as votes for that paper."""
 
     __tablename__ = "paper_messages"
+    __table_args__ = (Index("ix_paper_messages_paper", "platform", "workspace", "arxiv_id"),)
 
     platform: str = Field(primary_key=True, sa_type=String(PLATFORM))
     workspace: str = Field(primary_key=True, sa_type=String(REF_PART))
@@ -207,6 +221,8 @@ class PaperMessageRow(SQLModel, table=True):
     message_id: str = Field(primary_key=True, sa_type=String(MESSAGE_ID))
     arxiv_id: str = Field(sa_type=String(ARXIV_ID))
     created_at: datetime = Field(sa_type=UtcDateTime)
+    # How the paper came to be shown there (bot.domain's SHOWN_… words); a message someone else posted is a link.
+    via: str = Field(default="link", sa_type=String(KIND), sa_column_kwargs={"server_default": "link"})
 
 
 class PaperEmbeddingRow(SQLModel, table=True):

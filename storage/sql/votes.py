@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import delete, desc, func, literal, select
 
 from bot.domain import Vote, Workspace
 from storage.sql.base import StorePart, affected, chunks, of_workspace
-from storage.sql.tables import votes
+from storage.sql.tables import papers, votes
 from storage.sql.transactions import transaction
 
 
@@ -64,3 +65,46 @@ class VoteRows(StorePart):
                 for arxiv_id, count in await conn.execute(statement.group_by(votes.c.arxiv_id)):
                     counts[arxiv_id] = int(count)
         return counts
+
+    def _cast_between(
+        self, workspace: Workspace | None, since: datetime | None, until: datetime | None
+    ) -> list[Any]:
+        """WHERE clauses for the votes of a workspace (None: every one) cast in [since, until)."""
+        clauses: list[Any] = []
+        if workspace is not None:
+            clauses.append(of_workspace(votes, workspace))
+        if since is not None:
+            clauses.append(votes.c.created_at >= since)
+        if until is not None:
+            clauses.append(votes.c.created_at < until)
+        return clauses
+
+    async def most_voted(
+        self, workspace: Workspace | None, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[tuple[str, int]]:
+        """The stored papers with the most votes cast in [since, until) (None: no bound), best first.
+
+        Ties go to more Hugging Face upvotes, then the newer arXiv id, as in trending; ids compare byte by
+        byte on both databases (PostgreSQL's "C" collation), as Python compares them.
+        """
+        count = func.count().label("votes")
+        arxiv_id = papers.c.arxiv_id
+        newest_first = desc(arxiv_id.collate("C") if self._dialect == "postgresql" else arxiv_id)
+        statement = (
+            select(arxiv_id, count)
+            .select_from(votes.join(papers, papers.c.arxiv_id == votes.c.arxiv_id))
+            .where(*self._cast_between(workspace, since, until))
+            .group_by(arxiv_id, papers.c.hf_upvotes)
+            .order_by(count.desc(), papers.c.hf_upvotes.desc(), newest_first)
+            .limit(max(0, limit))
+        )
+        async with self.engine.connect() as conn:
+            return [(str(row[0]), int(row[1])) for row in await conn.execute(statement)]
+
+    async def count_voted(self, workspace: Workspace, since: datetime, until: datetime) -> int:
+        """How many papers got at least one vote in [since, until) in a workspace."""
+        statement = select(func.count(votes.c.arxiv_id.distinct())).where(
+            *self._cast_between(workspace, since, until)
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(statement)).scalar_one())
