@@ -8,12 +8,16 @@ from bot.domain import ChannelRef
 from bot.links import PaperLink
 
 WINDOWS = ("day", "week", "month")
+TOP_WINDOWS = ("week", "month", "all")
+# The days a weekly recap can come on, Monday first (datetime.weekday numbers them from 0).
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_SEARCH_LIMIT = 5
 MAX_SEARCH_LIMIT = 20
 
 HELP_TEXT = """\
 /papers search <query>             find papers (words, "phrase", -word, author:Name, cat:cs.CL, org:Name, since:2024-01-01)
 /papers trending [day|week|month]  the most upvoted papers of the period
+/papers top [week|month|all]       the papers this workspace voted for most, and where they were shared
 /papers paper <arXiv id or URL>    one paper in full
 /papers cite <arXiv id>            a BibTeX entry
 /papers similar <arXiv id>         papers like this one
@@ -21,6 +25,7 @@ HELP_TEXT = """\
 /papers unsubscribe <query or number>
 /papers topics                     this channel's topics
 /papers schedule [HH:MM [Area/City]] [weekdays|daily] [papers N] | off | on
+/papers schedule recap <day> | recap off   the weekly recap of the team's votes (Fridays unless changed)
 /papers digest                     post today's digest now
 /papers vote <id> | unvote <id>    vote where there are no reactions (console)
 /papers help                       this text"""
@@ -96,6 +101,18 @@ class Trending(CommandTraits):
 
 
 @dataclass(frozen=True, slots=True)
+class Top(CommandTraits):
+    """The papers the workspace voted for most in a window ("week", "month" or "all")."""
+
+    window: str = "week"
+
+    @property
+    def private(self) -> bool:
+        """The team's leaderboard is for the channel, like trending."""
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class ShowPaper(CommandTraits):
     """One paper in full."""
 
@@ -165,6 +182,18 @@ class Schedule(CommandTraits):
     def changes_channel(self) -> bool:
         """Looking at the schedule changes nothing; any argument changes it."""
         return bool(self.args.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRecap(CommandTraits):
+    """Set the day of the channel's weekly recap (0 is Monday), or turn it off (None)."""
+
+    day: int | None
+
+    @property
+    def changes_channel(self) -> bool:
+        """This changes the channel."""
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +302,7 @@ class CardsShown(CommandTraits):
 Command = (
     Search
     | Trending
+    | Top
     | ShowPaper
     | Cite
     | Similar
@@ -280,6 +310,7 @@ Command = (
     | Unsubscribe
     | ListTopics
     | Schedule
+    | ScheduleRecap
     | PostDigest
     | CastVote
     | RetractVote
@@ -345,7 +376,17 @@ def parse_command(text: str) -> Command:
             return Unsubscribe(rest)
         case "topics":
             return ListTopics()
+        case "top":
+            window = rest.lower() or "week"
+            if window not in TOP_WINDOWS:
+                raise CommandError(
+                    f"Top takes week, month or all, e.g. /papers top month; not {rest[:40]!r}."
+                )
+            return Top(window)
         case "schedule":
+            words = rest.split(maxsplit=1)
+            if words and words[0].lower() == "recap":
+                return parse_recap(words[1] if len(words) > 1 else "")
             return Schedule(rest)
         case "digest":
             return PostDigest()
@@ -358,3 +399,19 @@ def parse_command(text: str) -> Command:
         case _:
             shown = word if len(word) <= 30 else word[:27] + "..."
             return ShowHelp(preface=f"I don't know {shown!r}. Here is what I can do:")
+
+
+RECAP_HELP = "Write /papers schedule recap friday (any day of the week), or /papers schedule recap off."
+
+
+def parse_recap(text: str) -> ScheduleRecap:
+    """Parse the words after `/papers schedule recap`: a day of the week (or its first three letters), or off."""
+    word = text.strip().lower()
+    if word in ("off", "none", "never"):
+        return ScheduleRecap(None)
+    for number, day in enumerate(WEEKDAYS):
+        if word in (day, day[:3], day + "s"):
+            return ScheduleRecap(number)
+    if not word:
+        raise CommandError(f"Tell me the day of the weekly recap. {RECAP_HELP}")
+    raise CommandError(f"{text.strip()[:40]!r} is not a day of the week. {RECAP_HELP}")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import CommandError, ShowHelp, parse_command
+from bot.commands import WEEKDAYS, CommandError, ScheduleRecap, ShowHelp, Top, parse_command
 from bot.domain import ChannelRef, ChannelSettings
 from bot.query import QueryError, parse_query, validate_query
 from bot.schedule import ScheduleError, apply_change, due_local_date, next_run, parse_schedule_args
@@ -62,6 +62,13 @@ COMMAND_WORDS = [
     "upvote",
     "unvote",
     "help",
+    "top",
+    "month",
+    "all",
+    "recap",
+    "friday",
+    "sun",
+    "off",
 ]
 SCHEDULE_WORDS = [
     "09:00",
@@ -129,3 +136,26 @@ def test_any_schedule_line_is_a_schedule_or_one_sentence_and_a_schedule_always_r
     due_local_date(settings_after, NOW)
     upcoming = next_run(settings_after, NOW)
     assert settings_after.paused or upcoming is not None
+
+
+@QUICK
+@given(st.one_of(st.text(max_size=60), sentences_from(["week", "month", "all", "day", "top", "TOP"])))
+def test_any_top_line_is_a_leaderboard_window_or_one_sentence(text: str) -> None:
+    try:
+        command = parse_command(f"/papers top {text}")
+    except CommandError as error:
+        assert str(error).startswith("Top takes week, month or all")
+        return
+    assert isinstance(command, Top) and command.window in ("week", "month", "all")
+
+
+@QUICK
+@given(st.one_of(st.text(max_size=60), sentences_from([*WEEKDAYS, "fri", "MON", "off", "on", "recap"])))
+def test_any_recap_line_is_a_day_off_or_one_sentence(text: str) -> None:
+    try:
+        command = parse_command(f"/papers schedule recap {text}")
+    except CommandError as error:
+        assert "/papers schedule recap" in str(error)
+        return
+    assert isinstance(command, ScheduleRecap)
+    assert command.day is None or 0 <= command.day <= 6
