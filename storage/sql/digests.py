@@ -206,11 +206,14 @@ class DigestRows(StorePart):
         await self._write(write)
 
     def _remember(self, channel: ChannelRef, message_id: str, arxiv_id: str) -> Insert:
-        """INSERT of a message->paper link that keeps the first link when told twice."""
+        """INSERT of a message->paper link that keeps the first one when told twice (a message may show several
+        papers: a shared message with several links)."""
         statement: Insert = (
             self._insert(paper_messages)
             .values(**ref_values(channel), message_id=message_id, arxiv_id=arxiv_id, created_at=self._now())
-            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "message_id"])
+            .on_conflict_do_nothing(
+                index_elements=["platform", "workspace", "channel", "message_id", "arxiv_id"]
+            )
         )
         return statement
 

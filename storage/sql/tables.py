@@ -210,7 +210,8 @@ class DeliveryRow(SQLModel, table=True):
 
 
 class PaperMessageRow(SQLModel, table=True):
-    """Which paper a bot message shows, so that reactions on it count as votes for that paper."""
+    """Which papers a message shows (a digest reply, a card, a message someone posted with paper links), so
+    that reactions on it count as votes for each of them."""
 
     __tablename__ = "paper_messages"
     __table_args__ = (Index("ix_paper_messages_paper", "platform", "workspace", "arxiv_id"),)
@@ -219,7 +220,8 @@ class PaperMessageRow(SQLModel, table=True):
     workspace: str = Field(primary_key=True, sa_type=String(REF_PART))
     channel: str = Field(primary_key=True, sa_type=String(REF_PART))
     message_id: str = Field(primary_key=True, sa_type=String(MESSAGE_ID))
-    arxiv_id: str = Field(sa_type=String(ARXIV_ID))
+    # Part of the key since migration 0007: a message someone posts may link several papers.
+    arxiv_id: str = Field(primary_key=True, sa_type=String(ARXIV_ID))
     created_at: datetime = Field(sa_type=UtcDateTime)
     # How the paper came to be shown there (bot.domain's SHOWN_… words); a message someone else posted is a link.
     via: str = Field(default="link", sa_type=String(KIND), sa_column_kwargs={"server_default": "link"})
