@@ -5,7 +5,8 @@ in all (a token bucket of `burst`), and answers HTTP 429 `ratelimited` with a `R
 does; with `channel_interval=0` and `rate=None` it takes everything. It keeps every accepted message with its
 metadata and serves `conversations.history` and `conversations.replies` (with `include_all_metadata`), so that a
 restarted worker can look for what it posted. `audit()` checks the result: per channel one parent, one reply per
-planned paper, nothing twice.
+planned paper, nothing twice. It also takes `chat.unfurl` (kept in `unfurled`, for `paperboy bench unfurl`), and
+`link_shared_event` writes the event Slack sends when someone shares a link.
 
 The tests' fake Slack (tests/fakes/slack.py) builds on this class: it adds workspaces and their tokens, OAuth,
 Socket Mode, response_url endpoints, Block Kit checks and scripted failures through `route`, `identity` and the
@@ -85,6 +86,50 @@ class FakeMessage:
         return data
 
 
+@dataclass
+class FakeUnfurl:
+    """One chat.unfurl Slack took: where it goes (a posted message, or a link still in the composer) and the
+    blocks for each URL."""
+
+    unfurls: dict[str, Any]
+    channel: str | None
+    ts: str | None
+    unfurl_id: str | None
+    source: str | None
+    token: str | None
+    at: float
+
+
+def link_shared_event(
+    urls: list[str],
+    *,
+    channel: str = "C1",
+    message_ts: str = "1700000000.000100",
+    user: str = "U1",
+    composer: bool = False,
+) -> dict[str, Any]:
+    """A `link_shared` event as Slack sends it: for a posted message (channel and message_ts), or for links
+    still in the composer (channel COMPOSER, an unfurl_id and `source: composer`)."""
+    unfurl_id = f"{user}-{channel}-{message_ts.replace('.', '')}"
+    event: dict[str, Any] = {
+        "type": "link_shared",
+        "channel": "COMPOSER" if composer else channel,
+        "is_bot_user_member": True,
+        "user": user,
+        "message_ts": unfurl_id if composer else message_ts,
+        "unfurl_id": unfurl_id if composer else f"{channel}.{message_ts}.{unfurl_id}",
+        "source": "composer" if composer else "conversations_history",
+        "links": [{"domain": _domain(url), "url": url} for url in urls],
+        "event_ts": message_ts,
+    }
+    return event
+
+
+def _domain(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return host.removeprefix("www.")
+
+
 def bot_id(bot_user: str) -> str:
     """The bot id Slack pairs with a bot user (UBOT -> BBOT)."""
     return "B" + bot_user.removeprefix("U")
@@ -127,6 +172,8 @@ class RateLimitedSlack:
         self.bot_user = bot_user
         self.on_accept: Callable[[FakeMessage, int], None] | None = None
         self.messages: list[FakeMessage] = []
+        self.unfurled: list[FakeUnfurl] = []
+        self.on_unfurl: Callable[[FakeUnfurl], None] | None = None
         self.rate_limited = 0
         self.lookups = 0
         self.port = 0
@@ -143,6 +190,7 @@ class RateLimitedSlack:
         self.route("chat.postMessage", self._post_message)
         self.route("conversations.history", self._history)
         self.route("conversations.replies", self._replies)
+        self.route("chat.unfurl", self._unfurl)
 
     # ----- life cycle -----
 
@@ -338,6 +386,30 @@ class RateLimitedSlack:
         if self.on_accept is not None:
             self.on_accept(message, len(self.messages))
         return 200, {"ok": True, "channel": channel, "ts": message.ts, "message": message.api()}, {}
+
+    def _unfurl(self, call: ApiCall) -> Answer:
+        """chat.unfurl: `channel` and `ts`, or `unfurl_id` and `source`, and a map from URL to blocks."""
+        args = call.args
+        unfurls = args.get("unfurls")
+        if isinstance(unfurls, str):
+            unfurls = json.loads(unfurls)
+        by_message = bool(args.get("channel") and args.get("ts"))
+        in_composer = bool(args.get("unfurl_id") and args.get("source"))
+        if not isinstance(unfurls, dict) or not unfurls or by_message == in_composer:
+            return api_error("invalid_arguments")
+        unfurl = FakeUnfurl(
+            unfurls=unfurls,
+            channel=str(args["channel"]) if by_message else None,
+            ts=str(args["ts"]) if by_message else None,
+            unfurl_id=str(args["unfurl_id"]) if in_composer else None,
+            source=str(args["source"]) if in_composer else None,
+            token=call.token,
+            at=time.monotonic(),
+        )
+        self.unfurled.append(unfurl)
+        if self.on_unfurl is not None:
+            self.on_unfurl(unfurl)
+        return 200, {"ok": True}, {}
 
     def _page(self, found: list[FakeMessage], args: dict[str, Any]) -> Answer:
         self.lookups += 1

@@ -14,6 +14,8 @@ from bot.replies import (
     DigestReply,
     ErrorReply,
     HelpReply,
+    LinkCard,
+    LinkCards,
     Notice,
     PaperCard,
     PaperList,
@@ -269,6 +271,28 @@ def paper_list_blocks(reply: PaperList, *, share: bool) -> list[dict[str, Any]]:
     return blocks
 
 
+# ----- shared links -----
+
+
+def link_card_blocks(card: LinkCard) -> list[dict[str, Any]]:
+    """One linked paper in three blocks: title and first authors, counts, and the vote and "more like this"
+    buttons; compact, since it shows under someone else's message."""
+    paper = card.item.paper
+    head = f"{_title_line(paper, None)}\n{fit_escaped(authors_line(paper.authors), 300)}"
+    return enforce_limits(
+        [
+            section(head),
+            context(escape(counts_text(card.item)), f"`{escape(paper.arxiv_id)}`"),
+            _paper_buttons(paper, share=False),
+        ]
+    )
+
+
+def unfurl_map(reply: LinkCards) -> dict[str, dict[str, Any]]:
+    """chat.unfurl's `unfurls`: each shared URL, exactly as Slack sent it, to its card's blocks."""
+    return {card.url: {"blocks": link_card_blocks(card)} for card in reply.cards}
+
+
 # ----- digests -----
 
 
@@ -312,6 +336,8 @@ def render_reply(reply: Reply, *, share: bool = False) -> SlackMessage:
             return paper_message(item, share=share)
         case SharedPaper(item=item, posted=False):
             return paper_message(item)
+        case LinkCards(cards=cards) if cards:
+            blocks = [block for card in cards for block in link_card_blocks(card)]
         case PaperList():
             blocks = paper_list_blocks(reply, share=share)
         case Citation(title=title, bibtex=bibtex):

@@ -1,4 +1,5 @@
-"""The Slack adapter: a slack-bolt AsyncApp answering /papers, buttons, reactions and install life cycle."""
+"""The Slack adapter: a slack-bolt AsyncApp answering /papers, buttons, reactions, shared paper links (unfurled
+as cards) and install life cycle."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ from adapters.slack.blocks import (
     paper_message,
     render_reply,
     unescape,
+    unfurl_map,
 )
 from adapters.slack.connection import PLATFORM, SlackConnection, retry_handlers
 from adapters.slack.runtime import BackgroundWork, ChannelManagers, RecentKeys
 from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.commands import (
+    CardsForLinks,
     Command,
     CommandContext,
     CommandError,
@@ -40,7 +43,8 @@ from bot.commands import (
 )
 from bot.core import Paperboy
 from bot.domain import ChannelRef
-from bot.replies import ErrorReply, Reply, SharedPaper
+from bot.links import paper_link
+from bot.replies import ErrorReply, LinkCards, Reply, SharedPaper
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +133,7 @@ class SlackBot:
         app.action(SIMILAR_ACTION)(self._on_similar_click)
         app.event("reaction_added")(self._on_reaction_added)
         app.event("reaction_removed")(self._on_reaction_removed)
+        app.event("link_shared")(self._on_link_shared)
         app.event("app_uninstalled")(self._on_uninstalled)
         app.event("tokens_revoked")(self._on_tokens_revoked)
 
@@ -289,6 +294,49 @@ class SlackBot:
         # Remembered only once handled: a delivery that failed half-way is retried by Slack and redone.
         if event_id:
             self.events_seen.add(event_id)
+
+    async def _on_link_shared(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """Paper links in a message: acknowledged at once (Bolt acks when this returns), unfurled in the background."""
+        event_id = str(body.get("event_id", ""))
+        if event_id and self.events_seen.seen(event_id):
+            return
+        if event_id:
+            # A retry that reaches another replica unfurls again: Slack replaces the first unfurl, and the
+            # message's papers are remembered once.
+            self.events_seen.add(event_id)
+        team = str(body.get("team_id") or context.team_id or "")
+        self.work.start(self._unfurl(team, event), "unfurl")
+
+    async def _unfurl(self, team: str, event: dict[str, Any]) -> None:
+        """Cards for the paper links of a message through the core, shown under them with chat.unfurl.
+
+        A posted message (`channel` and `message_ts`) is remembered, so that 👍 on it votes for each paper;
+        links still in the composer (`source: composer`) get cards by their `unfurl_id` only.
+        """
+        found = (
+            paper_link(str(item.get("url", "")))
+            for item in event.get("links") or []
+            if isinstance(item, dict)
+        )
+        links = tuple(link for link in found if link is not None)
+        if not links or not team:
+            return
+        in_composer = event.get("source") == "composer"
+        channel_id = str(event.get("channel", ""))
+        message_ts = None if in_composer else str(event.get("message_ts") or "") or None
+        ctx = CommandContext(
+            channel=ChannelRef(PLATFORM, team, channel_id), user=str(event.get("user", "")), can_manage=False
+        )
+        reply = await self.paperboy.execute(ctx, CardsForLinks(links, message_id=message_ts))
+        if not isinstance(reply, LinkCards) or not reply.cards:
+            return  # no card rather than a broken one (the paper is unknown and arXiv did not answer)
+        if message_ts is not None:
+            await self.publisher.unfurl(team, unfurl_map(reply), channel=channel_id, ts=message_ts)
+        else:
+            unfurl_id = str(event.get("unfurl_id", ""))
+            await self.publisher.unfurl(team, unfurl_map(reply), unfurl_id=unfurl_id, source="composer")
 
     async def _on_uninstalled(self, body: dict[str, Any]) -> None:
         """The app was removed from a workspace: forget its installation and every channel's data."""

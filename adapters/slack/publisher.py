@@ -1,4 +1,5 @@
-"""Posting to Slack channels: digest messages (parent, then one reply per paper), paced per channel."""
+"""Posting to Slack channels: digest messages (parent, then one reply per paper), paced per channel, and cards
+under shared paper links (chat.unfurl)."""
 
 from __future__ import annotations
 
@@ -302,6 +303,39 @@ class SlackPublisher:
     async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
         """Post one paper's card for the whole channel ("Share in channel"); return its ts."""
         return await self.post(channel, paper_message(item))
+
+    async def unfurl(
+        self,
+        workspace: str,
+        unfurls: dict[str, dict[str, Any]],
+        *,
+        channel: str | None = None,
+        ts: str | None = None,
+        unfurl_id: str | None = None,
+        source: str | None = None,
+    ) -> bool:
+        """Show cards under shared links (chat.unfurl): in a posted message (`channel` and `ts`) or in the
+        composer (`unfurl_id` and `source`). True when Slack took them.
+
+        Slack replaces an earlier unfurl of the same message rather than adding one, so a repeat is harmless;
+        a refusal (the link was edited away, the app lacks links:write) costs nothing but the cards.
+        """
+        token = await self._tokens(workspace)
+        if token is None:
+            log.warning("no Slack installation for %s; links not unfurled", workspace)
+            return False
+        where: dict[str, Any] = (
+            {"channel": channel, "ts": ts} if channel and ts else {"unfurl_id": unfurl_id, "source": source}
+        )
+        try:
+            await self._client.chat_unfurl(token=token, unfurls=unfurls, **where)
+        except SlackApiError as error:
+            log.warning("Slack refused to unfurl links in %s: %s", workspace, slack_error(error))
+            return False
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("chat.unfurl for %s failed: %s", workspace, type(error).__name__)
+            return False
+        return True
 
     async def _channel_gone(self, channel: ChannelRef, code: str) -> None:
         # The core's delivery engine pauses the channel with this reason; a share is simply refused.

@@ -22,7 +22,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from adapters.bench.slack_api import Answer, ApiCall, RateLimitedSlack, api_error
+from adapters.bench.slack_api import (
+    Answer,
+    ApiCall,
+    FakeUnfurl,
+    RateLimitedSlack,
+    api_error,
+    link_shared_event,
+)
 
 # ----- requests signed as Slack signs them -----
 
@@ -108,6 +115,11 @@ def action_body(
         ],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def link_shared_body(urls: list[str], *, team: str, event_id: str, **where: Any) -> bytes:
+    """A `link_shared` event envelope (see adapters.bench.slack_api.link_shared_event for `where`)."""
+    return event_body(link_shared_event(urls, **where), team=team, event_id=event_id)
 
 
 def event_body(event: dict[str, Any], *, team: str, event_id: str) -> bytes:
@@ -414,6 +426,25 @@ class FakeSlack(RateLimitedSlack):
             call.args["_ts"] = body["ts"]
             call.args["_team"] = self.teams[call.token or ""].id
         return status, body, headers
+
+    def _unfurl(self, call: ApiCall) -> Answer:
+        """chat.unfurl: every card's blocks checked against Block Kit's limits first; then the shipped fake."""
+        unfurls = call.args.get("unfurls")
+        if isinstance(unfurls, str):
+            unfurls = json.loads(unfurls)
+        problems = [
+            problem
+            for card in (unfurls or {}).values()
+            for problem in block_kit_violations(card.get("blocks"), None)
+        ]
+        if problems:
+            self.violations += problems
+            return 200, {"ok": False, "error": "invalid_blocks", "errors": problems}, {}
+        return super()._unfurl(call)
+
+    def unfurls_of(self, channel: str, ts: str) -> list[FakeUnfurl]:
+        """The chat.unfurl calls Slack took for one posted message."""
+        return [u for u in self.unfurled if u.channel == channel and u.ts == ts]
 
     def _oauth(self, call: ApiCall) -> Answer:
         args = call.args
