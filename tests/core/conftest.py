@@ -11,6 +11,7 @@ import pytest
 from adapters.sources.demo import load_demo_papers
 from bot.core import Paperboy
 from storage.search.index import open_index
+from storage.sql import SqlStore
 from tests.clock import FixedClock
 
 DEMO_DAY = date(2026, 11, 26)
@@ -22,7 +23,7 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def paperboy(store, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Paperboy]:  # type: ignore[no-untyped-def]
+async def paperboy(store: SqlStore, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Paperboy]:
     index = await open_index(tmp_path / "index")
     app = Paperboy(store=store, index=index, clock=clock)
     await app.ingest(load_demo_papers(DEMO_DAY))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from adapters.discord.client import DiscordRunner
 from bot.core import Paperboy
 from bot.domain import ChannelRef
@@ -25,7 +27,8 @@ async def test_subscribe_without_manage_channels_is_refused_and_changes_nothing(
 async def test_unsubscribe_and_digest_without_manage_channels_are_refused(
     world: World, bot: DiscordRunner
 ) -> None:
-    for subcommand, options in (("unsubscribe", {"topic": "1"}), ("digest", {})):
+    refused: list[tuple[str, dict[str, Any]]] = [("unsubscribe", {"topic": "1"}), ("digest", {})]
+    for subcommand, options in refused:
         message = await world.fake.answered(
             await world.fake.slash(world.guild, world.channel, subcommand, manage=False, **options)
         )

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_LIMIT = 50
@@ -109,6 +109,16 @@ def serve(items: Sequence[dict[str, Any]], port: int = 0) -> Iterator[tuple[str,
         thread.join(timeout=5)
 
 
+def demo_items() -> list[dict[str, Any]]:
+    """The Daily Papers items shipped with the package (the demo day), freshly read."""
+    from adapters.sources.demo import read_demo_payload
+
+    payload = read_demo_payload()
+    if not isinstance(payload, list):
+        raise TypeError("the shipped demo payload is not a JSON list of items")
+    return cast(list[dict[str, Any]], payload)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the demo items (or a JSON list of items from a file) until interrupted."""
     parser = argparse.ArgumentParser(
@@ -119,12 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         "--items", type=Path, help="a JSON list of Daily Papers items (default: the demo set)"
     )
     args = parser.parse_args(argv)
-    if args.items:
-        items = json.loads(args.items.read_text(encoding="utf-8"))
-    else:
-        from adapters.sources.demo import read_demo_payload
-
-        items = read_demo_payload()
+    items: list[dict[str, Any]] = (
+        json.loads(args.items.read_text(encoding="utf-8")) if args.items else demo_items()
+    )
     with serve(items, args.port) as (url, _fake):
         print(f"fake Hugging Face Daily Papers at {url} ({len(items)} items); Ctrl-C stops it", flush=True)
         with suppress(KeyboardInterrupt):

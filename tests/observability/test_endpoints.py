@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.ops.health import Readiness, add_health_routes, database_check
@@ -12,6 +13,7 @@ from adapters.ops.metrics import PrometheusTelemetry
 from adapters.web import WebServer, build_web_app
 from bot.commands import CommandContext
 from bot.domain import ChannelRef, Vote
+from bot.replies import ErrorReply
 from storage.sql import create_engine_for
 from tests.observability.conftest import Served
 
@@ -120,15 +122,17 @@ async def test_metrics_count_commands_by_platform_command_and_outcome(served: Se
     )
 
 
-async def test_metrics_count_an_unexpected_failure_as_an_error(served: Served) -> None:
+async def test_metrics_count_an_unexpected_failure_as_an_error(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the index fell over")
 
-    served.paperboy.searcher.search = broken  # type: ignore[method-assign]
+    monkeypatch.setattr(served.paperboy.searcher, "search", broken)
 
     reply = await served.paperboy.handle_text(CommandContext(CONSOLE, "ada"), "/papers search anything")
 
-    assert "went wrong" in reply.text  # type: ignore[attr-defined]
+    assert isinstance(reply, ErrorReply) and "went wrong" in reply.text
     found = await metrics(served)
     assert value(found, "paperboy_commands_total", platform="console", command="search", outcome="error") == 1
 

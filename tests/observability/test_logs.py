@@ -171,7 +171,7 @@ def test_paperboy_run_logging_takes_its_secrets_and_format_from_the_settings(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         SLACK_BOT_TOKEN=TOKEN,
         DATABASE_URL="postgresql://bot:hunter2hunter2@db:5432/paperboy",
         PAPERBOY_LOG_FORMAT="json",
@@ -237,9 +237,9 @@ def test_paperboy_run_on_a_terminal_logs_short_lines_unless_json_is_asked_for(
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
 
-    configure_logging(console_only=True, settings=Settings(_env_file=None))  # type: ignore[call-arg]
+    configure_logging(console_only=True, settings=Settings(_env_file=None))
     logging.getLogger("paperboy.test").warning("short")
-    configure_logging(console_only=True, settings=Settings(_env_file=None, PAPERBOY_LOG_FORMAT="json"))  # type: ignore[call-arg]
+    configure_logging(console_only=True, settings=Settings(_env_file=None, PAPERBOY_LOG_FORMAT="json"))
     logging.getLogger("paperboy.test").warning("structured")
 
     first, second = terminal.getvalue().splitlines()

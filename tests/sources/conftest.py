@@ -66,8 +66,8 @@ def reference_item() -> dict[str, Any]:
     return copy.deepcopy(items[0])
 
 
-def make_item(arxiv_id: str, *, upvotes: int = 5, day: str = "2025-09-01", **paper: Any) -> dict[str, Any]:
-    """A Daily Papers item in the real shape for one paper."""
+def make_item(arxiv_id: str, *, upvotes: object = 5, day: str = "2025-09-01", **paper: Any) -> dict[str, Any]:
+    """A Daily Papers item in the real shape for one paper; `upvotes` may be a wrong type, as a broken feed sends."""
     item = reference_item()
     item["paper"].update(
         {

@@ -174,9 +174,7 @@ async def test_a_hung_refresh_gives_up_within_its_budget_and_the_next_run_stores
 
 async def test_the_refresh_job_takes_the_deadline_from_settings(caplog: pytest.LogCaptureFixture) -> None:
     with dripping_server(interval=2.0) as url:
-        settings = Settings(  # type: ignore[call-arg]
-            PAPERBOY_REFRESH_MINUTES=15, HF_API_URL=url, PAPERBOY_SOURCE_DEADLINE=1
-        )
+        settings = Settings(PAPERBOY_REFRESH_MINUTES=15, HF_API_URL=url, PAPERBOY_SOURCE_DEADLINE=1)
         app = RecordingApp()
         with caplog.at_level(logging.WARNING, logger="adapters.sources.refresh"):
             async with refresh_job(AsyncIOScheduler(), app, settings, CLOCK) as job:
@@ -192,7 +190,7 @@ async def test_the_refresh_job_takes_the_deadline_from_settings(caplog: pytest.L
 
 
 def test_the_policy_from_settings_has_their_deadline_and_cap() -> None:
-    settings = Settings(PAPERBOY_SOURCE_DEADLINE=7, PAPERBOY_SOURCE_MAX_BYTES=2048)  # type: ignore[call-arg]
+    settings = Settings(PAPERBOY_SOURCE_DEADLINE=7, PAPERBOY_SOURCE_MAX_BYTES=2048)
     assert RetryPolicy.from_settings(settings) == RetryPolicy(deadline=7, max_bytes=2048)
-    defaults = RetryPolicy.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    defaults = RetryPolicy.from_settings(Settings(_env_file=None))
     assert (defaults.deadline, defaults.max_bytes) == (120, 16 * 1024 * 1024)

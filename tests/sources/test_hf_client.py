@@ -10,7 +10,7 @@ import pytest
 from adapters.sources.errors import PageInvalid, SourceError
 from adapters.sources.hf import HuggingFaceClient, InvalidPeriod
 from adapters.sources.http import RetryPolicy
-from tests.fakes.hf import serve
+from tests.fakes.hf import demo_items, serve
 
 from .conftest import RecordedSleep, Script, json_response, make_item
 
@@ -160,9 +160,7 @@ async def test_since_reads_every_day_up_to_the_last(sleep: RecordedSleep) -> Non
 
 
 async def test_the_loopback_fake_serves_the_demo_day_in_the_real_shape() -> None:
-    from adapters.sources.demo import read_demo_payload
-
-    with serve(read_demo_payload()) as (url, fake):
+    with serve(demo_items()) as (url, fake):
         async with HuggingFaceClient(url, page_size=20) as hf:
             result = await hf.fetch(date=MONDAY)
     assert len(result.papers) == 50

@@ -19,10 +19,9 @@ from adapters.cli import ingest as sources_cli
 from adapters.cli.main import app as paperboy_cli
 from adapters.settings import Settings
 from adapters.sources.arxiv import ArxivClient, ArxivPacer
-from adapters.sources.demo import read_demo_payload
 from adapters.sources.hf import HuggingFaceClient
 from adapters.sources.http import RetryPolicy
-from tests.fakes.hf import serve
+from tests.fakes.hf import demo_items, serve
 
 from .conftest import RecordedSleep, Script, make_item
 from .test_arxiv_client import entry, feed
@@ -52,7 +51,7 @@ def fast_hf(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def demo_day(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The demo items plus one broken item, served by the loopback fake."""
-    items: list[dict[str, Any]] = read_demo_payload()  # type: ignore[assignment]
+    items = demo_items()
     broken = make_item("2509.00009", day="2025-09-01", upvotes="many")
     with serve([*items, broken]) as (url, _fake):
         monkeypatch.setenv("HF_API_URL", url)
@@ -190,7 +189,7 @@ def test_unreachable_arxiv_exits_1_with_one_sentence(env: Path, monkeypatch: pyt
 
 def test_done_when_hf_day_from_a_loopback_fake_is_visible_through_paperboy_paper(tmp_path: Path) -> None:
     """The issue's acceptance check, as a user runs it: two `paperboy` processes against a loopback fake."""
-    items: list[dict[str, Any]] = read_demo_payload()  # type: ignore[assignment]
+    items = demo_items()
     for item in items:
         item["paper"]["ai_summary"] = f"Summary of {item['paper']['title']}."
         item["paper"]["ai_keywords"] = ["representation learning", "embeddings"]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from adapters.sources.refresh import (
     schedule_refresh,
 )
 from bot.domain import Paper, UpsertCounts
+from bot.ports import PaperRepository
 from storage.sql import SqlStore
 from tests.clock import FixedClock
 
@@ -195,8 +197,9 @@ class RecordingApp:
         self.batches: list[list[Paper]] = []
 
     @property
-    def store(self) -> RecordingApp:
-        return self
+    def store(self) -> PaperRepository:
+        # The refresh asks the store only for the papers it already has (none here).
+        return cast(PaperRepository, self)
 
     async def get_papers(self, ids: object) -> dict[str, Paper]:
         return {}
@@ -255,7 +258,7 @@ async def test_a_crashing_refresh_is_logged_and_the_scheduler_keeps_going(
 
 async def test_refresh_job_schedules_from_settings_and_removes_itself_on_exit() -> None:
     scheduler = AsyncIOScheduler()
-    settings = Settings(PAPERBOY_REFRESH_MINUTES=15, HF_API_URL="http://127.0.0.1:9")  # type: ignore[call-arg]
+    settings = Settings(PAPERBOY_REFRESH_MINUTES=15, HF_API_URL="http://127.0.0.1:9")
     async with refresh_job(scheduler, RecordingApp(), settings, CLOCK) as job:
         assert job is not None
         assert scheduler.get_job(REFRESH_JOB_ID) is job
@@ -265,7 +268,7 @@ async def test_refresh_job_schedules_from_settings_and_removes_itself_on_exit() 
 
 async def test_refresh_can_be_turned_off_with_zero_minutes() -> None:
     scheduler = AsyncIOScheduler()
-    settings = Settings(PAPERBOY_REFRESH_MINUTES=0)  # type: ignore[call-arg]
+    settings = Settings(PAPERBOY_REFRESH_MINUTES=0)
     async with refresh_job(scheduler, RecordingApp(), settings, CLOCK) as job:
         assert job is None
         assert scheduler.get_jobs() == []
@@ -284,9 +287,8 @@ async def test_stopping_the_bot_mid_refresh_is_no_failure(caplog: pytest.LogCapt
 
     app = RecordingApp()
     _, arxiv = clients(hf_by_day({}), arxiv_knowing())
-    job = schedule_refresh(
-        AsyncIOScheduler(), app, HangingHuggingFace(), arxiv, CLOCK, minutes=30, run_now=False
-    )
+    hf = cast(HuggingFaceClient, HangingHuggingFace())
+    job = schedule_refresh(AsyncIOScheduler(), app, hf, arxiv, CLOCK, minutes=30, run_now=False)
     with caplog.at_level(logging.INFO):
         running = asyncio.ensure_future(job.func())
         await asyncio.wait_for(asked.wait(), 5)
