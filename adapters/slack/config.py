@@ -14,8 +14,17 @@ DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
 # The history scopes let a digest that was interrupted after posting find its message instead of posting twice
 # (docs/exactly-once.md); votes are never counted by re-reading history. users:read tells a member from a
 # guest or someone of another organisation (and, with PAPERBOY_SLACK_ADMINS_ONLY, an admin) before a channel
-# is changed.
-BOT_SCOPES = ("commands", "chat:write", "reactions:read", "channels:history", "groups:history", "users:read")
+# is changed. links:read and links:write let a shared arXiv or Hugging Face link show its paper's card.
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "reactions:read",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "links:read",
+    "links:write",
+)
 
 
 class SlackConfigError(ValueError):

@@ -120,7 +120,8 @@ async def test_each_problem_is_a_failed_line_and_the_report_is_unhealthy(
     assert not healthy
     lines = lines_by_name(report)
     assert lines["slack scopes"].startswith(
-        "✗ missing chat:write, reactions:read, channels:history, groups:history, users:read;"
+        "✗ missing chat:write, reactions:read, channels:history, groups:history, users:read, links:read, "
+        "links:write;"
     )
     assert lines["discord"] == "✗ Discord refused DISCORD_TOKEN; copy the bot token again from the portal"
     assert lines["hugging face"] == "✗ Daily Papers answered HTTP 503"

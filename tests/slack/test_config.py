@@ -59,6 +59,8 @@ def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_to_know_m
         "channels:history",
         "groups:history",
         "users:read",
+        "links:read",
+        "links:write",
     )
     admins = config_from(
         SLACK_CLIENT_ID="1.2",

@@ -35,6 +35,7 @@ def test_manifest_scopes_and_events_match_the_adapter() -> None:
         "reaction_removed",
         "app_uninstalled",
         "tokens_revoked",
+        "link_shared",
     }
 
 
@@ -45,3 +46,11 @@ def test_manifest_points_every_request_at_slack_events() -> None:
     assert "https://paperboy.example.com/slack/oauth_redirect" in list_under(text, "redirect_urls")
     assert f"- command: {SlackConfig(signing_secret='x').command}" in text
     assert "is_enabled: true" in text
+
+
+def test_manifest_lists_the_paper_sites_whose_links_are_unfurled() -> None:
+    assert list_under(MANIFEST.read_text(), "unfurl_domains") == [
+        "arxiv.org",
+        "huggingface.co",
+        "alphaxiv.org",
+    ]
