@@ -29,6 +29,7 @@ from bot.commands import (
     ReactionVote,
     RetractVote,
     Schedule,
+    ScheduleRecap,
     Search,
     SharePaper,
     ShowHelp,
@@ -36,14 +37,33 @@ from bot.commands import (
     Similar,
     Subscribe,
     ToggleVote,
+    Top,
     Trending,
     Unsubscribe,
     parse_command,
 )
-from bot.domain import ChannelRef, Paper, ScoredPaper, UpsertCounts, Vote, Workspace
+from bot.domain import (
+    ChannelRef,
+    ChannelSettings,
+    Paper,
+    ScoredPaper,
+    UpsertCounts,
+    Vote,
+    VotedPaper,
+    Workspace,
+)
 from bot.ids import InvalidPaperId, normalize_arxiv_id
 from bot.links import PaperLink, linked_papers
-from bot.ports import Clock, NullTelemetry, PaperSource, SearchIndex, SemanticIndex, Store, Telemetry
+from bot.ports import (
+    Clock,
+    NullTelemetry,
+    PaperSource,
+    SearchIndex,
+    SemanticIndex,
+    SettingsChange,
+    Store,
+    Telemetry,
+)
 from bot.query import QueryError
 from bot.replies import (
     Citation,
@@ -59,6 +79,7 @@ from bot.replies import (
     ScheduleStatus,
     SharedPaper,
     TopicList,
+    TopPapers,
     VoteReply,
 )
 from bot.schedule import ScheduleError, next_run, parse_schedule_args
@@ -67,6 +88,7 @@ from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
 from bot.services.publishing import CardPublisher, ChannelUnavailable, PublishError
 from bot.services.ranking import rank_trending
+from bot.services.recaps import TOP_LIMIT, Leaderboard, next_recap, top_since
 from bot.services.search import PaperSearch
 from bot.services.votes import VoteBook
 
@@ -157,6 +179,7 @@ class Paperboy:
         self.topics = ChannelTopics(store)
         self.schedules = ChannelSchedules(store)
         self.votes: VoteBook = CountedVoteBook(store, self.telemetry)
+        self.leaderboard = Leaderboard(store)
         self.planner = DigestPlanner(store, index, semantic)
         self.delivery = DigestDelivery(store, engine)
         # Read-only: the platforms a process posts to are decided once, where it is composed.
@@ -209,6 +232,12 @@ class Paperboy:
         papers = await self.store.papers_featured_between(first, today)
         votes = await self.store.vote_counts([p.arxiv_id for p in papers], workspace)
         return rank_trending(papers, votes, today)[:limit]
+
+    async def top(
+        self, window: str = "week", *, workspace: Workspace | None = None, limit: int = TOP_LIMIT
+    ) -> list[VotedPaper]:
+        """The papers a workspace (None: every one) voted for most in the window, with where they were shown."""
+        return await self.leaderboard.top(workspace, top_since(window, self.clock.now()), limit=limit)
 
     async def paper(self, ref: str, *, workspace: Workspace | None = None) -> ScoredPaper:
         """One paper by arXiv id or URL; InvalidPaperId or PaperNotFound say what went wrong."""
@@ -327,6 +356,8 @@ class Paperboy:
                     items=tuple(items),
                     empty_text=f"No papers were featured in the last {window}; try /papers trending month.",
                 )
+            case Top(window=window):
+                return TopPapers(window, tuple(await self.top(window, workspace=workspace)))
             case ShowPaper(ref=ref):
                 return PaperCard(await self.paper(ref, workspace=workspace))
             case Cite(ref=ref):
@@ -350,6 +381,10 @@ class Paperboy:
                 )
             case Schedule(args=args):
                 return await self._schedule(ctx, args)
+            case ScheduleRecap(day=day):
+                settings = await self.store.change_settings(ctx.channel, SettingsChange(recap_day=day))
+                heading = "Weekly recap turned off." if day is None else "Weekly recap saved."
+                return await self._schedule_status(ctx, settings, heading)
             case PostDigest():
                 return await self.post_digest(ctx.channel)
             case CastVote(ref=ref) | RetractVote(ref=ref):
@@ -384,15 +419,22 @@ class Paperboy:
         else:
             settings = await self.schedules.change(ctx.channel, change)
             heading = "Schedule saved."
+        return await self._schedule_status(ctx, settings, heading)
+
+    async def _schedule_status(self, ctx: CommandContext, settings: ChannelSettings, heading: str) -> Reply:
+        """A channel's schedule as it stands: the next digest and the next weekly recap."""
         topics = await self.topics.of_channel(ctx.channel)
         now = self.clock.now()
-        done_today = await self.store.has_digest(ctx.channel, self.local_today(settings.timezone))
+        today = self.local_today(settings.timezone)
+        done_today = await self.store.has_digest(ctx.channel, today)
+        recapped_today = (ctx.channel, today) in await self.store.recap_keys(today, today)
         return ScheduleStatus(
             settings,
             next_run(settings, now, done_today=done_today),
             len(topics),
             await self.store.last_posted_at(ctx.channel),
             heading,
+            next_recap(settings, now, done_today=recapped_today),
         )
 
     async def _vote(self, ctx: CommandContext, ref: str, *, cast: bool) -> Reply:

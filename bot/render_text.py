@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bot.domain import DigestPlan, Paper, ScoredPaper
+from bot.domain import SHOWN_AS_CARD, SHOWN_AS_LINK, DigestPlan, Paper, PaperShowing, ScoredPaper
 from bot.replies import (
     Citation,
     DigestReply,
@@ -19,11 +20,14 @@ from bot.replies import (
     ScheduleStatus,
     SharedPaper,
     TopicList,
+    TopPapers,
     VoteReply,
 )
 
 AUTHORS_SHOWN = 3
 SUMMARY_CHARS = 300
+PLACES_SHOWN = 4
+_HOW_SHOWN = {SHOWN_AS_CARD: "card", SHOWN_AS_LINK: "link"}
 
 
 def authors_line(authors: list[str], shown: int = AUTHORS_SHOWN) -> str:
@@ -100,8 +104,63 @@ def paper_lines(item: ScoredPaper, *, number: int | None = None, full: bool = Fa
     return lines
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 vote`, `2 votes`."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
+def hash_channel(channel: str) -> str:
+    """A channel as plain text names it: `#general`."""
+    return f"#{channel}"
+
+
+def shown_text(shown: Sequence[PaperShowing], channel: Callable[[str], str] = hash_channel) -> str:
+    """Where a paper was shown: `shared in #general (digest), #reading (link) and 2 more`; "" for nowhere.
+
+    `channel` writes a channel id the platform's way (a Slack or Discord mention, `#name` in text).
+    """
+    if not shown:
+        return ""
+    places = [f"{channel(s.channel)} ({_HOW_SHOWN.get(s.via, s.via)})" for s in shown[:PLACES_SHOWN]]
+    more = len(shown) - PLACES_SHOWN
+    if more > 0:
+        return f"shared in {', '.join(places)} and {more} more"
+    if len(places) == 1:
+        return f"shared in {places[0]}"
+    return f"shared in {', '.join(places[:-1])} and {places[-1]}"
+
+
+def recap_headline(plan: DigestPlan, channel: Callable[[str], str] = hash_channel) -> str:
+    """A weekly recap's first line: `This week in #general` and the day it closes."""
+    return f"This week in {channel(plan.channel.channel)} (to {plan.local_date:%A %d %B %Y})"
+
+
+def recap_counts(plan: DigestPlan) -> str:
+    """How many papers the channel was shown and the workspace voted for, that week."""
+    recap = plan.recap
+    if recap is None:
+        return ""
+    return (
+        f"{plural(recap.shared, 'paper')} shared in this channel, "
+        f"{plural(recap.voted, 'paper')} voted for in this workspace"
+    )
+
+
+def recap_lines(plan: DigestPlan) -> list[str]:
+    """A weekly recap as text: the headline, the most voted papers with their votes, and the week's counts."""
+    lines = [f"{recap_headline(plan)}: the papers this workspace voted for most"]
+    for number, item in enumerate(plan.papers, 1):
+        lines.append(
+            f"{number}. {item.paper.title} [{item.paper.arxiv_id}] — {plural(item.chat_votes, 'vote')}"
+        )
+    lines.append(recap_counts(plan) + ".")
+    return lines
+
+
 def digest_heading(plan: DigestPlan) -> str:
-    """The parent message of a digest: date, how many papers, the channel's topics."""
+    """The parent message of a digest: date, how many papers, the channel's topics (a recap: all of it)."""
+    if plan.recap is not None:
+        return "\n".join(recap_lines(plan))
     count = len(plan.papers)
     noun = "paper" if count == 1 else "papers"
     topics = ", ".join(plan.topics) if plan.topics else "all papers"
@@ -110,6 +169,22 @@ def digest_heading(plan: DigestPlan) -> str:
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%a %d %b %Y %H:%M %Z") if moment else "not scheduled"
+
+
+RECAP_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def recap_day_text(recap_day: int | None) -> str:
+    """`Fridays`, or `off`."""
+    return "off" if recap_day is None else RECAP_DAY_NAMES[recap_day % 7] + "s"
+
+
+def recap_status(status: ScheduleStatus) -> str:
+    """The weekly recap's line of a schedule: its day and when it next comes."""
+    s = status.settings
+    if s.recap_day is None:
+        return "Weekly recap: off (turn it on with /papers schedule recap friday)."
+    return f"Weekly recap: {recap_day_text(s.recap_day)} at {s.hour:02d}:{s.minute:02d}; next {_when(status.next_recap)}."
 
 
 def render_text(reply: Reply) -> str:
@@ -134,6 +209,20 @@ def render_text(reply: Reply) -> str:
             for number, item in enumerate(items, 1):
                 lines += paper_lines(item, number=number)
             return "\n".join(lines)
+        case TopPapers(items=items) as top:
+            if not items:
+                return top.empty_text
+            lines = [top.heading]
+            for number, voted in enumerate(items, 1):
+                paper = voted.item.paper
+                lines.append(
+                    f"{number}. {paper.title} [{paper.arxiv_id}] — {plural(voted.item.chat_votes, 'vote')}"
+                )
+                lines.append(f"   {authors_line(paper.authors)}")
+                where = shown_text(voted.shown)
+                if where:
+                    lines.append(f"   {where}")
+            return "\n".join(lines)
         case Citation(bibtex=bibtex):
             return bibtex
         case TopicList(topics=topics, heading=heading):
@@ -149,6 +238,7 @@ def render_text(reply: Reply) -> str:
                 f"{status.topic_count} topic(s).",
                 f"Next digest: {_when(status.next_run)}.",
                 f"Last delivery: {_when(status.last_delivery)}.",
+                recap_status(status),
             ]
             if s.paused:
                 lines.append(

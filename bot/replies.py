@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.domain import ChannelSettings, DigestPlan, ScoredPaper, Topic
+from bot.domain import ChannelSettings, DigestPlan, ScoredPaper, Topic, VotedPaper
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,29 @@ class PaperList:
 
 
 @dataclass(frozen=True, slots=True)
+class TopPapers:
+    """The papers a workspace voted for most in a window ("week", "month" or "all"), best first.
+
+    Each paper's `chat_votes` are the votes of the window; `shown` says where it was shown in the workspace.
+    """
+
+    window: str
+    items: tuple[VotedPaper, ...]
+
+    @property
+    def heading(self) -> str:
+        """What the list is, in a few words."""
+        period = "of all time" if self.window == "all" else f"of the {self.window}"
+        return f"Most voted papers {period} in this workspace"
+
+    @property
+    def empty_text(self) -> str:
+        """What an empty list says."""
+        period = "yet" if self.window == "all" else f"in the last {self.window}"
+        return f"Nobody here voted for a paper {period}; react with 👍 on a paper (or press Upvote) to vote."
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A BibTeX entry for one paper."""
 
@@ -73,6 +96,8 @@ class ScheduleStatus:
     topic_count: int
     last_delivery: datetime | None
     heading: str
+    # When the weekly recap comes next (None: off or paused).
+    next_recap: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +154,7 @@ Reply = (
     | HelpReply
     | PaperCard
     | PaperList
+    | TopPapers
     | Citation
     | TopicList
     | ScheduleStatus

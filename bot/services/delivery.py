@@ -41,6 +41,7 @@ from bot.services.publishing import (
     CheckingPublisher,
     DigestPublisher,
 )
+from bot.services.recaps import rebuild_recap_plan
 
 log = logging.getLogger(__name__)
 
@@ -428,6 +429,10 @@ class DeliveryEngine:
     async def _rebuild_plan(self, deliveries: list[Delivery]) -> DigestPlan:
         """The plan of a digest created elsewhere (or before a restart), from what its deliveries carry."""
         first = deliveries[0]
+        recap = await self.store.digest_recap(first.digest_id)
+        if recap is not None:
+            # A weekly recap: its papers and the week's votes are what it was planned with.
+            return await rebuild_recap_plan(self.store, first.channel, first.local_date, recap)
         ids = [d.arxiv_id for d in deliveries if d.arxiv_id is not None]
         papers = await self.store.get_papers(ids)
         votes = await self.store.vote_counts(ids, Workspace(first.channel.platform, first.channel.workspace))
