@@ -10,6 +10,7 @@ from discord import app_commands
 
 from adapters.discord.commands import PapersGroup
 from adapters.discord.config import DiscordConfigError, point_discord_at
+from adapters.discord.link_cards import paper_card_menu
 from adapters.settings import Settings
 from bot.core import Paperboy
 
@@ -36,9 +37,10 @@ class _NoCore:
 
 
 def command_tree(client: discord.Client) -> app_commands.CommandTree[discord.Client]:
-    """The `/papers` commands as Discord sees them, without a core behind them."""
+    """The `/papers` commands and the "Paper card" message command as Discord sees them, without a core."""
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
     tree.add_command(PapersGroup(cast(Paperboy, _NoCore())))
+    tree.add_command(paper_card_menu(cast(Paperboy, _NoCore())))
     return tree
 
 

@@ -1,4 +1,4 @@
-"""The Discord client: minimal intents, mentions off, `/papers` commands, reaction votes, guild life cycle."""
+"""The Discord client: minimal intents, mentions off, `/papers` and "Paper card", reaction votes, guild life cycle."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from adapters.discord.config import (
     shard_plan,
     vote_emojis,
 )
+from adapters.discord.link_cards import paper_card_menu
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
 from adapters.discord.views import ShareButton, SimilarButton, UpvoteButton
 from adapters.settings import Settings
@@ -77,14 +78,17 @@ class PaperboyDiscord(discord.AutoShardedClient):
         )
         self._core: Paperboy | None = None
         self.vote_emojis = frozenset(_emoji_key(e) for e in vote_emojis)
-        self.publisher = DiscordPublisher(self, messages, seed_emoji=vote_emojis[0] if vote_emojis else None)
+        # The reaction the bot adds to what it posts (digest papers, shared cards, Paper card answers).
+        self.seed_emoji = vote_emojis[0] if vote_emojis else None
+        self.publisher = DiscordPublisher(self, messages, seed_emoji=self.seed_emoji)
         self.tree: app_commands.CommandTree[PaperboyDiscord] = app_commands.CommandTree(self)
         self.tree.error(on_command_error)
 
     def serve(self, core: Paperboy) -> None:
-        """Answer `/papers`, buttons, reactions and guild events with the core (before connecting)."""
+        """Answer `/papers`, "Paper card", buttons, reactions and guild events with the core (before connecting)."""
         self._core = core
         self.tree.add_command(PapersGroup(core))
+        self.tree.add_command(paper_card_menu(core, seed_emoji=self.seed_emoji))
 
     @property
     def paperboy(self) -> Paperboy:

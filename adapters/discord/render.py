@@ -19,6 +19,7 @@ from bot.replies import (
     DigestReply,
     ErrorReply,
     HelpReply,
+    LinkCards,
     Notice,
     PaperCard,
     PaperList,
@@ -447,6 +448,8 @@ def render(reply: Reply) -> DiscordMessage:
                     content="(dry run) nothing was posted.", embeds=[digest_parent_embed(plan)]
                 )
             return DiscordMessage(content=render_text(reply))
+        case LinkCards():
+            return link_cards_message(reply)
     raise TypeError(f"no Discord rendering for {type(reply).__name__}")
 
 
@@ -485,3 +488,49 @@ def digest_paper_message(item: ScoredPaper, number: int) -> DiscordMessage:
         embeds=[paper_embed(item, number=number, summary_chars=DIGEST_SUMMARY_CHARS)],
         items=paper_buttons(item.paper),
     )
+
+
+# ----- cards for shared links ("Paper card") -----
+
+LINK_CARD_SUMMARY_CHARS = 300
+
+
+def link_card_embed(item: ScoredPaper, number: int | None, *, summary: bool = True) -> discord.Embed:
+    """One linked paper, compact: title linked to arXiv, first authors, a short summary, upvotes and votes here."""
+    paper = item.paper
+    prefix = f"{number}. " if number is not None else ""
+    embed = discord.Embed(
+        title=clip(prefix + one_line(paper.title or paper.arxiv_id), TITLE_LIMIT),
+        url=safe_url(paper.abs_url),
+        colour=HF_YELLOW,
+    )
+    embed.set_author(name=clip(one_line(authors_line(paper.authors)), AUTHOR_LIMIT))
+    text = summary_text(paper)
+    if summary and text:
+        embed.description = clip(md(text), LINK_CARD_SUMMARY_CHARS)
+    embed.add_field(name="Hugging Face", value=f"▲ {paper.hf_upvotes}", inline=True)
+    embed.add_field(name="Votes here", value=str(item.chat_votes), inline=True)
+    embed.set_footer(text=f"arXiv:{paper.arxiv_id} · react with 👍 to vote")
+    return embed
+
+
+def link_cards_message(reply: LinkCards) -> DiscordMessage:
+    """The cards of a message's paper links: an embed each (one per paper) and, on its own row, its Upvote and
+    More like this buttons; the summaries go first should the embeds pass Discord's 6000 characters."""
+    if not reply.cards:
+        return DiscordMessage(content=render_text(reply), ephemeral=True)
+    papers = list({card.item.paper.arxiv_id: card.item for card in reply.cards}.values())[:EMBEDS_PER_MESSAGE]
+    several = len(papers) > 1
+    embeds = [link_card_embed(item, n if several else None) for n, item in enumerate(papers, 1)]
+    if sum(embed_units(e) for e in embeds) > TOTAL_BUDGET:
+        embeds = [
+            link_card_embed(item, n if several else None, summary=False) for n, item in enumerate(papers, 1)
+        ]
+    items: list[discord.ui.Item[Any]] = []
+    # Five rows of buttons at most: one row a paper.
+    for row, item in enumerate(papers[:5]):
+        upvote = UpvoteButton(item.paper.arxiv_id, label=f"Upvote {row + 1}" if several else "Upvote")
+        similar = SimilarButton(item.paper.arxiv_id)
+        upvote.row = similar.row = row
+        items += [upvote, similar]
+    return DiscordMessage(embeds=embeds, items=items)

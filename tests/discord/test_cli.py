@@ -50,8 +50,9 @@ async def test_sync_registers_the_papers_group_globally_and_removes_guild_copies
 
     said = await sync_commands(discord_settings(fake))
 
-    [command] = fake.global_commands
+    command, menu = fake.global_commands
     assert command["name"] == "papers"
+    assert (menu["name"], menu["type"]) == ("Paper card", 3)  # a message command (Apps → Paperboy)
     subcommands = {o["name"]: o for o in command["options"]}
     assert set(subcommands) == {
         "search",
@@ -72,12 +73,12 @@ async def test_sync_registers_the_papers_group_globally_and_removes_guild_copies
     assert zone["autocomplete"] is True
     assert fake.guild_commands[joined] == []
     assert not fake.calls_to("PUT", rf"/applications/{APP_ID}/guilds/{untouched}/commands")
-    assert said.startswith("Synced 1 global command(s); removed the guild copies in 1 guild(s).")
+    assert said.startswith("Synced 2 global command(s); removed the guild copies in 1 guild(s).")
 
 
 async def test_sync_to_one_guild_shows_there_at_once(fake: FakeDiscord) -> None:
     guild = fake.add_guild("testing")
     said = await sync_commands(discord_settings(fake), guild_id=guild)
-    assert [c["name"] for c in fake.guild_commands[guild]] == ["papers"]
+    assert [c["name"] for c in fake.guild_commands[guild]] == ["papers", "Paper card"]
     assert fake.global_commands == []
-    assert said == f"Synced 1 command(s) to guild {guild}; they show there at once."
+    assert said == f"Synced 2 command(s) to guild {guild}; they show there at once."

@@ -47,8 +47,9 @@ async def test_joining_a_guild_syncs_the_commands_there_at_once(world: World, bo
     new_guild = world.fake.add_guild("Newcomers")
     await world.fake.join_guild(new_guild)
     await world.fake.wait_for_call("PUT", rf"/applications/{APP_ID}/guilds/{new_guild}/commands")
-    [command] = world.fake.guild_commands[new_guild]
+    command, menu = world.fake.guild_commands[new_guild]
     assert command["name"] == "papers"
+    assert (menu["name"], menu["type"]) == ("Paper card", 3)
     names = {option["name"] for option in command["options"]}
     assert names == {
         "search",

@@ -24,6 +24,8 @@ class FakeArxiv:
         self.status = 200
         # True: the request is held until the fake stops (arXiv is slow past any deadline).
         self.stall = False
+        # Set to an Event: each request waits until the test sets it (arXiv is slow, then answers).
+        self.gate: asyncio.Event | None = None
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
@@ -44,8 +46,10 @@ class FakeArxiv:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
-        """Release stalled requests and stop listening."""
+        """Release stalled and gated requests and stop listening."""
         self._stopping.set()
+        if self.gate is not None:
+            self.gate.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -61,6 +65,8 @@ class FakeArxiv:
         self.asked += ids
         if self.stall:
             await self._stopping.wait()
+        if self.gate is not None:
+            await self.gate.wait()
         if self.status != 200:
             return web.Response(status=self.status, text="Service Unavailable")
         entries = [entry(i, self.papers[i]) for i in ids if i in self.papers]

@@ -2,7 +2,7 @@
 
 It answers what Paperboy's client calls, keeps the messages and threads it was asked to create, records every
 request, speaks the gateway handshake (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME), and pushes
-INTERACTION_CREATE and MESSAGE_REACTION_ADD/REMOVE like Discord does.
+INTERACTION_CREATE (slash commands, buttons, message commands) and MESSAGE_REACTION_ADD/REMOVE like Discord does.
 
 Details that matter to discord.py: JSON answers carry `Content-Type: application/json` with no charset
 (else the body is read as text), a 429 carries a `Via` header (else it is taken for a Cloudflare ban), and
@@ -462,6 +462,8 @@ class FakeDiscord:
         stored = []
         for command in body:
             command = {**command, "id": str(self.next_id()), "application_id": str(APP_ID), "version": "1"}
+            # Discord answers a message or user command (types 3, 2) with an empty description.
+            command.setdefault("description", "")
             if guild_id:
                 command["guild_id"] = guild_id
             stored.append(command)
@@ -828,6 +830,34 @@ class FakeDiscord:
             "name": "papers",
             "type": 1,
             "options": [{"name": subcommand, "type": 1, "options": self._options(options, focused)}],
+        }
+        if guild_id in self.guild_commands:
+            data["guild_id"] = str(guild_id)
+        payload["data"] = data
+        return await self.push(guild_id, payload, record)
+
+    def post_as_user(self, channel_id: int, content: str, *, user_id: int = 77) -> dict[str, Any]:
+        """Someone (not the bot) posts a message in a channel; the bot is not told (no message-content intent)."""
+        author = self.users.setdefault(user_id, user_payload(user_id, f"user{user_id}"))
+        return self._message(channel_id, {"content": content}, author=author)
+
+    async def message_command(
+        self, guild_id: int, message_id: int, name: str = "Paper card", *, user_id: int = 42
+    ) -> InteractionRecord:
+        """A user picks Apps → <name> on a message: the interaction carries the message in `resolved`."""
+        message = self.messages[message_id]
+        channel_id = int(message["channel_id"])
+        payload, record = self._interaction_base(2, guild_id, channel_id, user_id, False)
+        commands = self.guild_commands.get(guild_id) or self.global_commands
+        command_id = next(
+            (c["id"] for c in commands if c["name"] == name and c.get("type") == 3), str(self.next_id())
+        )
+        data: dict[str, Any] = {
+            "id": command_id,
+            "name": name,
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): message}},
         }
         if guild_id in self.guild_commands:
             data["guild_id"] = str(guild_id)
