@@ -15,17 +15,20 @@ from adapters.discord.render import MAX_ITEMS, DiscordMessage, clip, render
 from adapters.discord.views import ShareButton
 from bot.commands import (
     MAX_SEARCH_LIMIT,
+    WEEKDAYS,
     Cite,
     Command,
     CommandContext,
     ListTopics,
     PostDigest,
     Schedule,
+    ScheduleRecap,
     Search,
     ShowHelp,
     ShowPaper,
     Similar,
     Subscribe,
+    Top,
     Trending,
     Unsubscribe,
 )
@@ -185,6 +188,14 @@ class PapersGroup(app_commands.Group):
         """Trending papers."""
         await answer(self.paperboy, interaction, Trending(window))
 
+    @app_commands.command(name="top", description="The papers this server voted for most, and where")
+    @app_commands.describe(window="Which period: the last week, the last month, or all time")
+    async def top(
+        self, interaction: discord.Interaction[Any], window: Literal["week", "month", "all"] = "week"
+    ) -> None:
+        """The leaderboard."""
+        await answer(self.paperboy, interaction, Top(window))
+
     @app_commands.command(name="paper", description="One paper in full")
     @app_commands.rename(arxiv_id="id")
     @app_commands.describe(arxiv_id="arXiv id or URL, e.g. 2205.13147")
@@ -261,6 +272,7 @@ class PapersGroup(app_commands.Group):
         days="Weekdays only, or every day",
         papers=f"Papers per digest (1-{MAX_DIGEST_SIZE})",
         state="off pauses the digest, on resumes it",
+        recap="The day of the weekly recap of this server's votes, or off",
     )
     async def schedule(
         self,
@@ -270,6 +282,8 @@ class PapersGroup(app_commands.Group):
         days: Literal["weekdays", "daily"] | None = None,
         papers: app_commands.Range[int, 1, MAX_DIGEST_SIZE] | None = None,
         state: Literal["on", "off"] | None = None,
+        recap: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "off"]
+        | None = None,
     ) -> None:
         """Show or change the schedule."""
         words = [w for w in (time, timezone, days) if w]
@@ -280,6 +294,8 @@ class PapersGroup(app_commands.Group):
             commands.append(Schedule(" ".join(words)))
         if state:
             commands.append(Schedule(state))
+        if recap:
+            commands.append(ScheduleRecap(None if recap == "off" else WEEKDAYS.index(recap)))
         await answer(self.paperboy, interaction, *(commands or [Schedule("")]))
 
     @schedule.autocomplete("timezone")

@@ -94,7 +94,8 @@ class DiscordPublisher:
                 created = await channel.create_thread(name=name, embed=embed)
                 return str(created.thread.id)
             message = await channel.send(embed=embed, nonce=delivery_nonce(delivery))
-            if isinstance(channel, discord.TextChannel):
+            # A weekly recap of one paper is that one message: nothing follows in a thread.
+            if isinstance(channel, discord.TextChannel) and plan.threaded:
                 try:
                     await message.create_thread(name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
                 except discord.HTTPException as error:
@@ -164,7 +165,7 @@ class DiscordPublisher:
         if found is None:
             return None
         if delivery.is_parent:
-            if isinstance(channel, discord.TextChannel):
+            if isinstance(channel, discord.TextChannel) and plan.threaded:
                 # The crash may have come between the message and its thread.
                 try:
                     await found.create_thread(

@@ -12,8 +12,15 @@ from urllib.parse import urlsplit
 import discord
 
 from adapters.discord.views import SimilarButton, UpvoteButton, frozen_view
-from bot.domain import DigestPlan, Paper, ScoredPaper
-from bot.render_text import authors_line, render_text
+from bot.domain import DigestPlan, Paper, ScoredPaper, VotedPaper
+from bot.render_text import (
+    authors_line,
+    plural,
+    recap_counts,
+    recap_day_text,
+    render_text,
+    shown_text,
+)
 from bot.replies import (
     Citation,
     DigestReply,
@@ -27,6 +34,7 @@ from bot.replies import (
     ScheduleStatus,
     SharedPaper,
     TopicList,
+    TopPapers,
     VoteReply,
 )
 
@@ -64,6 +72,7 @@ HELP_LINES = (
         'Find papers: words, "a phrase", -word, author:Name, cat:cs.CL, org:Name, since:2024-01-01.',
     ),
     ("/papers trending [window:]", "The most upvoted papers of the day, week or month."),
+    ("/papers top [window:]", "The papers this server voted for most (week, month or all), and where."),
     ("/papers paper id:", "One paper in full, by arXiv id or URL."),
     ("/papers cite id:", "A BibTeX entry."),
     ("/papers similar id:", "Papers like this one (also the More like this button on a paper)."),
@@ -73,6 +82,10 @@ HELP_LINES = (
     (
         "/papers schedule [time:] [timezone:] [days:] [papers:] [state:]",
         "See or change when the digest comes (changing needs Manage Channels); state: off pauses it.",
+    ),
+    (
+        "/papers schedule recap:",
+        "The day of the weekly recap of this server's votes (Fridays unless changed), or off (Manage Channels).",
     ),
     ("/papers digest", "Post today's digest now, in a thread (Manage Channels)."),
     ("/papers help", "This overview."),
@@ -285,6 +298,39 @@ def paper_list_embed(heading: str, items: Sequence[ScoredPaper], *, colour: int 
         shown = shown[:-1]
 
 
+def discord_channel(channel_id: str) -> str:
+    """A channel mention Discord shows by name (`<#123>`), or `#id` when the id is not a Discord one."""
+    return f"<#{channel_id}>" if channel_id.isdigit() else f"#{md(channel_id)}"
+
+
+def _top_field(number: int, voted: VotedPaper, title_chars: int) -> tuple[str, str]:
+    paper = voted.item.paper
+    name = clip(f"{number}. {one_line(paper.title or paper.arxiv_id)}", min(title_chars, FIELD_NAME_LIMIT))
+    lines = [
+        f"**{plural(voted.item.chat_votes, 'vote')}** · ▲ {paper.hf_upvotes} on Hugging Face",
+        clip(md(one_line(authors_line(paper.authors))), 200),
+    ]
+    where = shown_text(voted.shown, discord_channel)
+    if where:
+        lines.append(where[:1].upper() + where[1:])
+    lines.append(link(f"arXiv:{paper.arxiv_id}", paper.abs_url) or paper.arxiv_id)
+    return name, clip("\n".join(lines), FIELD_VALUE_LIMIT)
+
+
+def top_embed(reply: TopPapers) -> discord.Embed:
+    """The leaderboard as one embed, a field a paper, shortened until it fits Discord's total."""
+    shown = list(reply.items[:FIELD_COUNT_LIMIT])
+    while True:
+        for title_chars in LIST_TITLE_STEPS:
+            embed = discord.Embed(title=clip(reply.heading, TITLE_LIMIT), colour=HF_YELLOW)
+            for number, voted in enumerate(shown, 1):
+                name, value = _top_field(number, voted, title_chars)
+                embed.add_field(name=name, value=value, inline=False)
+            if embed_units(embed) <= TOTAL_BUDGET:
+                return embed
+        shown = shown[:-1]
+
+
 @dataclass
 class DiscordMessage:
     """One Discord message: text, embeds, buttons, an attachment, and whether only the asker sees it."""
@@ -369,6 +415,10 @@ def schedule_embed(status: ScheduleStatus) -> discord.Embed:
         value=_timestamp(status.last_delivery) if status.last_delivery else "never",
         inline=False,
     )
+    recap = recap_day_text(s.recap_day)
+    if s.recap_day is not None and not s.paused:
+        recap += f", next {_timestamp(status.next_recap)}"
+    embed.add_field(name="Weekly recap", value=recap, inline=False)
     if s.paused:
         reason = md(s.pause_reason) if s.pause_reason else "paused"
         embed.add_field(
@@ -434,6 +484,14 @@ def render(reply: Reply) -> DiscordMessage:
                 for n, i in enumerate(items[:MAX_LIST_BUTTONS], 1)
             ]
             return DiscordMessage(embeds=[paper_list_embed(heading, items)], items=buttons)
+        case TopPapers(items=voted_items):
+            if not voted_items:
+                return DiscordMessage(content=reply.empty_text)
+            votes: list[discord.ui.Item[Any]] = [
+                UpvoteButton(v.item.paper.arxiv_id, label=f"{n}")
+                for n, v in enumerate(voted_items[:MAX_LIST_BUTTONS], 1)
+            ]
+            return DiscordMessage(embeds=[top_embed(reply)], items=votes)
         case Citation():
             return citation_message(reply)
         case TopicList():
@@ -454,7 +512,9 @@ def render(reply: Reply) -> DiscordMessage:
 
 
 def digest_title(plan: DigestPlan) -> str:
-    """The digest's headline: date and number of papers."""
+    """The digest's headline: date and number of papers (a recap: the week it closes)."""
+    if plan.recap is not None:
+        return f"This week's most voted papers (to {plan.local_date:%A %d %B %Y})"
     count = len(plan.papers)
     noun = "paper" if count == 1 else "papers"
     return f"Trending papers for {plan.local_date:%A %d %B %Y}: {count} {noun}"
@@ -462,18 +522,43 @@ def digest_title(plan: DigestPlan) -> str:
 
 def digest_thread_name(plan: DigestPlan) -> str:
     """The digest thread's (or forum post's) name, 1 to 100 characters."""
+    if plan.recap is not None:
+        return clip(f"This week · {plan.local_date.isoformat()}", THREAD_NAME_LIMIT)
     topics = ", ".join(one_line(t) for t in plan.topics) if plan.topics else "all papers"
     return clip(f"Papers {plan.local_date.isoformat()} · {topics}", THREAD_NAME_LIMIT)
 
 
 def digest_parent_embed(plan: DigestPlan) -> discord.Embed:
-    """The parent message of a digest: headline, topics and the papers' titles."""
+    """The parent message of a digest: headline, topics and the papers' titles (or a weekly recap)."""
+    if plan.recap is not None:
+        return recap_parent_embed(plan)
     embed = discord.Embed(title=clip(digest_title(plan), TITLE_LIMIT), colour=HF_YELLOW)
     topics = ", ".join(md(one_line(t)) for t in plan.topics) if plan.topics else "all trending papers"
     lines = [f"Topics: {topics}", ""]
     lines += [f"{n}. {md(one_line(i.paper.title))}" for n, i in enumerate(plan.papers, 1)]
     embed.description = clip("\n".join(lines), 3000)
     embed.set_footer(text="Papers are in the thread, best first. React with 👍 or press Upvote to vote.")
+    return embed
+
+
+def recap_parent_embed(plan: DigestPlan) -> discord.Embed:
+    """A weekly recap: "This week in #channel", the most voted papers with their votes, the week's counts.
+
+    The title stays the same for one recap whatever happens (a restarted worker finds its message by it).
+    """
+    embed = discord.Embed(title=clip(digest_title(plan), TITLE_LIMIT), colour=HF_YELLOW)
+    lines = [
+        f"This week in {discord_channel(plan.channel.channel)}: the papers this server voted for most.",
+        "",
+    ]
+    for number, item in enumerate(plan.papers, 1):
+        title = md(clip(one_line(item.paper.title or item.paper.arxiv_id), 200))
+        linked = link(title, item.paper.abs_url) or title
+        lines.append(f"{number}. {linked} · **{plural(item.chat_votes, 'vote')}**")
+    lines += ["", recap_counts(plan) + "."]
+    embed.description = clip("\n".join(lines), 3000)
+    if plan.threaded:
+        embed.set_footer(text="The papers are in the thread. React with 👍 or press Upvote to vote.")
     return embed
 
 

@@ -7,8 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain import DigestPlan, Paper, ScoredPaper
-from bot.render_text import authors_line, digest_heading, render_text, shorten
+from bot.domain import DigestPlan, Paper, ScoredPaper, VotedPaper
+from bot.render_text import (
+    authors_line,
+    digest_heading,
+    plural,
+    recap_counts,
+    recap_day_text,
+    render_text,
+    shorten,
+    shown_text,
+)
 from bot.replies import (
     Citation,
     DigestReply,
@@ -23,6 +32,7 @@ from bot.replies import (
     ScheduleStatus,
     SharedPaper,
     TopicList,
+    TopPapers,
     VoteReply,
 )
 
@@ -50,6 +60,8 @@ CARD_SUMMARY_CHARS = 900
 LIST_SUMMARY_CHARS = 220
 
 _URL_OK = re.compile(r"^https?://[^\s<>|\"]+$", re.IGNORECASE)
+# Slack channel ids (C…, G…, D…): only these become a mention, which Slack shows as the channel's name.
+_CHANNEL_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,11 +305,78 @@ def unfurl_map(reply: LinkCards) -> dict[str, dict[str, Any]]:
     return {card.url: {"blocks": link_card_blocks(card)} for card in reply.cards}
 
 
+# ----- the leaderboard -----
+
+
+def slack_channel(channel_id: str) -> str:
+    """A channel as Slack shows it by name (`<#C123>`), or as escaped text when it is not a Slack id."""
+    return f"<#{channel_id}>" if _CHANNEL_ID.match(channel_id) else escape(f"#{channel_id}")
+
+
+def voted_paper_blocks(voted: VotedPaper, number: int) -> list[dict[str, Any]]:
+    """One paper of the leaderboard: title, authors, its votes, where it was shown, and its buttons."""
+    item = voted.item
+    paper = item.paper
+    lines = [
+        f"{_title_line(paper, number)}  `{escape(paper.arxiv_id)}`",
+        fit_escaped(authors_line(paper.authors), 300),
+        f"*{plural(item.chat_votes, 'vote')}* · ▲ {paper.hf_upvotes} on Hugging Face · {links_text(paper)}",
+    ]
+    # Channel mentions are markup already; the rest of the line is our own words.
+    where = shown_text(voted.shown, slack_channel)
+    if where:
+        lines.append(where[:1].upper() + where[1:])
+    return [section("\n".join(lines)), _paper_buttons(paper, share=False)]
+
+
+def top_blocks(reply: TopPapers) -> list[dict[str, Any]]:
+    """The leaderboard: a heading, then each paper in two blocks, within Slack's 50 blocks."""
+    if not reply.items:
+        return [section(fit_escaped(reply.empty_text, MAX_SECTION_TEXT))]
+    blocks: list[dict[str, Any]] = [section(f"*:trophy: {fit_escaped(reply.heading, 300)}*")]
+    room = (MAX_BLOCKS - len(blocks)) // 2
+    for number, voted in enumerate(reply.items[:room], 1):
+        blocks += voted_paper_blocks(voted, number)
+    return blocks
+
+
 # ----- digests -----
 
 
+def recap_parent_message(plan: DigestPlan, vote_emoji: str = "+1") -> SlackMessage:
+    """A weekly recap: "This week in #channel", the most voted papers with their votes, the week's counts.
+
+    With more than one paper it heads a thread (each paper follows as a reply, like a digest); a recap of one
+    paper shows that paper's card in this one message.
+    """
+    channel = slack_channel(plan.channel.channel)
+    head = section(f"*:trophy: This week in {channel}* (to {plan.local_date:%A %d %B %Y})")
+    counts = escape(recap_counts(plan))
+    blocks: list[dict[str, Any]] = [head]
+    if plan.threaded:
+        lines = [
+            f"{number}. {link(item.paper.hf_url, shorten(item.paper.title or item.paper.arxiv_id, 300))}"
+            f" · *{plural(item.chat_votes, 'vote')}*"
+            for number, item in enumerate(plan.papers, 1)
+        ]
+        blocks += [
+            section("\n".join(lines)),
+            context(
+                counts, f"The papers are in the thread; react with :{escape(vote_emoji)}: on one to vote."
+            ),
+        ]
+    else:
+        blocks += paper_card_blocks(plan.papers[0])
+        blocks.append(context(counts, f"React with :{escape(vote_emoji)}: to vote for it."))
+    titles = "; ".join(f"{item.paper.title} ({plural(item.chat_votes, 'vote')})" for item in plan.papers)
+    text = f"This week in {channel}: " + fit_escaped(titles, MAX_FALLBACK_TEXT - 100)
+    return SlackMessage(text, enforce_limits(blocks))
+
+
 def digest_parent_message(plan: DigestPlan, vote_emoji: str = "+1") -> SlackMessage:
-    """The parent message of a digest: date, how many papers, the channel's topics."""
+    """The parent message of a digest: date, how many papers, the channel's topics (or a weekly recap)."""
+    if plan.recap is not None:
+        return recap_parent_message(plan, vote_emoji)
     count = len(plan.papers)
     topics = ", ".join(plan.topics) if plan.topics else "all trending papers"
     blocks = [
@@ -340,6 +419,8 @@ def render_reply(reply: Reply, *, share: bool = False) -> SlackMessage:
             blocks = [block for card in cards for block in link_card_blocks(card)]
         case PaperList():
             blocks = paper_list_blocks(reply, share=share)
+        case TopPapers():
+            blocks = top_blocks(reply)
         case Citation(title=title, bibtex=bibtex):
             blocks = [section(f"*BibTeX for {fit_escaped(title, 400)}*")]
             blocks += _code_sections(bibtex)
@@ -397,6 +478,11 @@ def _schedule_blocks(status: ScheduleStatus) -> list[dict[str, Any]]:
         ("Topics", str(status.topic_count) if status.topic_count else "none (all trending papers)"),
         ("Next digest", "paused" if s.paused else _when(status.next_run)),
         ("Last delivery", _when(status.last_delivery)),
+        (
+            "Weekly recap",
+            recap_day_text(s.recap_day)
+            + ("" if s.recap_day is None or s.paused else f", next {_when(status.next_recap)}"),
+        ),
     ]
     blocks: list[dict[str, Any]] = [
         section(f"*{fit_escaped(status.heading, 300)}*"),

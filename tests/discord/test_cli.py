@@ -57,6 +57,7 @@ async def test_sync_registers_the_papers_group_globally_and_removes_guild_copies
     assert set(subcommands) == {
         "search",
         "trending",
+        "top",
         "paper",
         "cite",
         "subscribe",
