@@ -126,15 +126,9 @@ class LoopbackPlatform:
         return [m for m in self.posted if m.channel == channel]
 
 
-class BlindLoopback(LoopbackPlatform):
-    """The same platform without a way to look for earlier posts (like the console)."""
-
-    find_posted = None  # type: ignore[assignment]
-
-
-def policy(**changes: object) -> DeliveryPolicy:
+def policy(**changes: Any) -> DeliveryPolicy:
     """The unpaced test policy with some fields changed."""
-    values = {
+    values: dict[str, Any] = {
         "lease_seconds": 30.0,
         "first_backoff": 0.01,
         "max_backoff": 0.05,
@@ -142,7 +136,7 @@ def policy(**changes: object) -> DeliveryPolicy:
         "paces": {},
         **changes,
     }
-    return DeliveryPolicy(**values)  # type: ignore[arg-type]
+    return DeliveryPolicy(**values)
 
 
 def paced(channel_interval: float, rate: float | None = None) -> DeliveryPolicy:
@@ -161,22 +155,22 @@ class World:
     engine: DeliveryEngine
     scheduler: DigestScheduler
 
-    def new_engine(self, **changes: object) -> DeliveryEngine:
+    def new_engine(self, **changes: Any) -> DeliveryEngine:
         """Another worker on the same store (a replica, or this process after a restart)."""
         return DeliveryEngine(self.store, policy=policy(**changes), clock=self.clock)
 
-    def restart(self, **changes: object) -> None:
+    def restart(self, **changes: Any) -> None:
         """Forget everything in memory, as a process restart does."""
         self.engine = self.new_engine(**changes)
         self.paperboy.delivery.engine = self.engine
         self.scheduler = DigestScheduler(self.store, self.paperboy.planner, self.engine, self.clock)
 
-    async def channel(self, name: str, **settings: object) -> ChannelRef:
+    async def channel(self, name: str, **settings: Any) -> ChannelRef:
         """A console channel with a digest schedule (daily 09:00 UTC, 3 papers, unless told otherwise)."""
         ref = ChannelRef("console", "local", name)
-        values: dict[str, object] = {"hour": 9, "timezone": "UTC", "weekdays_only": False, "digest_size": 3}
+        values: dict[str, Any] = {"hour": 9, "timezone": "UTC", "weekdays_only": False, "digest_size": 3}
         values.update(settings)
-        await self.store.save_settings(ChannelSettings(ref, **values))  # type: ignore[arg-type]
+        await self.store.save_settings(ChannelSettings(ref, **values))
         return ref
 
     async def tick(self) -> int:

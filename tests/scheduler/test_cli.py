@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -42,8 +43,8 @@ async def channels(tmp_path: Path, *settings: ChannelSettings) -> None:
         await store.close()
 
 
-def due_now(ref: ChannelRef, **changes: object) -> ChannelSettings:
-    values: dict[str, object] = {
+def due_now(ref: ChannelRef, **changes: Any) -> ChannelSettings:
+    values: dict[str, Any] = {
         "hour": 0,
         "minute": 0,
         "timezone": "UTC",
@@ -51,7 +52,7 @@ def due_now(ref: ChannelRef, **changes: object) -> ChannelSettings:
         "digest_size": 2,
     }
     values.update(changes)
-    return ChannelSettings(ref, **values)  # type: ignore[arg-type]
+    return ChannelSettings(ref, **values)
 
 
 async def test_due_posts_what_is_due_once_and_says_so(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
+import pytest
+
 from bot.commands import CommandContext, ReactionVote
-from bot.domain import ChannelRef
+from bot.domain import ChannelRef, Delivery, DigestPlan
 from bot.ports import Store
 from bot.replies import VoteReply
 from bot.services.delivery import DeliveryEngine
@@ -18,8 +20,8 @@ from tests.scheduler.conftest import LoopbackPlatform, World, paced, policy
 DAY = date(2026, 3, 27)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 async def due_channels(world: World, count: int, **settings: object) -> list[ChannelRef]:
@@ -219,18 +221,20 @@ async def test_stopping_releases_what_was_not_posted_and_a_later_run_finishes_it
     assert_each_once(world.platform, channels)
 
 
-async def test_stop_lets_a_message_already_on_its_way_finish_and_records_it(world: World) -> None:
+async def test_stop_lets_a_message_already_on_its_way_finish_and_records_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     [channel] = await due_channels(world, 1)
     on_its_way = asyncio.Event()
     answer = asyncio.Event()
     original = world.platform.post_parent
 
-    async def slow_parent(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def slow_parent(plan: DigestPlan, delivery: Delivery) -> str:
         on_its_way.set()
         await answer.wait()
-        return await original(*args, **kwargs)
+        return await original(plan, delivery)
 
-    world.platform.post_parent = slow_parent  # type: ignore[method-assign]
+    monkeypatch.setattr(world.platform, "post_parent", slow_parent)
     running = asyncio.create_task(world.tick())
     await on_its_way.wait()
     stopping = asyncio.create_task(world.engine.stop(grace=5))

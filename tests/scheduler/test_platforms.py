@@ -19,7 +19,7 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.connection import SlackConnection, connect_slack
 from bot.core import Paperboy
 from bot.domain import ChannelRef, ChannelSettings
-from bot.ports import NullTelemetry
+from bot.ports import NullTelemetry, Store
 from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestPublisher
 from bot.services.due_digests import DigestScheduler
@@ -49,20 +49,16 @@ async def paperboy(tmp_path: Path) -> AsyncIterator[Paperboy]:
         await store.close()
 
 
-async def due(store: SqlStore, refs: list[ChannelRef]) -> None:
+async def due(store: Store, refs: list[ChannelRef]) -> None:
+    assert isinstance(store, SqlStore)  # the fixture's store, which can save a channel's whole settings
     for ref in refs:
         await store.save_settings(
             ChannelSettings(ref, hour=0, minute=0, timezone="UTC", weekdays_only=False, digest_size=PAPERS)
         )
 
 
-def engine_for(paperboy: Paperboy, platform: str, **pace: float) -> DeliveryEngine:
-    policy = DeliveryPolicy(
-        first_backoff=0.05,
-        max_backoff=0.1,
-        poll_seconds=0.2,
-        paces={platform: PlatformPace(**pace)},  # type: ignore[arg-type]
-    )
+def engine_for(paperboy: Paperboy, platform: str, pace: PlatformPace) -> DeliveryEngine:
+    policy = DeliveryPolicy(first_backoff=0.05, max_backoff=0.1, poll_seconds=0.2, paces={platform: pace})
     return DeliveryEngine(paperboy.store, policy=policy)
 
 
@@ -105,7 +101,7 @@ async def test_slack_digests_beyond_the_rate_limit_are_waited_out_and_posted_onc
     refs = [ChannelRef("slack", "T1", f"C{n}") for n in range(8)]
     await due(paperboy.store, refs)
     # Our gate lets 40 a second through; the fake takes 20: the rest is answered 429 and waited out.
-    engine = engine_for(paperboy, "slack", channel_interval=0.0, rate=40.0, burst=10)
+    engine = engine_for(paperboy, "slack", PlatformPace(channel_interval=0.0, rate=40.0, burst=10))
     assert await tick_and_deliver(paperboy, engine, "slack") == 8 * (PAPERS + 1)
     audit = slack_fake.audit({ref.channel: PAPERS for ref in refs})
     assert audit["problems"] == []
@@ -119,7 +115,7 @@ async def test_a_slack_post_whose_answer_was_lost_is_found_by_its_metadata_and_a
     paperboy = posting_to(paperboy, slack=slack.publisher)
     [ref] = refs = [ChannelRef("slack", "T1", "CLOST")]
     await due(paperboy.store, refs)
-    engine = engine_for(paperboy, "slack", channel_interval=0.0)
+    engine = engine_for(paperboy, "slack", PlatformPace(channel_interval=0.0))
     scheduler = DigestScheduler(paperboy.store, paperboy.planner, engine, paperboy.clock)
     await scheduler.tick({"slack"})
     # A worker posts the parent and the first paper, then dies before recording the paper.
@@ -166,7 +162,7 @@ async def test_discord_digests_go_out_paced_and_once_through_the_adapter(
     await runner.wait_until_ready(10)
     try:
         await due(paperboy.store, [ChannelRef("discord", str(guild), str(c)) for c in channels])
-        engine = engine_for(paperboy, "discord", channel_interval=0.1, rate=50.0)
+        engine = engine_for(paperboy, "discord", PlatformPace(channel_interval=0.1, rate=50.0))
         assert await tick_and_deliver(paperboy, engine, "discord") == 4 * (PAPERS + 1)
     finally:
         await runner.stop()
@@ -193,7 +189,7 @@ async def test_a_discord_post_made_before_a_long_outage_is_adopted_once_the_nonc
     await runner.wait_until_ready(10)
     try:
         await due(paperboy.store, [ref])
-        engine = engine_for(paperboy, "discord", channel_interval=0.0)
+        engine = engine_for(paperboy, "discord", PlatformPace(channel_interval=0.0))
         scheduler = DigestScheduler(paperboy.store, paperboy.planner, engine, paperboy.clock)
         await scheduler.tick({"discord"})
         now = datetime.now(UTC)

@@ -130,7 +130,7 @@ async def test_a_replica_that_stops_hands_the_refresh_over_at_the_next_run(
 async def test_paperboy_run_s_refresh_job_takes_turns_and_hands_its_turn_over_when_it_stops(
     store: SqlStore, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         PAPERBOY_REFRESH_MINUTES=30, HF_API_URL="http://127.0.0.1:9", PAPERBOY_SOURCE_DEADLINE=0.3
     )
     other = RefreshTurn(store, clock, PERIOD)  # another replica

@@ -9,8 +9,8 @@ from bot.services.due_digests import channel_statuses
 from tests.scheduler.conftest import TODAY, World, synthetic_papers
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 async def test_nothing_is_posted_before_the_local_hour_and_everything_once_after(world: World) -> None:

@@ -3,9 +3,8 @@ back as far as the digest's start, page by page, however busy the channel."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -59,13 +58,13 @@ class LosingSlack(RateLimitedSlack):
                 return api_error("internal_error", 500)
         return status, body, headers
 
-    def _failing_read(self, read: Any) -> Any:
+    def _failing_read(self, read: Callable[[ApiCall], Answer]) -> Callable[[ApiCall], Answer]:
         def answer(call: ApiCall) -> Answer:
             if self.read_failures:
                 status = self.read_failures.pop(0)
                 code = "ratelimited" if status == 429 else "internal_error"
                 return api_error(code, status, {"Retry-After": "7"} if status == 429 else None)
-            return read(call)  # type: ignore[no-any-return]
+            return read(call)
 
         return answer
 
