@@ -56,12 +56,14 @@ class TopPapers:
 
     window: str
     items: tuple[VotedPaper, ...]
+    # Whose votes: the asker's workspace, or (the command line without --workspace) every one.
+    scope: str = "this workspace"
 
     @property
     def heading(self) -> str:
         """What the list is, in a few words."""
         period = "of all time" if self.window == "all" else f"of the {self.window}"
-        return f"Most voted papers {period} in this workspace"
+        return f"Most voted papers {period} in {self.scope}"
 
     @property
     def empty_text(self) -> str:

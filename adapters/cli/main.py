@@ -23,9 +23,9 @@ from adapters.cli.index import index_app
 from adapters.cli.ingest import register_ingest_commands
 
 if TYPE_CHECKING:
-    from bot.domain import Paper, ScoredPaper
+    from bot.domain import Paper, ScoredPaper, VotedPaper, Workspace
 
-__all__ = ["app", "fail", "list_json", "main", "paper_json", "run_async"]
+__all__ = ["app", "fail", "list_json", "main", "paper_json", "run_async", "top_json"]
 
 app = command_group(
     "Paperboy: the day's trending research papers in Slack, Discord and your terminal.", add_completion=False
@@ -172,6 +172,69 @@ def trending(
                 )
             )
         )
+
+
+def top_json(items: list[VotedPaper]) -> str:
+    """The stable JSON of the leaderboard (`top --json`): best first, each paper's votes and where it was shown."""
+    return json.dumps(
+        [
+            {
+                "arxiv_id": v.item.paper.arxiv_id,
+                "title": v.item.paper.title,
+                "authors": v.item.paper.authors,
+                "votes": v.item.chat_votes,
+                "hf_upvotes": v.item.paper.hf_upvotes,
+                "url": v.item.paper.abs_url,
+                "shown": [{"channel": s.channel, "via": s.via} for s in v.shown],
+            }
+            for v in items
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def workspace_ref(text: str) -> Workspace:
+    """`platform:workspace` (or a channel reference, whose workspace is taken); fail with one sentence."""
+    from bot.domain import PLATFORMS, Workspace
+
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(parts) or parts[0].lower() not in PLATFORMS:
+        raise fail(
+            f"--workspace takes platform:workspace, e.g. slack:T123, discord:G1 or console:local; not {text!r}."
+        )
+    return Workspace(parts[0].lower(), parts[1])
+
+
+@app.command()
+def top(
+    window: Annotated[str, typer.Option(help="week, month or all")] = "week",
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="platform:workspace, e.g. slack:T123 (default: every workspace, votes added up)"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, best first.")] = False,
+) -> None:
+    """The papers a workspace voted for most in a window, and where each was shown."""
+    if window not in ("week", "month", "all"):
+        raise fail(f"--window takes week, month or all, not {window!r}.")
+    where = workspace_ref(workspace) if workspace is not None else None
+    from adapters.app.compose import paperboy_app
+    from adapters.settings import Settings
+    from bot.render_text import render_text
+    from bot.replies import TopPapers
+
+    async def main() -> list[VotedPaper]:
+        async with paperboy_app(Settings()) as paperboy:
+            return await paperboy.top(window, workspace=where, limit=limit)
+
+    items = run_async(main)
+    if as_json:
+        typer.echo(top_json(items))
+        return
+    scope = f"{where.platform}:{where.workspace}" if where is not None else "every workspace"
+    typer.echo(render_text(TopPapers(window, tuple(items), scope)))
 
 
 @app.command()
