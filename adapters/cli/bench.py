@@ -104,3 +104,21 @@ def bench_startup_command(
         typer.echo(bench_startup(runs, word, semantic=semantic))
     except StartupBenchError as error:
         raise fail(str(error)) from None
+
+
+@bench_app.command("unfurl")
+def bench_unfurl_command(
+    events: Annotated[int, typer.Option(min=1, help="Timed link_shared events, one after another.")] = 500,
+    links: Annotated[int, typer.Option(min=1, max=5, help="Stored paper links in each shared message.")] = 1,
+    database: Annotated[
+        str | None, typer.Option(help="A database URL (default: SQLite in --workdir).")
+    ] = None,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path(
+        "bench-data/unfurl"
+    ),
+) -> None:
+    """Time Slack's link_shared to Paperboy's chat.unfurl for stored papers, through the real app: p50 and p99."""
+    from adapters.bench.unfurl import bench_unfurl
+
+    result = run_async(lambda: bench_unfurl(events, links, database_url=database, workdir=workdir))
+    typer.echo(result.report())
