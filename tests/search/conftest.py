@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -150,15 +151,24 @@ async def fill(paper_source: str | None, tmp_path: Path) -> AsyncIterator[Fill]:
             await store.close()
 
 
-async def ids_for(index: TantivyIndex, text: str, limit: int = 10, **options: object) -> list[str]:
+async def ids_for(
+    index: TantivyIndex,
+    text: str,
+    limit: int = 10,
+    *,
+    restrict_to: Collection[str] | None = None,
+    require_all_words: bool = False,
+) -> list[str]:
     """The ids a query in the query language finds, best first."""
-    hits = await index.search(parse_query(text), limit, **options)  # type: ignore[arg-type]
+    hits = await index.search(
+        parse_query(text), limit, restrict_to=restrict_to, require_all_words=require_all_words
+    )
     return [arxiv_id for arxiv_id, _ in hits]
 
 
-def paper(arxiv_id: str, title: str, abstract: str = "", **fields: object) -> Paper:
+def paper(arxiv_id: str, title: str, abstract: str = "", **fields: Any) -> Paper:
     """A paper with the fields a test names."""
-    return Paper(arxiv_id=arxiv_id, title=title, abstract=abstract, **fields)  # type: ignore[arg-type]
+    return Paper(arxiv_id=arxiv_id, title=title, abstract=abstract, **fields)
 
 
 LIBRARY = [

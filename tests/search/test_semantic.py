@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -27,6 +27,7 @@ from storage.vectors.semantic import (
     missing_extra,
     open_semantic,
 )
+from storage.vectors.store import EmbeddingStore
 from tests.cli.without_extra import env_without_semantic_extra, run_paperboy
 from tests.clock import FixedClock
 from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
@@ -38,9 +39,13 @@ _skip_without_extra = pytest.mark.skipif(
 )
 
 
-def needs_extra(test: Callable[..., Any]) -> Callable[..., Any]:
+MarkedTest = TypeVar("MarkedTest", bound=Callable[..., object])
+
+
+def needs_extra(test: MarkedTest) -> MarkedTest:
     """Skipped without the semantic extra; marked `semantic`, the marker CI runs them by once it is installed."""
-    return pytest.mark.semantic(_skip_without_extra(test))
+    # A mark returns the function it marks; its overloads say Any for a generic callable.
+    return cast(MarkedTest, pytest.mark.semantic(_skip_without_extra(test)))
 
 
 TODAY = date(2025, 9, 1)
@@ -94,9 +99,11 @@ async def titles(app: Paperboy, text: str, limit: int = 5) -> list[str]:
 
 
 @needs_extra
-async def test_ingest_embeds_every_paper_and_a_paraphrase_finds_the_paper(app: Paperboy) -> None:
+async def test_ingest_embeds_every_paper_and_a_paraphrase_finds_the_paper(
+    app: Paperboy, store: SqlStore
+) -> None:
     assert app.semantic is not None
-    stored = await app.store.count_embeddings(DEFAULT_MODEL)  # type: ignore[attr-defined]
+    stored = await store.count_embeddings(DEFAULT_MODEL)
     assert stored == 50
     # Of these words the papers hold only "runtime", in a paper on sparse autoencoders.
     query = "remember stuff at runtime"
@@ -186,7 +193,7 @@ async def test_a_withdrawn_paper_leaves_search_by_meaning(app: Paperboy) -> None
 async def test_paperboy_index_embeddings_embeds_the_store_once(database_url: str, store: SqlStore) -> None:
     await store.upsert_papers(load_demo_papers(TODAY))
     # The suite turns the model off for every other test; this one asks for the default model.
-    settings = Settings(_env_file=None, DATABASE_URL=database_url, PAPERBOY_SEMANTIC_MODEL=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, DATABASE_URL=database_url, PAPERBOY_SEMANTIC_MODEL=None)
 
     first = await embed_all(settings, progress=True)
     second = await embed_all(settings, progress=False)
@@ -215,7 +222,7 @@ async def test_paperboy_index_embeddings_says_what_is_missing_when_it_is_off(
     assert without_extra.stdout == ""
 
     # With the extra installed or not, a model turned off is said in one sentence too.
-    settings = Settings(_env_file=None, DATABASE_URL=database_url, PAPERBOY_SEMANTIC_MODEL="off")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, DATABASE_URL=database_url, PAPERBOY_SEMANTIC_MODEL="off")
     with pytest.raises(ValueError, match=r"^Semantic search is turned off \(PAPERBOY_SEMANTIC_MODEL=off\)"):
         await embed_all(settings, progress=False)
 
@@ -227,8 +234,10 @@ def test_without_the_extra_search_is_lexical_and_says_so_once(
     monkeypatch.setattr(semantic_module, "_said_off", False)
     caplog.set_level(logging.INFO, logger="storage.vectors.semantic")
 
-    assert open_semantic(object(), None) is None  # type: ignore[arg-type]
-    assert open_semantic(object(), None) is None  # type: ignore[arg-type]
+    # With the extra missing, open_semantic never touches the store.
+    untouched = cast(EmbeddingStore, object())
+    assert open_semantic(untouched, None) is None
+    assert open_semantic(untouched, None) is None
 
     said = [r.getMessage() for r in caplog.records if r.name == "storage.vectors.semantic"]
     assert len(said) == 1
