@@ -155,6 +155,8 @@ def format_due(report: DueReport) -> str:
         f"{tick.due} digest(s) due: {tick.created} queued, {tick.already} already there, "
         f"{tick.empty} with nothing new; {report.posted} message(s) posted."
     )
+    if tick.recaps:
+        text += f" {tick.recaps} weekly recap(s) queued."
     if tick.failed:
         text += f" {tick.failed} could not be planned (see the log)."
     if report.failed:
