@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -30,6 +30,8 @@ from adapters.bench.slack_api import (
     api_error,
     link_shared_event,
 )
+
+Seen = TypeVar("Seen")
 
 # ----- requests signed as Slack signs them -----
 
@@ -296,7 +298,7 @@ class FakeSlack(RateLimitedSlack):
             if c.args.get("_accepted") and (channel is None or c.args.get("channel") == channel)
         ]
 
-    async def wait_for(self, condition: Callable[[], Any], within: float = 10.0) -> Any:
+    async def wait_for(self, condition: Callable[[], Seen], within: float = 10.0) -> Seen:
         """Wait until `condition()` is truthy (the app works in the background); fail after `within` s.
 
         It looks again whenever the fake is called, not on a timer.

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -24,6 +24,8 @@ from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.clock import FixedClock
 from tests.fakes.slack import FakeSlack, action_body, command_body, event_body, signed_headers
+
+Checked = TypeVar("Checked")
 
 DEMO_DAY = date(2026, 11, 26)
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -128,7 +130,7 @@ class SlackHarness:
         return response
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Checked]], within: float = 10.0) -> Checked:
     """Wait until an async check returns something truthy (background work done); fail after `within` s."""
     deadline = time.monotonic() + within
     while not (value := await check()):
@@ -210,12 +212,12 @@ def slack_config(fake_slack: FakeSlack) -> SlackConfig:
     )
 
 
-StartSlack = Callable[..., Any]
+StartSlack = Callable[..., Awaitable["SlackHarness"]]
 
 
 @pytest.fixture
 async def start(
-    fake_slack: FakeSlack, paperboy: Paperboy, database_url: str, slack_config: SlackConfig
+    fake_slack: FakeSlack, paperboy: Paperboy, store: SqlStore, database_url: str, slack_config: SlackConfig
 ) -> AsyncIterator[StartSlack]:
     """Start the Slack adapter (config overrides as keywords) and stop it after the test."""
     running: list[SlackService] = []
@@ -225,7 +227,7 @@ async def start(
     async def starter(**overrides: Any) -> SlackHarness:
         config = replace(slack_config, **overrides)
         # In the composition root's order: Slack's connection first, then a core that posts through it.
-        engine = paperboy.store.engine if config.uses_oauth else None  # type: ignore[attr-defined]
+        engine = store.engine if config.uses_oauth else None  # the store the core keeps
         connection = await connect_slack(config, paperboy.telemetry, engine=engine)
         connections.append(connection)
         core = Paperboy(

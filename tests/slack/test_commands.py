@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.domain import ChannelRef
 from tests.fakes.slack import command_body
 from tests.slack.conftest import SlackHarness, StartSlack, block_text, buttons
@@ -9,7 +11,7 @@ from tests.slack.conftest import SlackHarness, StartSlack, block_text, buttons
 FORM = "application/x-www-form-urlencoded"
 
 
-def labels(message: dict) -> list[str]:  # type: ignore[type-arg]
+def labels(message: dict[str, Any]) -> list[str]:
     return [b["text"]["text"] for b in buttons(message)]
 
 

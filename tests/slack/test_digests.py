@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from typing import Any
 
 from bot.domain import ChannelRef
-from tests.slack.conftest import SlackHarness, block_text
+from tests.slack.conftest import SlackHarness, StartSlack, block_text
 
 
-def blocks_of(call_args: dict) -> list:  # type: ignore[type-arg]
-    blocks = call_args.get("blocks")
-    return json.loads(blocks) if isinstance(blocks, str) else blocks
+def blocks_of(call_args: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blocks a Web API call carried, decoded when slack_sdk sent them as a JSON string."""
+    blocks = call_args.get("blocks") or []
+    decoded: list[dict[str, Any]] = json.loads(blocks) if isinstance(blocks, str) else blocks
+    return decoded
 
 
 async def test_subscribe_then_digest_posts_a_parent_and_one_threaded_reply_per_paper(
@@ -121,7 +124,7 @@ async def test_a_revoked_token_pauses_the_channel(slack: SlackHarness) -> None:
     assert (await slack.paperboy.schedules.get(ChannelRef("slack", "T1", "C1"))).paused
 
 
-async def test_posts_to_one_channel_are_paced(start) -> None:  # type: ignore[no-untyped-def]
+async def test_posts_to_one_channel_are_paced(start: StartSlack) -> None:
     harness: SlackHarness = await start(post_interval=0.3)
     await harness.command("subscribe matryoshka")
     await harness.command("digest")

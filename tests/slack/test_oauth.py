@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -141,9 +142,9 @@ async def test_an_oauth_redirect_with_a_forged_state_installs_nothing(start: Sta
     assert await harness.service.bot.installations.bot_token("TONE") is None
 
 
-async def _is_none(awaitable) -> bool:  # type: ignore[no-untyped-def]
+async def _is_none(awaitable: Awaitable[object]) -> bool:
     return await awaitable is None
 
 
-async def _empty(awaitable) -> bool:  # type: ignore[no-untyped-def]
+async def _empty(awaitable: Awaitable[object]) -> bool:
     return not await awaitable

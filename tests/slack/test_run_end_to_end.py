@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -92,7 +93,7 @@ async def test_search_digest_and_a_reaction_vote_through_paperboy_run(
     url, env = running
     async with httpx.AsyncClient(timeout=30) as http:
 
-        async def command(text: str, name: str) -> dict:  # type: ignore[type-arg]
+        async def command(text: str, name: str) -> dict[str, Any]:
             body = command_body(
                 text, team="T1", channel="C1", user="U1", response_url=fake_slack.response_url(name)
             )
@@ -101,7 +102,7 @@ async def test_search_digest_and_a_reaction_vote_through_paperboy_run(
             found = await fake_slack.wait_for(
                 lambda: [r for r in fake_slack.responses if r["_name"] == name], 30
             )
-            return found[-1]  # type: ignore[no-any-return]
+            return found[-1]
 
         card = await command("search matryoshka", "search")
         assert "Matryoshka Representation Learning" in block_text(card)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store.models.installation import Installation
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.ops.logs import setup_logging
@@ -52,7 +52,9 @@ def oauth_config(config: SlackConfig, keys: tuple[str, ...]) -> SlackConfig:
 
 def engine_of(slack: SlackHarness) -> AsyncEngine:
     """The database engine the app keeps its installations on."""
-    return slack.paperboy.store.engine  # type: ignore[attr-defined, no-any-return]
+    store = slack.paperboy.store
+    assert isinstance(store, SqlStore)  # the `store` fixture, on which Slack's installations are kept too
+    return store.engine
 
 
 async def stored_text(engine: AsyncEngine, database_url: str) -> str:
@@ -217,4 +219,6 @@ def test_an_encrypted_bot_token_fits_the_200_characters_of_slack_sdks_token_colu
 
     sealed = TokenSealer([KEY]).seal(token)
 
-    assert len(sealed) <= slack_bots.c.bot_token.type.length == 200  # type: ignore[attr-defined]
+    column = slack_bots.c.bot_token.type
+    assert isinstance(column, String) and column.length == 200
+    assert len(sealed) <= 200
