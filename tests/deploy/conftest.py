@@ -19,7 +19,7 @@ def make_settings(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
             monkeypatch.delenv(field.alias, raising=False)
 
     def build(**variables: Any) -> Settings:
-        return Settings(_env_file=None, **variables)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **variables)
 
     return build
 

@@ -6,6 +6,7 @@ import ast
 import importlib
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic_settings import BaseSettings
@@ -110,8 +111,9 @@ def test_the_example_environment_file_names_every_setting() -> None:
 
 def test_tokens_and_secrets_are_secret_settings_that_never_show() -> None:
     secret_names = {alias for alias in ALIASES if re.search(r"TOKEN|SECRET", alias)}
-    values = {alias: f"value-of-{alias.lower()}-0123456789" for alias in secret_names}
-    settings = Settings(_env_file=None, DATABASE_URL="postgresql://u:db-password-42@h/db", **values)  # type: ignore[call-arg]
+    # Any: pydantic validates each string into its field's type (SecretStr here).
+    values: dict[str, Any] = {alias: f"value-of-{alias.lower()}-0123456789" for alias in secret_names}
+    settings = Settings(_env_file=None, DATABASE_URL="postgresql://u:db-password-42@h/db", **values)
 
     shown = f"{settings!r} {settings} {settings.model_dump()} {settings.model_dump_json()}"
 

@@ -28,7 +28,7 @@ NOW = "2026-11-25 08:00:00"
 
 # Rows as the first schema (0001) stores them, written with plain SQL so that later changes to the code's
 # tables cannot make this test write in a newer shape.
-FIRST_REVISION_ROWS = [
+FIRST_REVISION_ROWS: list[tuple[str, list[dict[str, object]]]] = [
     (
         "INSERT INTO papers (arxiv_id, title, authors, abstract, published, featured_on, hf_upvotes, num_comments,"
         " ai_summary, ai_keywords, github_repo, github_stars, project_page, organization, thumbnail, categories,"
@@ -151,7 +151,8 @@ async def test_rows_of_the_first_schema_are_all_found_after_upgrading_to_the_new
             ["embeddings"],
             ["cs.LG"],
         )
-        assert paper.featured_on == date(2026, 11, 24) and paper.updated_at.tzinfo is not None
+        assert paper.featured_on == date(2026, 11, 24)
+        assert paper.updated_at is not None and paper.updated_at.tzinfo is not None
         assert await store.count_papers() == 2
         settings = await store.get_settings(CHANNEL)
         assert settings is not None and (settings.hour, settings.minute, settings.timezone) == (
@@ -201,7 +202,8 @@ async def _slack_tables_made_by_an_earlier_paperboy(url: str) -> None:
     try:
         installations = SlackInstallations(engine, "1111.2222")
         await installations.installations.create_tables()
-        await installations.states.create_tables()
+        # slack_sdk leaves the OAuth state store's create_tables unannotated.
+        await installations.states.create_tables()  # type: ignore[no-untyped-call]
         await installations.installations.async_save(
             Installation(app_id="A1", team_id="T1", bot_token="xoxb-kept-token", bot_id="B1", user_id="U1")
         )
