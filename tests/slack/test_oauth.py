@@ -21,7 +21,9 @@ async def install(slack: SlackHarness, code: str) -> httpx.Response:
     authorize_url = re.search(r'href="(https://slack.com/oauth/v2/authorize[^"]+)"', page.text)
     assert authorize_url is not None
     query = parse_qs(urlparse(authorize_url.group(1).replace("&amp;", "&")).query)
-    assert query["scope"] == ["commands,chat:write,reactions:read,channels:history,groups:history,users:read"]
+    assert query["scope"] == [
+        "commands,chat:write,reactions:read,channels:history,groups:history,users:read,links:read,links:write"
+    ]
     state = query["state"][0]
     # Bolt's state cookie is Secure; the browser in this test talks plain HTTP, so it is sent by hand.
     return await slack.http.get(
