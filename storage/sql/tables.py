@@ -149,7 +149,8 @@ class VoteRow(SQLModel, table=True):
     """One person's chat vote for one paper in one workspace; `created_at` dates it for `top` and recaps."""
 
     __tablename__ = "votes"
-    __table_args__ = (Index("ix_votes_workspace_created", "platform", "workspace", "created_at"),)
+    # Covering the leaderboard's scan: a workspace's votes of a period, read from the index alone.
+    __table_args__ = (Index("ix_votes_workspace_created", "platform", "workspace", "created_at", "arxiv_id"),)
 
     platform: str = Field(primary_key=True, sa_type=String(PLATFORM))
     workspace: str = Field(primary_key=True, sa_type=String(REF_PART))

@@ -87,15 +87,19 @@ class VoteRows(StorePart):
         Ties go to more Hugging Face upvotes, then the newer arXiv id, as in trending; ids compare byte by
         byte on both databases (PostgreSQL's "C" collation), as Python compares them.
         """
-        count = func.count().label("votes")
-        arxiv_id = papers.c.arxiv_id
+        # Count first (from the covering index alone), then join the counted papers for the tie-break.
+        counted = (
+            select(votes.c.arxiv_id, func.count().label("votes"))
+            .where(*self._cast_between(workspace, since, until))
+            .group_by(votes.c.arxiv_id)
+            .subquery()
+        )
+        arxiv_id = counted.c.arxiv_id
         newest_first = desc(arxiv_id.collate("C") if self._dialect == "postgresql" else arxiv_id)
         statement = (
-            select(arxiv_id, count)
-            .select_from(votes.join(papers, papers.c.arxiv_id == votes.c.arxiv_id))
-            .where(*self._cast_between(workspace, since, until))
-            .group_by(arxiv_id, papers.c.hf_upvotes)
-            .order_by(count.desc(), papers.c.hf_upvotes.desc(), newest_first)
+            select(arxiv_id, counted.c.votes)
+            .join(papers, papers.c.arxiv_id == arxiv_id)
+            .order_by(counted.c.votes.desc(), papers.c.hf_upvotes.desc(), newest_first)
             .limit(max(0, limit))
         )
         async with self.engine.connect() as conn:

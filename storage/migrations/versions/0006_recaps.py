@@ -54,7 +54,9 @@ def _rebuild_digests(change_key: bool, *, upgrade: bool) -> None:
     if sqlite:
         # Dropping the old `digests` deleted its deliveries (the cascade); the digests kept their ids.
         op.execute(f"DELETE FROM deliveries WHERE id IN (SELECT id FROM {_KEEP})")
-        op.execute(f"INSERT INTO deliveries SELECT * FROM {_KEEP} WHERE digest_id IN (SELECT id FROM digests)")
+        op.execute(
+            f"INSERT INTO deliveries SELECT * FROM {_KEEP} WHERE digest_id IN (SELECT id FROM digests)"
+        )
         op.execute(f"DROP TABLE {_KEEP}")
 
 
@@ -62,9 +64,7 @@ def upgrade() -> None:
     """Add the recap columns, the kind to the digests' key, `via` to shown papers, and two indexes."""
     _rebuild_digests(True, upgrade=True)
     op.add_column("channel_settings", sa.Column("recap_day", sa.Integer(), nullable=True, server_default="4"))
-    op.add_column(
-        "paper_messages", sa.Column("via", sa.String(16), nullable=False, server_default="link")
-    )
+    op.add_column("paper_messages", sa.Column("via", sa.String(16), nullable=False, server_default="link"))
     # Before this revision the bot remembered two kinds of messages: digest replies and shared cards.
     op.execute(
         "UPDATE paper_messages SET via = CASE WHEN EXISTS ("
@@ -74,7 +74,9 @@ def upgrade() -> None:
         ") THEN 'digest' ELSE 'card' END"
     )
     op.create_index("ix_paper_messages_paper", "paper_messages", ["platform", "workspace", "arxiv_id"])
-    op.create_index("ix_votes_workspace_created", "votes", ["platform", "workspace", "created_at"])
+    op.create_index(
+        "ix_votes_workspace_created", "votes", ["platform", "workspace", "created_at", "arxiv_id"]
+    )
 
 
 def downgrade() -> None:
