@@ -8,7 +8,7 @@ import secrets
 import socket
 import sys
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from adapters.ops.dbcopy import CopyError, copy_database
 from adapters.slack.installations import SlackInstallations
 from adapters.slack.tokens import TokenSealer
 from adapters.sources.demo import load_demo_papers
-from bot.domain import ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote
+from bot.domain import SHOWN_AS_CARD, ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote, WeekRecap
 from storage.sql.engine import create_engine_for
 from storage.sql.store import SqlStore, open_store
 from storage.sql.tables import metadata
@@ -61,8 +61,8 @@ async def new_postgres() -> AsyncIterator[str]:
 
 
 async def filled_sqlite(tmp_path: Path) -> str:
-    """A SQLite store holding some of everything: papers, settings, topics, votes, a posted digest, messages,
-    and a Slack installation."""
+    """A SQLite store holding some of everything: papers, settings, topics, votes, a posted digest and a weekly
+    recap, messages, and a Slack installation."""
     url = f"sqlite:///{tmp_path / 'paperboy.db'}"
     store = await open_store(url)
     try:
@@ -70,7 +70,9 @@ async def filled_sqlite(tmp_path: Path) -> str:
         await store.upsert_papers(papers)
         await store.save_settings(ChannelSettings(CHANNEL, hour=7, minute=30, timezone="Asia/Tokyo"))
         await store.save_settings(
-            ChannelSettings(ChannelRef("discord", "G1", "C2"), paused=True, pause_reason="gone")
+            ChannelSettings(
+                ChannelRef("discord", "G1", "C2"), paused=True, pause_reason="gone", recap_day=None
+            )
         )
         for topic in ("gaussian splatting", "cat:cs.CL", 'author:"Ada Lovelace"'):
             await store.add_topic(CHANNEL, topic)
@@ -84,7 +86,17 @@ async def filled_sqlite(tmp_path: Path) -> str:
         deliveries = await store.deliveries_of(digest_id)
         for number, delivery in enumerate(deliveries[:2]):
             await store.mark_posted(delivery.id, f"1700000000.00000{number}")
-        await store.remember_message(CHANNEL, "1700000099.000001", papers[5].arxiv_id)
+        await store.remember_message(CHANNEL, "1700000099.000001", papers[5].arxiv_id, via=SHOWN_AS_CARD)
+        await store.remember_message(CHANNEL, "1700000098.000001", papers[6].arxiv_id)
+        week = WeekRecap(
+            datetime(2026, 11, 18, 7, 30, tzinfo=UTC),
+            datetime(2026, 11, 25, 7, 30, tzinfo=UTC),
+            ((papers[0].arxiv_id, 3),),
+            shared=4,
+            voted=1,
+        )
+        recap = DigestPlan(CHANNEL, DAY, (), (ScoredPaper(papers[0], 3.0, 3),), recap=week)
+        assert await store.create_digest(recap) is not None
         installations = SlackInstallations(store.engine, "1111.2222")
         await installations.installations.async_save(
             Installation(
@@ -183,7 +195,7 @@ async def test_the_copy_keeps_working_as_a_store_where_new_ids_follow_the_copied
     finally:
         await store.close()
     assert [t.query for t in topics][-1] == "diffusion" and len(topics) == 4
-    assert digest_id == 2
+    assert digest_id == 3  # after the copied digest and recap
 
 
 async def test_a_target_that_already_holds_rows_is_refused_and_left_alone(
