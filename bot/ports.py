@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol, TypedDict, runtime_checkable
@@ -70,8 +70,12 @@ class PaperRepository(Protocol):
         """How many papers are stored."""
         ...
 
-    async def papers_changed_since(self, since: datetime | None, after_id: str, limit: int) -> list[Paper]:
-        """Papers updated at or after `since` (all when None), ordered by id after `after_id`; for index catch-up."""
+    def papers_changed_after(self, mark: datetime | None, batch: int) -> AsyncGenerator[list[Paper], None]:
+        """Papers stamped after `mark` (all when None), oldest stamp first, in batches; for index catch-up.
+
+        One snapshot of the store, whose writes are stamped in commit order: a paper committed after the read
+        is stamped after the newest stamp the read returned.
+        """
         ...
 
 

@@ -1,6 +1,6 @@
 """The index folder on disk: our state file beside tantivy's files, which files are tantivy's, and its writer lock.
 
-The state file says which schema version wrote the folder and how far catch-up has read the store.
+The state file says which schema version wrote the folder and how far catch-up has read the store (its mark).
 """
 
 from __future__ import annotations
@@ -50,13 +50,19 @@ def wipe(path: Path) -> None:
 
 
 class IndexState:
-    """Schema version and catch-up watermark, kept in a small JSON file beside the index (or in memory)."""
+    """Schema version and catch-up mark, kept in a small JSON file beside the index (or in memory).
+
+    The mark is the newest store stamp (`updated_at`) whose papers the index holds, and every paper stamped
+    at or before it: catch-up reads only what is stamped after it. Folders written before marks existed
+    have a `watermark` instead, read with a safety margin once (see TantivyIndex.catch_up).
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.file = path / STATE_FILE if path is not None else None
         self._memory: dict[str, Any] = {}
 
     def read(self) -> dict[str, Any]:
+        """The state file's content ({} when missing or unreadable)."""
         if self.file is None:
             return dict(self._memory)
         try:
@@ -66,26 +72,35 @@ class IndexState:
         return data if isinstance(data, dict) else {}
 
     def schema_version(self) -> int | None:
+        """The schema version that wrote the folder, if known."""
         value = self.read().get("schema_version")
         return value if isinstance(value, int) else None
 
-    def watermark(self) -> datetime | None:
-        value = self.read().get("watermark")
-        if not isinstance(value, str):
-            return None
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
+    def mark(self) -> datetime | None:
+        """The store stamp catch-up has read through, or None (read everything)."""
+        return _moment(self.read().get("mark"))
 
-    def write(self, watermark: datetime | None) -> None:
-        data = {
-            "schema_version": SCHEMA_VERSION,
-            "watermark": watermark.isoformat() if watermark is not None else None,
-        }
+    def legacy_watermark(self) -> datetime | None:
+        """The watermark of a state file written before marks existed (None once a mark is recorded)."""
+        data = self.read()
+        return None if "mark" in data else _moment(data.get("watermark"))
+
+    def write(self, mark: datetime | None) -> None:
+        """Record the schema version and the mark (atomically: a crash leaves the old file or the new one)."""
+        data = {"schema_version": SCHEMA_VERSION, "mark": mark.isoformat() if mark is not None else None}
         if self.file is None:
             self._memory = data
             return
         temporary = self.file.with_name(self.file.name + ".tmp")
         temporary.write_text(json.dumps(data))
         os.replace(temporary, self.file)
+
+
+def _moment(value: object) -> datetime | None:
+    """A timestamp written by `datetime.isoformat`, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -14,6 +14,7 @@ import fcntl
 import gc
 import logging
 import threading
+import time
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from tantivy import Occur, Order, Query
 
 from bot.bulk import young_garbage_only
 from bot.domain import Paper
-from bot.ports import Clock, PaperRepository
+from bot.ports import PaperRepository
 from bot.query import SearchQuery
 from storage.search.folder import IndexState, wipe, writer_lock_busy
 from storage.search.query import BuiltQuery, QueryBuilder, Ranking
@@ -40,13 +41,15 @@ from storage.search.schema import (
 log = logging.getLogger(__name__)
 
 OPEN_LOCK_FILE = "paperboy-index.lock"
-# A paper stamped just before the watermark may commit after catch-up read past it (a slow transaction, clocks
-# of replicas a little apart): catch-up reads this much before the watermark again, until the watermark is
-# older than that by this process's clock, after which no such late commit can still come.
+# State files written before catch-up marks existed hold a watermark that writes stamped just before it could
+# still commit after; the first catch-up after the upgrade reads this much before it again, once.
 CATCH_UP_MARGIN = timedelta(minutes=2)
-CATCH_UP_PAGE = 5000
-# Catch-up of a large store commits every so often, so that an interrupted rebuild keeps most of its work.
-CATCH_UP_COMMIT_EVERY = 100_000
+# Papers a catch-up reads and stages at a time: small, so the event loop gets its turn often.
+CATCH_UP_BATCH = 500
+# A big catch-up commits (and records the mark reached) after this many papers written or this many seconds,
+# so that searches see its progress and an interrupted one resumes from there.
+CATCH_UP_COMMIT_EVERY = 50_000
+CATCH_UP_COMMIT_SECONDS = 10.0
 CATCH_UP_LOG_EVERY = 100_000
 WRITER_HEAP_BYTES = 128_000_000
 WRITER_THREADS = 2
@@ -64,25 +67,59 @@ ACRONYM_PAPERS = 20
 RERANK_DEPTH = 100
 
 
-class _SystemClock:
-    """The real UTC clock."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def _aware(moment: datetime) -> datetime:
     """A timestamp comparable with any other: stores that drop the zone keep UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+class _CatchUpProgress:
+    """What a catch-up has read and written, and the newest mark it may record.
+
+    Papers come oldest stamp first, but a batch may end in the middle of one write's papers (they share its
+    stamp): a stamp is complete once a later one has been read, or the read has ended.
+    """
+
+    def __init__(self, after: datetime | None) -> None:
+        self.mark = after
+        self.read = 0
+        self.indexed = 0
+        self.uncommitted = 0
+        self._newest: datetime | None = None
+
+    def staged(self, batch: Sequence[Paper], written: int) -> None:
+        """Count a batch that was staged; move the mark past every stamp it completed."""
+        for paper in batch:
+            if paper.updated_at is None:
+                continue
+            stamp = _aware(paper.updated_at)
+            if self._newest is not None and stamp > self._newest:
+                self.mark = self._newest
+            if self._newest is None or stamp > self._newest:
+                self._newest = stamp
+        before = self.read
+        self.read += len(batch)
+        self.indexed += written
+        self.uncommitted += written
+        if self.read // CATCH_UP_LOG_EVERY != before // CATCH_UP_LOG_EVERY:
+            log.info("Search index catch-up: %d papers read, %d indexed so far.", self.read, self.indexed)
+
+    def committed(self) -> datetime | None:
+        """Note a commit; return the mark that is now safe to record."""
+        self.uncommitted = 0
+        return self.mark
+
+    def finished(self) -> None:
+        """The read has ended: the newest stamp read is complete too."""
+        if self._newest is not None:
+            self.mark = self._newest
+
+
 class TantivyIndex:
     """The `bot.ports.SearchIndex` on tantivy: BM25 over weighted fields, filters, deterministic order."""
 
-    def __init__(self, path: Path | None, clock: Clock | None = None) -> None:
+    def __init__(self, path: Path | None) -> None:
         # None means an index in memory (used when the folder cannot be rebuilt); it works, but is not kept.
         self.path = path
-        self._clock: Clock = clock or _SystemClock()
         self._schema = build_schema()
         self._analyzers = Analyzers()
         self._queries = QueryBuilder(self._schema, self._analyzers)
@@ -266,10 +303,15 @@ class TantivyIndex:
     # ----- catching up with the store -----
 
     async def catch_up(self, store: PaperRepository) -> int:
-        """Index what changed in the store since the last catch-up; return how many papers were (re)indexed.
+        """Index what the store stamped after the recorded mark; return how many papers were (re)indexed.
 
-        Papers stamped within CATCH_UP_MARGIN of the watermark are read again, and written only when they
-        differ from the indexed copy; an empty index is rebuilt from the whole store.
+        The store stamps writes in commit order (later than any committed stamp, see
+        `PaperRepository.papers_changed_after`), so the newest stamp read in one snapshot is an exact mark:
+        with nothing new, catch-up is one indexed query that returns no paper, however large the store.
+        Papers are staged in small batches in a worker thread, with commits now and then that record the mark
+        reached, so a big catch-up leaves the event loop free between batches and an interrupted one resumes
+        where it stopped. Papers read are written only when they differ from the indexed copy; an empty index
+        is rebuilt from the whole store.
         """
         if self.read_only and not await asyncio.to_thread(self._retake_writer):
             log.warning("The search index is read-only here (another process writes it); catch-up skipped.")
@@ -277,54 +319,41 @@ class TantivyIndex:
         if self.path is not None and not (self.path / "meta.json").exists():
             # The folder was deleted under us: start over with a fresh index and a full rebuild.
             await asyncio.to_thread(self._reopen)
-        watermark = self._state.watermark()
+        recorded = self._state.mark()
+        after = recorded
+        if after is None and (watermark := self._state.legacy_watermark()) is not None:
+            # Written before marks existed, when stamps could lag behind commits: read its margin once.
+            after = watermark - CATCH_UP_MARGIN
         if await asyncio.to_thread(self._num_docs) == 0:
-            watermark = None
-        since = self._read_from(watermark)
-        newest = watermark
-        total = staged = read = 0
+            after = None
+        progress = _CatchUpProgress(after)
+        last_commit = time.monotonic()
         with young_garbage_only():
-            page = await store.papers_changed_since(since, "", CATCH_UP_PAGE)
-            while page:
-                # Read the next page while this one is indexed.
-                reading = (
-                    asyncio.ensure_future(store.papers_changed_since(since, page[-1].arxiv_id, CATCH_UP_PAGE))
-                    if len(page) >= CATCH_UP_PAGE
-                    else None
-                )
-                try:
-                    written = await asyncio.to_thread(self._stage_page, page)
-                finally:
-                    if reading is not None and not reading.done():
-                        await asyncio.wait([reading])
-                total += written
-                staged += written
-                read += len(page)
-                if read // CATCH_UP_LOG_EVERY != (read - len(page)) // CATCH_UP_LOG_EVERY:
-                    log.info("Search index catch-up: %d papers read, %d indexed so far.", read, total)
-                for paper in page:
-                    stamp = paper.updated_at
-                    if stamp is not None and (newest is None or _aware(stamp) > _aware(newest)):
-                        newest = stamp
-                if staged >= CATCH_UP_COMMIT_EVERY:
-                    await self.commit()
-                    staged = 0
-                page = await reading if reading is not None else []
-                gc.collect(1)
-        if staged:
+            async with contextlib.aclosing(store.papers_changed_after(after, CATCH_UP_BATCH)) as batches:
+                async for batch in batches:
+                    written = await asyncio.to_thread(self._stage_page, batch)
+                    progress.staged(batch, written)
+                    if progress.uncommitted >= CATCH_UP_COMMIT_EVERY or (
+                        progress.uncommitted and time.monotonic() - last_commit >= CATCH_UP_COMMIT_SECONDS
+                    ):
+                        await self.commit()
+                        recorded = await self._record(progress.committed(), recorded)
+                        last_commit = time.monotonic()
+                    gc.collect(1)
+            progress.finished()
+        if self._uncommitted:
             await self.commit()
-        await asyncio.to_thread(self._state.write, newest)
-        if total:
-            log.info("Search index caught up with %d papers.", total)
-        return total
+        await self._record(progress.mark, recorded)
+        if progress.indexed:
+            log.info("Search index caught up with %d papers (%d read).", progress.indexed, progress.read)
+        return progress.indexed
 
-    def _read_from(self, watermark: datetime | None) -> datetime | None:
-        """Where catch-up starts reading: the watermark, less the safety margin while it is fresh."""
-        if watermark is None:
-            return None
-        if _aware(self._clock.now()) < _aware(watermark) + CATCH_UP_MARGIN:
-            return watermark - CATCH_UP_MARGIN
-        return watermark
+    async def _record(self, mark: datetime | None, recorded: datetime | None) -> datetime | None:
+        """Write the mark to the state file when it moved; return the mark now recorded."""
+        if mark is None or mark == recorded:
+            return recorded
+        await asyncio.to_thread(self._state.write, mark)
+        return mark
 
     def _retake_writer(self) -> bool:
         with self._write_lock:
@@ -516,6 +545,6 @@ def _looks_like_acronym(word: str) -> bool:
     return word.isalnum() and sum(c.isupper() for c in word) >= 2 and len(word) <= 12
 
 
-async def open_index(path: Path, *, clock: Clock | None = None) -> TantivyIndex:
+async def open_index(path: Path) -> TantivyIndex:
     """Open (or create) the index in `path`; a missing, corrupt or outdated index is rebuilt empty."""
-    return await asyncio.to_thread(TantivyIndex, path, clock)
+    return await asyncio.to_thread(TantivyIndex, path)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import date, datetime
+from collections.abc import AsyncGenerator, Collection, Sequence
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import Paper, UpsertCounts
 from storage.sql.base import StorePart, chunks
@@ -18,6 +19,8 @@ from storage.sql.transactions import transaction
 # Key of the pg_advisory_xact_lock an upsert holds. One writer of papers at a time keeps `updated_at` in commit
 # order (the search index catches up by it) and makes the read-merge-write of an upsert safe.
 _PAPERS_LOCK = 0x70617065  # "pape"
+# The smallest step between two stamps that both databases keep (microseconds).
+_STAMP_STEP = timedelta(microseconds=1)
 
 # Paper fields a later record replaces only when it carries a value: None, "", [] and a count of 0 mean
 # "this source does not know", so an arXiv record never blanks what Hugging Face said, nor the reverse.
@@ -167,8 +170,7 @@ class PaperRows(StorePart):
         changed_rows: list[tuple[Any, ...]] = []
         unchanged = 0
         async with transaction(self.engine, write=True, lock=_PAPERS_LOCK) as conn:
-            # Taken under the lock, so `updated_at` grows in commit order and index catch-up misses nothing.
-            stamp = codec.timestamp(self._now())
+            stamp = codec.timestamp(await self._next_stamp(conn))
             for chunk in chunks(list(batch)):
                 result = await conn.exec_driver_sql(codec.select_sql(len(chunk)), codec.select_params(chunk))
                 stored = dict(codec.decode(row) for row in result)
@@ -188,6 +190,20 @@ class PaperRows(StorePart):
             if changed_rows:
                 await conn.exec_driver_sql(codec.update_sql, changed_rows)
         return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
+
+    async def _next_stamp(self, conn: AsyncConnection) -> datetime:
+        """The `updated_at` of this write: now, or just after the newest stamp when a clock lags behind it.
+
+        Taken under the writers' lock (PostgreSQL's advisory lock, SQLite's write lock), so every transaction
+        that commits later is stamped later than any committed row, whatever the clocks of the processes
+        and replicas that write. Index catch-up relies on it: what it has not seen is stamped after its mark.
+        """
+        newest: datetime | None = (await conn.execute(select(func.max(papers.c.updated_at)))).scalar_one()
+        now = self._now()
+        if newest is None:
+            return now
+        after_newest = newest.astimezone(UTC) + _STAMP_STEP
+        return max(now, after_newest)
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
         """One paper by its bare arXiv id, or None."""
@@ -227,3 +243,20 @@ class PaperRows(StorePart):
         statement = statement.order_by(papers.c.arxiv_id).limit(limit)
         async with self.engine.connect() as conn:
             return [_paper_from_row(row) for row in await conn.execute(statement)]
+
+    async def papers_changed_after(
+        self, mark: datetime | None, batch: int
+    ) -> AsyncGenerator[list[Paper], None]:
+        """Papers stamped after `mark` (all when None), oldest stamp first, `batch` at a time.
+
+        One query, read as one snapshot of the store: every paper committed later is stamped after the newest
+        stamp it returns (see `_next_stamp`), so that stamp is a mark the next read can start from. The range
+        on `updated_at` is its index's, so a read with nothing new finds nothing in one indexed lookup.
+        """
+        statement = select(papers).order_by(papers.c.updated_at)
+        if mark is not None:
+            statement = statement.where(papers.c.updated_at > mark)
+        async with self.engine.connect() as conn:
+            result = await conn.stream(statement.execution_options(yield_per=batch))
+            async for rows in result.partitions(batch):
+                yield [_paper_from_row(row) for row in rows]

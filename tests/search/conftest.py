@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ class FakePaperStore:
     def __init__(self) -> None:
         self.papers: dict[str, Paper] = {}
         self.clock = FixedClock(datetime(2025, 9, 1, 12, 0, tzinfo=UTC))
-        self.reads: list[tuple[datetime | None, str, int]] = []
+        # The mark of each catch-up read, and how many papers the reads returned in all.
+        self.reads: list[datetime | None] = []
+        self.papers_returned = 0
 
     def now(self) -> datetime:
         """The store's current time."""
@@ -43,9 +45,14 @@ class FakePaperStore:
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
         """Store papers stamped with the current time."""
         new = updated = unchanged = 0
+        # As the SQL store does: later than every stamp already given, whatever the clock says.
+        newest = max((p.updated_at for p in self.papers.values() if p.updated_at is not None), default=None)
+        stamp = (
+            self.clock.now() if newest is None else max(self.clock.now(), newest + timedelta(microseconds=1))
+        )
         for paper in papers:
             known = self.papers.get(paper.arxiv_id)
-            stamped = replace(paper, updated_at=self.clock.now())
+            stamped = replace(paper, updated_at=stamp)
             if known is None:
                 new += 1
             elif replace(known, updated_at=None) == replace(paper, updated_at=None):
@@ -76,16 +83,22 @@ class FakePaperStore:
         """Stored papers by id."""
         return {i: self.papers[i] for i in arxiv_ids if i in self.papers}
 
-    async def papers_changed_since(self, since: datetime | None, after_id: str, limit: int) -> list[Paper]:
-        """Papers updated at or after `since`, by id after `after_id`."""
-        self.reads.append((since, after_id, limit))
+    async def papers_changed_after(
+        self, mark: datetime | None, batch: int
+    ) -> AsyncGenerator[list[Paper], None]:
+        """Papers stamped after `mark`, oldest stamp first, `batch` at a time."""
+        self.reads.append(mark)
         found = sorted(
-            (p for p in self.papers.values() if p.arxiv_id > after_id),
-            key=lambda p: p.arxiv_id,
+            (
+                p
+                for p in self.papers.values()
+                if mark is None or (p.updated_at is not None and p.updated_at > mark)
+            ),
+            key=lambda p: (p.updated_at or mark or datetime.min.replace(tzinfo=UTC), p.arxiv_id),
         )
-        if since is not None:
-            found = [p for p in found if p.updated_at is not None and p.updated_at >= since]
-        return found[:limit]
+        for start in range(0, len(found), batch):
+            self.papers_returned += len(found[start : start + batch])
+            yield found[start : start + batch]
 
 
 @pytest.fixture

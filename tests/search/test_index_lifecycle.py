@@ -27,7 +27,7 @@ async def _stored(papers: list[Paper]) -> FakePaperStore:
 
 async def test_catch_up_on_an_empty_index_indexes_the_whole_store(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
-    index = await open_index(tmp_path / "index", clock=store)
+    index = await open_index(tmp_path / "index")
     try:
         assert await index.catch_up(store) == len(LIBRARY)
         assert await ids_for(index, "matryoshka") == ["2205.13147"]
@@ -36,10 +36,10 @@ async def test_catch_up_on_an_empty_index_indexes_the_whole_store(tmp_path: Path
         await index.close()
 
 
-async def test_catch_up_reads_the_store_page_by_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_index, "CATCH_UP_PAGE", 2)
+async def test_catch_up_reads_the_store_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "CATCH_UP_BATCH", 2)
     store = await _stored(LIBRARY)
-    index = await open_index(tmp_path / "index", clock=store)
+    index = await open_index(tmp_path / "index")
     try:
         assert await index.catch_up(store) == len(LIBRARY)
         assert len(await ids_for(index, "since:2000-01-01", limit=50)) == len(LIBRARY)
@@ -50,8 +50,8 @@ async def test_catch_up_reads_the_store_page_by_page(tmp_path: Path, monkeypatch
 async def test_catch_up_picks_up_only_what_changed(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     store.tick(minutes=30)
-    await store.upsert_papers([paper("2503.00001", "The Last One Stamped Before The Watermark")])
-    index = await open_index(tmp_path / "index", clock=store)
+    await store.upsert_papers([paper("2503.00001", "The Last One Stamped Before The Mark")])
+    index = await open_index(tmp_path / "index")
     try:
         assert await index.catch_up(store) == len(LIBRARY) + 1
         store.tick(minutes=30)
@@ -61,8 +61,10 @@ async def test_catch_up_picks_up_only_what_changed(tmp_path: Path) -> None:
                 paper("2503.00003", "A Brand New Paper on Dolls"),
             ]
         )
-        # The paper stamped at the watermark is read again (safety margin) but, unchanged, not rewritten.
+        returned = store.papers_returned
         assert await index.catch_up(store) == 2
+        # Only the two papers written since: the one stamped at the mark is not read again.
+        assert store.papers_returned - returned == 2
         assert set(await ids_for(index, "dolls")) == {"2503.00003", "2205.13147"}
         assert await ids_for(index, "matryoshka") == []
         store.tick(minutes=30)
@@ -71,42 +73,67 @@ async def test_catch_up_picks_up_only_what_changed(tmp_path: Path) -> None:
         await index.close()
 
 
-async def test_catch_up_after_a_restart_reads_only_the_safety_margin(tmp_path: Path) -> None:
+async def test_a_catch_up_with_nothing_new_reads_no_paper_even_seconds_after_a_write(tmp_path: Path) -> None:
+    store = await _stored(LIBRARY)
+    index = await open_index(tmp_path / "index")
+    try:
+        await index.catch_up(store)
+        returned = store.papers_returned
+        # No time passes: the last write is as recent as it gets.
+        assert await index.catch_up(store) == 0
+        assert await index.catch_up(store) == 0
+        assert store.papers_returned == returned
+        assert store.reads[-1] == store.papers["2205.13147"].updated_at
+    finally:
+        await index.close()
+
+
+async def test_after_a_restart_catch_up_starts_from_the_recorded_mark(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     store.tick(minutes=10)
     await store.upsert_papers([paper("2503.00003", "Late Arrival")])
-    index = await open_index(tmp_path / "index", clock=store)
+    index = await open_index(tmp_path / "index")
     await index.catch_up(store)
     await index.close()
 
-    reopened = await open_index(tmp_path / "index", clock=store)
+    reopened = await open_index(tmp_path / "index")
     try:
+        returned = store.papers_returned
         assert await reopened.catch_up(store) == 0
-        # Papers stamped within two minutes of the watermark are read again; older ones are not.
-        since, _, _ = store.reads[-1]
-        assert since == store.now() - timedelta(minutes=2)
+        assert store.papers_returned == returned
+        assert store.reads[-1] == store.papers["2503.00003"].updated_at
         assert await ids_for(reopened, "matryoshka") == ["2205.13147"]
     finally:
         await reopened.close()
 
 
-async def test_once_the_margin_has_passed_catch_up_reads_from_the_watermark(tmp_path: Path) -> None:
+async def test_a_state_file_from_before_marks_is_read_with_its_margin_once(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
-    stamped = store.now()
-    index = await open_index(tmp_path / "index", clock=store)
+    folder = tmp_path / "index"
+    index = await open_index(folder)
+    await index.catch_up(store)
+    await index.close()
+    # As the previous version wrote it: a watermark, papers stamped within two minutes before it read again.
+    watermark = store.papers["2205.13147"].updated_at
+    assert watermark is not None
+    state = json.loads((folder / STATE_FILE).read_text())
+    (folder / STATE_FILE).write_text(
+        json.dumps({"schema_version": state["schema_version"], "watermark": watermark.isoformat()})
+    )
+
+    reopened = await open_index(folder)
     try:
-        await index.catch_up(store)
-        store.tick(minutes=3)
-        assert await index.catch_up(store) == 0
-        since, _, _ = store.reads[-1]
-        assert since == stamped
+        assert await reopened.catch_up(store) == 0
+        assert store.reads[-1] == watermark - timedelta(minutes=2)
+        assert await reopened.catch_up(store) == 0
+        assert store.reads[-1] == watermark
     finally:
-        await index.close()
+        await reopened.close()
 
 
 async def test_papers_indexed_directly_are_not_rewritten_when_catch_up_reads_them(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
-    index = await open_index(tmp_path / "index", clock=store)
+    index = await open_index(tmp_path / "index")
     try:
         # As after `ingest snapshot`: the store and the index were written side by side.
         await index.add_papers(LIBRARY)
@@ -122,7 +149,7 @@ async def test_papers_indexed_directly_are_not_rewritten_when_catch_up_reads_the
 
 async def test_a_paper_withdrawn_in_the_store_leaves_the_index_on_catch_up(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
-    index = await open_index(tmp_path / "index", clock=store)
+    index = await open_index(tmp_path / "index")
     try:
         await index.catch_up(store)
         store.tick()
@@ -136,12 +163,12 @@ async def test_a_paper_withdrawn_in_the_store_leaves_the_index_on_catch_up(tmp_p
 async def test_a_deleted_index_folder_is_rebuilt_from_the_store(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     folder = tmp_path / "index"
-    index = await open_index(folder, clock=store)
+    index = await open_index(folder)
     await index.catch_up(store)
     await index.close()
     shutil.rmtree(folder)
 
-    reopened = await open_index(folder, clock=store)
+    reopened = await open_index(folder)
     try:
         assert await ids_for(reopened, "matryoshka") == []
         assert await reopened.catch_up(store) == len(LIBRARY)
@@ -153,7 +180,7 @@ async def test_a_deleted_index_folder_is_rebuilt_from_the_store(tmp_path: Path) 
 async def test_an_index_folder_deleted_while_open_is_rebuilt_by_catch_up(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     folder = tmp_path / "index"
-    index = await open_index(folder, clock=store)
+    index = await open_index(folder)
     try:
         await index.catch_up(store)
         shutil.rmtree(folder)
@@ -169,12 +196,12 @@ async def test_an_index_folder_deleted_while_open_is_rebuilt_by_catch_up(tmp_pat
 async def test_a_corrupt_index_is_rebuilt_empty_and_refilled(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     folder = tmp_path / "index"
-    index = await open_index(folder, clock=store)
+    index = await open_index(folder)
     await index.catch_up(store)
     await index.close()
     (folder / "meta.json").write_text("{ not json")
 
-    reopened = await open_index(folder, clock=store)
+    reopened = await open_index(folder)
     try:
         assert await ids_for(reopened, "matryoshka") == []
         assert await reopened.catch_up(store) == len(LIBRARY)
@@ -186,15 +213,15 @@ async def test_a_corrupt_index_is_rebuilt_empty_and_refilled(tmp_path: Path) -> 
 async def test_an_index_of_another_schema_version_is_rebuilt(tmp_path: Path) -> None:
     store = await _stored(LIBRARY)
     folder = tmp_path / "index"
-    index = await open_index(folder, clock=store)
+    index = await open_index(folder)
     await index.catch_up(store)
     await index.close()
     state = json.loads((folder / STATE_FILE).read_text())
     (folder / STATE_FILE).write_text(json.dumps({**state, "schema_version": -1}))
 
-    reopened = await open_index(folder, clock=store)
+    reopened = await open_index(folder)
     try:
-        # The old watermark went with the old index: catch-up reads everything again.
+        # The old mark went with the old index: catch-up reads everything again.
         assert await reopened.catch_up(store) == len(LIBRARY)
     finally:
         await reopened.close()
