@@ -427,7 +427,7 @@ class Paperboy:
         now = self.clock.now()
         today = self.local_today(settings.timezone)
         done_today = await self.store.has_digest(ctx.channel, today)
-        recapped_today = (ctx.channel, today) in await self.store.recap_keys(today, today)
+        recapped_today = bool(await self.store.recap_keys(today, today, channel=ctx.channel))
         return ScheduleStatus(
             settings,
             next_run(settings, now, done_today=done_today),

@@ -232,8 +232,10 @@ class DigestRepository(Protocol):
         """How many papers each channel was shown from `since` until before `until`, recaps aside."""
         ...
 
-    async def recap_keys(self, first: date, last: date) -> set[tuple[ChannelRef, date]]:
-        """The (channel, local date) pairs of weekly recaps from `first` to `last` inclusive."""
+    async def recap_keys(
+        self, first: date, last: date, *, channel: ChannelRef | None = None
+    ) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs of weekly recaps from `first` to `last` inclusive (of one channel)."""
         ...
 
     async def digest_recap(self, digest_id: int) -> WeekRecap | None:

@@ -69,7 +69,10 @@ class TopPapers:
     def empty_text(self) -> str:
         """What an empty list says."""
         period = "yet" if self.window == "all" else f"in the last {self.window}"
-        return f"Nobody here voted for a paper {period}; react with 👍 on a paper (or press Upvote) to vote."
+        return (
+            f"Nobody here voted for a paper {period}; vote with 👍 on a paper's message, its Upvote button, "
+            "or /papers vote <id>."
+        )
 
 
 @dataclass(frozen=True, slots=True)

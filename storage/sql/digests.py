@@ -358,11 +358,15 @@ class DigestRows(StorePart):
 
     # Weekly recaps and the leaderboard
 
-    async def recap_keys(self, first: date, last: date) -> set[tuple[ChannelRef, date]]:
-        """The (channel, local date) pairs of weekly recaps from `first` to `last` inclusive."""
+    async def recap_keys(
+        self, first: date, last: date, *, channel: ChannelRef | None = None
+    ) -> set[tuple[ChannelRef, date]]:
+        """The (channel, local date) pairs of weekly recaps from `first` to `last` inclusive (of one channel)."""
         statement = select(
             digests.c.platform, digests.c.workspace, digests.c.channel, digests.c.local_date
         ).where(digests.c.kind == RECAP, digests.c.local_date.between(first, last))
+        if channel is not None:
+            statement = statement.where(of_channel(digests, channel))
         async with self.engine.connect() as conn:
             rows = await conn.execute(statement)
             return {(ChannelRef(r.platform, r.workspace, r.channel), r.local_date) for r in rows}

@@ -114,6 +114,8 @@ async def test_a_recap_and_the_daily_digest_of_one_date_are_two_digests_each_mad
     assert await clocked.digest_recap(first[1]) == recap.recap
     assert await clocked.digest_recap(first[0]) is None
     assert await clocked.recap_keys(FRIDAY - timedelta(days=6), FRIDAY) == {(GENERAL, FRIDAY)}
+    assert await clocked.recap_keys(FRIDAY, FRIDAY, channel=GENERAL) == {(GENERAL, FRIDAY)}
+    assert await clocked.recap_keys(FRIDAY, FRIDAY, channel=READING) == set()
     # What the daily schedule asks about is the daily digest alone.
     assert await clocked.digest_keys({FRIDAY}) == {(GENERAL, FRIDAY)}
     assert await clocked.delivery_counts(GENERAL, FRIDAY) == {"pending": 3}
