@@ -122,3 +122,28 @@ def bench_unfurl_command(
 
     result = run_async(lambda: bench_unfurl(events, links, database_url=database, workdir=workdir))
     typer.echo(result.report())
+
+
+@bench_app.command("serving")
+def bench_serving_command(
+    papers: Annotated[
+        int, typer.Option(min=100, help="Papers in the store (built once in --workdir).")
+    ] = 100_000,
+    requests: Annotated[
+        int, typer.Option(min=1, help="Searches sent one at a time from the first second.")
+    ] = 120,
+    interval_ms: Annotated[float, typer.Option(min=0, help="Pause between two searches.")] = 0.0,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Empty the index first: the run rebuilds it while serving.")
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data/serving"
+    ),
+) -> None:
+    """Start `paperboy run` (Slack against a loopback fake) and time /papers search from its first second."""
+    from adapters.bench.serving import bench_serving
+
+    result = run_async(
+        lambda: bench_serving(papers, requests, interval_ms=interval_ms, rebuild=rebuild, workdir=workdir)
+    )
+    typer.echo(result.report())
