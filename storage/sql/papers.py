@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, select, type_coerce
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import NullType
 
 from bot.domain import Paper, UpsertCounts
 from storage.sql.base import StorePart, chunks
@@ -46,6 +48,12 @@ _KEPT_WHEN_FALSY = (
 # 0 stars is a real value of a known repository; only None means unknown.
 _KEPT_WHEN_NONE = ("github_stars",)
 _PAPER_FIELDS = (*_KEPT_WHEN_FALSY, *_KEPT_WHEN_NONE, "withdrawn")
+
+
+# The id, the stored fields and `updated_at`, without SQLAlchemy's result processing (the codec decodes them).
+_RAW_COLUMNS = [
+    type_coerce(papers.c[name], NullType()).label(name) for name in ("arxiv_id", *_PAPER_FIELDS, "updated_at")
+]
 
 
 def _paper_values(paper: Paper) -> dict[str, Any]:
@@ -93,6 +101,7 @@ class _PaperCodec:
         self._field_encoders, self._stamp_encoder = encoders[:-1], encoders[-1]
         read_types = [papers.c[name].type.dialect_impl(dialect) for name in _PAPER_FIELDS]
         self._decoders = [t.result_processor(dialect, None) for t in read_types]
+        self._stamp_decoder = papers.c.updated_at.type.dialect_impl(dialect).result_processor(dialect, None)
 
         def marks(count: int, first: int = 1) -> list[str]:
             return ["?"] * count if self._sqlite else [f"${n}" for n in range(first, first + count)]
@@ -132,6 +141,16 @@ class _PaperCodec:
                 self._field_encoders, [values[name] for name in _PAPER_FIELDS], strict=True
             )
         ]
+
+    def papers(self, rows: Sequence[Sequence[Any]]) -> list[Paper]:
+        """Papers from rows of `raw_columns` (the id, the stored fields, `updated_at`), as the driver gave them."""
+        decode_stamp = self._stamp_decoder
+        found = []
+        for row in rows:
+            arxiv_id, values = self.decode(row[:-1])
+            stamp = row[-1] if decode_stamp is None or row[-1] is None else decode_stamp(row[-1])
+            found.append(Paper(arxiv_id=arxiv_id, updated_at=stamp, **values))
+        return found
 
     def decode(self, row: Sequence[Any]) -> tuple[str, dict[str, Any]]:
         """An id and its stored fields from a row of select_sql."""
@@ -251,12 +270,15 @@ class PaperRows(StorePart):
 
         One query, read as one snapshot of the store: every paper committed later is stamped after the newest
         stamp it returns (see `_next_stamp`), so that stamp is a mark the next read can start from. The range
-        on `updated_at` is its index's, so a read with nothing new finds nothing in one indexed lookup.
+        on `updated_at` is its index's, so a read with nothing new finds nothing in one indexed lookup. Rows
+        come as the driver gives them and become papers in a worker thread: a large read (a new replica's
+        index) must not hold the event loop while a batch is decoded.
         """
-        statement = select(papers).order_by(papers.c.updated_at)
+        codec = self._paper_codec
+        statement = select(*_RAW_COLUMNS).order_by(papers.c.updated_at)
         if mark is not None:
             statement = statement.where(papers.c.updated_at > mark)
         async with self.engine.connect() as conn:
             result = await conn.stream(statement.execution_options(yield_per=batch))
             async for rows in result.partitions(batch):
-                yield [_paper_from_row(row) for row in rows]
+                yield await asyncio.to_thread(codec.papers, rows)
