@@ -43,6 +43,7 @@ from bot.commands import (
     parse_command,
 )
 from bot.domain import (
+    SHOWN_AS_CARD,
     ChannelRef,
     ChannelSettings,
     Paper,
@@ -540,7 +541,7 @@ class Paperboy:
         except ChannelUnavailable:
             # The bot is not in the channel: the adapter can still answer there, though votes cannot count.
             return SharedPaper(item, posted=False)
-        await self.store.remember_message(ctx.channel, message_id, item.paper.arxiv_id)
+        await self.store.remember_message(ctx.channel, message_id, item.paper.arxiv_id, via=SHOWN_AS_CARD)
         return SharedPaper(item, posted=True)
 
     def text_help(self) -> Notice:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain import MAX_TOPICS, ChannelRef, Vote
+from bot.domain import MAX_TOPICS, ChannelRef, Vote, Workspace
 from bot.services.delivery import DeliveryEngine
 from bot.services.due_digests import DigestScheduler
 from bot.services.pacing import DeliveryPolicy
@@ -117,3 +117,18 @@ async def test_a_recap_of_one_paper_is_its_card_and_a_thumbs_up_on_it_votes(
         return await slack.paperboy.votes.count(MATRYOSHKA, None) == 2
 
     assert await eventually(counted)
+
+
+async def test_a_paper_shared_with_the_button_is_shown_as_a_card_in_top(
+    slack: SlackHarness, store: SqlStore, clock: FixedClock
+) -> None:
+    await slack.click("paperboy_share", MATRYOSHKA, channel="C3")
+
+    async def shared() -> bool:
+        return bool(await store.showings_of(Workspace("slack", "T1"), [MATRYOSHKA]))
+
+    await eventually(shared)
+    await votes(store, clock, MATRYOSHKA, "U1")
+    answer = await slack.command("top", channel="C3")
+
+    assert "Shared in <#C3> (card)" in block_text(answer)
