@@ -44,13 +44,17 @@ OPEN_LOCK_FILE = "paperboy-index.lock"
 # State files written before catch-up marks existed hold a watermark that writes stamped just before it could
 # still commit after; the first catch-up after the upgrade reads this much before it again, once.
 CATCH_UP_MARGIN = timedelta(minutes=2)
-# Papers a catch-up reads and stages at a time: small, so the event loop gets its turn often.
-CATCH_UP_BATCH = 500
+# Papers a catch-up reads and stages at a time. Its worker threads hold the interpreter while they work and the
+# event loop waits for it at every await of a request; small batches keep those waits short (no slower in all).
+CATCH_UP_BATCH = 100
 # A big catch-up commits (and records the mark reached) after this many papers written or this many seconds,
 # so that searches see its progress and an interrupted one resumes from there.
 CATCH_UP_COMMIT_EVERY = 50_000
 CATCH_UP_COMMIT_SECONDS = 10.0
 CATCH_UP_LOG_EVERY = 100_000
+# While this process serves searches (one in the last CATCH_UP_BUSY_SECONDS), a catch-up rests after each batch
+# as long as the batch took: it gets about half of the interpreter, and searches meet it half as often.
+CATCH_UP_BUSY_SECONDS = 2.0
 WRITER_HEAP_BYTES = 128_000_000
 WRITER_THREADS = 2
 # Hits fetched beyond `limit` at first, and the most ever fetched to settle ties at the cut-off.
@@ -131,6 +135,8 @@ class TantivyIndex:
         self._uncommitted: dict[str, int | None] = {}
         self._write_lock = threading.Lock()
         self._closed = False
+        # When this process last searched (monotonic seconds): a catch-up makes room while it serves.
+        self._last_search = float("-inf")
         self._take_writer(warn=True)
 
     # ----- opening -----
@@ -309,9 +315,9 @@ class TantivyIndex:
         `PaperRepository.papers_changed_after`), so the newest stamp read in one snapshot is an exact mark:
         with nothing new, catch-up is one indexed query that returns no paper, however large the store.
         Papers are staged in small batches in a worker thread, with commits now and then that record the mark
-        reached, so a big catch-up leaves the event loop free between batches and an interrupted one resumes
-        where it stopped. Papers read are written only when they differ from the indexed copy; an empty index
-        is rebuilt from the whole store.
+        reached, so a big catch-up leaves the event loop free and an interrupted one resumes where it stopped;
+        while the process serves searches it rests between batches (CATCH_UP_BUSY_SECONDS). Papers read are
+        written only when they differ from the indexed copy; an empty index is rebuilt from the whole store.
         """
         if self.read_only and not await asyncio.to_thread(self._retake_writer):
             log.warning("The search index is read-only here (another process writes it); catch-up skipped.")
@@ -330,6 +336,7 @@ class TantivyIndex:
         last_commit = time.monotonic()
         with young_garbage_only():
             async with contextlib.aclosing(store.papers_changed_after(after, CATCH_UP_BATCH)) as batches:
+                began = time.monotonic()
                 async for batch in batches:
                     written = await asyncio.to_thread(self._stage_page, batch)
                     progress.staged(batch, written)
@@ -340,6 +347,9 @@ class TantivyIndex:
                         recorded = await self._record(progress.committed(), recorded)
                         last_commit = time.monotonic()
                     gc.collect(1)
+                    if time.monotonic() - self._last_search < CATCH_UP_BUSY_SECONDS:
+                        await self._rest(time.monotonic() - began)
+                    began = time.monotonic()
             progress.finished()
         if self._uncommitted:
             await self.commit()
@@ -347,6 +357,10 @@ class TantivyIndex:
         if progress.indexed:
             log.info("Search index caught up with %d papers (%d read).", progress.indexed, progress.read)
         return progress.indexed
+
+    async def _rest(self, seconds: float) -> None:
+        """Leave the interpreter to the searches being served for a while."""
+        await asyncio.sleep(seconds)
 
     async def _record(self, mark: datetime | None, recorded: datetime | None) -> datetime | None:
         """Write the mark to the state file when it moved; return the mark now recorded."""
@@ -400,6 +414,7 @@ class TantivyIndex:
         require_all_words: bool = False,
     ) -> list[tuple[str, float]]:
         """Best (arxiv_id, score) pairs: score descending, then arxiv_id descending (newest first)."""
+        self._last_search = time.monotonic()
         if limit <= 0 or (restrict_to is not None and not restrict_to):
             return []
         return await asyncio.to_thread(self._search_sync, query, limit, restrict_to, require_all_words)
@@ -445,6 +460,7 @@ class TantivyIndex:
 
     async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
         """Papers sharing the most telling words of `paper`'s title, keywords and abstract, itself left out."""
+        self._last_search = time.monotonic()
         if limit <= 0:
             return []
         return await asyncio.to_thread(self._similar_sync, paper, limit)

@@ -36,7 +36,9 @@ async def test_catch_up_on_an_empty_index_indexes_the_whole_store(tmp_path: Path
         await index.close()
 
 
-async def test_catch_up_reads_the_store_batch_by_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_catch_up_reads_the_store_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(search_index, "CATCH_UP_BATCH", 2)
     store = await _stored(LIBRARY)
     index = await open_index(tmp_path / "index")
@@ -129,6 +131,33 @@ async def test_a_state_file_from_before_marks_is_read_with_its_margin_once(tmp_p
         assert store.reads[-1] == watermark
     finally:
         await reopened.close()
+
+
+async def test_a_catch_up_rests_between_batches_only_while_searches_are_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "CATCH_UP_BATCH", 2)
+    store = await _stored(LIBRARY)
+    index = await open_index(tmp_path / "index")
+    rests: list[float] = []
+
+    async def rest(seconds: float) -> None:
+        rests.append(seconds)
+
+    monkeypatch.setattr(index, "_rest", rest)
+    try:
+        # Nobody searches yet (a replica starting up): the catch-up runs at full speed.
+        assert await index.catch_up(store) == len(LIBRARY)
+        assert rests == []
+        assert await ids_for(index, "matryoshka") == ["2205.13147"]
+        store.tick()
+        await store.upsert_papers([paper(f"2504.{n:05d}", f"Later paper {n}") for n in range(6)])
+        # Searches are being served: a rest after each of the three batches, as long as the batch took.
+        assert await index.catch_up(store) == 6
+        assert len(rests) == 3
+        assert all(seconds >= 0 for seconds in rests)
+    finally:
+        await index.close()
 
 
 async def test_papers_indexed_directly_are_not_rewritten_when_catch_up_reads_them(tmp_path: Path) -> None:
