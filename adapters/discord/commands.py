@@ -11,7 +11,8 @@ from zoneinfo import available_timezones
 import discord
 from discord import app_commands
 
-from adapters.discord.render import MAX_ITEMS, DiscordMessage, clip, render
+from adapters.discord.limits import MAX_ITEMS, clip
+from adapters.discord.render import DiscordMessage, render
 from adapters.discord.views import ShareButton
 from bot.commands import (
     MAX_SEARCH_LIMIT,

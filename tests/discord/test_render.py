@@ -8,7 +8,8 @@ from typing import Any
 import discord
 
 from adapters.discord.client import DiscordRunner
-from adapters.discord.render import digest_paper_message, digest_thread_name, paper_embed, render, text_units
+from adapters.discord.limits import text_units
+from adapters.discord.render import digest_paper_message, digest_thread_name, paper_embed, render
 from bot.core import Paperboy
 from bot.domain import ChannelRef, DigestPlan, Paper, ScoredPaper, Topic
 from bot.replies import Citation, PaperCard, PaperList, TopicList
