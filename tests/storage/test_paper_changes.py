@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.domain import Paper
 from storage.sql.store import SqlStore, open_store
 from tests.clock import FixedClock
-from tests.storage.factories import fixed_clock, make_paper
+from tests.storage.factories import fixed_clock, full_paper, make_paper
 
 
 async def _changed_after(store: SqlStore, mark: datetime | None, batch: int = 100) -> list[list[Paper]]:
@@ -20,28 +20,7 @@ def _stamp(paper: Paper) -> datetime:
 
 
 async def test_papers_read_by_catch_up_are_the_papers_stored_every_field_included(store: SqlStore) -> None:
-    paper = make_paper(
-        "2205.13147",
-        title="Matryoshka Representation Learning",
-        authors=["Aditya Kusupati", "Gantavya Bhatt"],
-        abstract="Learned representations are a central component.",
-        published=date(2022, 5, 26),
-        featured_on=date(2024, 2, 1),
-        hf_upvotes=42,
-        num_comments=3,
-        ai_summary="Nested embeddings.",
-        ai_keywords=["embeddings", "nested"],
-        github_repo="https://github.com/example/mrl",
-        github_stars=0,
-        project_page="https://example.org/mrl",
-        organization="Example Lab",
-        thumbnail="https://example.org/mrl.png",
-        categories=["cs.LG", "cs.CV"],
-        comment="NeurIPS 2022",
-        journal_ref="NeurIPS 35",
-        doi="10.48550/arXiv.2205.13147",
-        withdrawn=True,
-    )
+    paper = full_paper(withdrawn=True)
     await store.upsert_papers([paper, make_paper("2501.00001")])
 
     [read] = await _changed_after(store, None)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from bot.domain import UpsertCounts
 from storage.sql.store import SqlStore, open_store
-from tests.storage.factories import fixed_clock, make_paper
+from tests.storage.factories import fixed_clock, full_paper, make_paper
 
 
 async def test_upsert_reports_new_then_unchanged_then_updated(store: SqlStore) -> None:
@@ -20,28 +20,7 @@ async def test_upsert_reports_new_then_unchanged_then_updated(store: SqlStore) -
 
 
 async def test_every_field_survives_a_round_trip(store: SqlStore) -> None:
-    paper = make_paper(
-        "2205.13147",
-        title="Matryoshka Representation Learning",
-        authors=["Aditya Kusupati", "Gantavya Bhatt"],
-        abstract="Learned representations are a central component.",
-        published=date(2022, 5, 26),
-        featured_on=date(2024, 2, 1),
-        hf_upvotes=42,
-        num_comments=3,
-        ai_summary="Nested embeddings.",
-        ai_keywords=["embeddings", "nested"],
-        github_repo="https://github.com/example/mrl",
-        github_stars=0,
-        project_page="https://example.org/mrl",
-        organization="Example Lab",
-        thumbnail="https://example.org/mrl.png",
-        categories=["cs.LG", "cs.CV"],
-        comment="NeurIPS 2022",
-        journal_ref="NeurIPS 35",
-        doi="10.48550/arXiv.2205.13147",
-        withdrawn=False,
-    )
+    paper = full_paper()
     await store.upsert_papers([paper])
 
     stored = await store.get_paper("2205.13147")
