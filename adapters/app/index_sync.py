@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Papers written by another replica or another process (`paperboy ingest …` beside a running bot) become
-# searchable here within this many seconds; a catch-up with nothing new costs one indexed query.
+# searchable here within this many seconds; a catch-up with nothing new costs one indexed query that returns no
+# paper (the index records the newest store stamp it has read), however large the store.
 CATCH_UP_SECONDS = 60
 
 
@@ -35,12 +36,11 @@ class IndexSync:
     async def catch_up(self) -> None:
         """Index what changed in the store; failures are logged and retried at the next run."""
         try:
-            count = await self._paperboy.index.catch_up(self._paperboy.store)
+            # The index logs what it wrote; with nothing new this is one indexed query.
+            await self._paperboy.index.catch_up(self._paperboy.store)
         except Exception:
             log.exception("search index catch-up failed; retrying in %s s", CATCH_UP_SECONDS)
             return
-        if count:
-            log.info("search index caught up with %d papers", count)
         semantic = self._paperboy.semantic
         if semantic is not None:
             # The first one loads every stored vector, so that the first search by meaning is quick.
@@ -63,7 +63,7 @@ class IndexSync:
         )
 
     async def stop(self) -> None:
-        """Stop catching up (an interrupted catch-up resumes from its watermark next time)."""
+        """Stop catching up (an interrupted catch-up resumes from the last mark it recorded)."""
         if self._job is not None:
             with contextlib.suppress(JobLookupError):
                 self._job.remove()
