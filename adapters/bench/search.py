@@ -104,6 +104,41 @@ def write_synthetic_snapshot(path: Path, papers: int, vocabulary: Vocabulary, se
     temporary.replace(path)
 
 
+async def synthetic_store(papers: int, workdir: Path, name: str) -> tuple[str, Path, list[str]]:
+    """A SQLite store and index in `workdir` holding at least `papers` synthetic papers, filled once and reused.
+
+    Returns the database URL, the index folder and a line for each thing done (snapshot written, store filled).
+    """
+    notes: list[str] = []
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    url = f"sqlite:///{workdir / f'{name}-{papers}.db'}"
+    index_dir = workdir / f"{name}-{papers}.index"
+    store = await open_store(url)
+    try:
+        if await store.count_papers() < papers:
+            snapshot = workdir / f"synthetic-{papers}-{SEED}.jsonl"
+            if not await asyncio.to_thread(snapshot.exists):
+                began = time.perf_counter()
+                vocabulary = await asyncio.to_thread(load_vocabulary)
+                await asyncio.to_thread(write_synthetic_snapshot, snapshot, papers, vocabulary)
+                notes.append(
+                    f"synthetic snapshot: {papers:,} papers written in {time.perf_counter() - began:.1f} s"
+                )
+            index = await open_index(index_dir)
+            try:
+                began = time.perf_counter()
+                await ingest_snapshot(snapshot, store, index, progress=False)
+                notes.append(
+                    f"filled the store and the index: {await store.count_papers():,} papers "
+                    f"in {time.perf_counter() - began:.0f} s"
+                )
+            finally:
+                await index.close()
+    finally:
+        await store.close()
+    return url, index_dir, notes
+
+
 def query_mix(vocabulary: Vocabulary, count: int, seed: int = SEED) -> list[str]:
     """A fixed, seeded mix of one- to four-word queries."""
     rng = random.Random(seed + 1)

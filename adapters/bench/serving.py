@@ -182,31 +182,13 @@ async def prepare(papers: int, workdir: Path, *, rebuild: bool) -> tuple[str, Pa
 
     Returns the database URL, the index folder, what was done, and the two catch-up times in milliseconds.
     """
-    from adapters.bench.search import SEED, load_vocabulary, write_synthetic_snapshot
-    from adapters.sources.snapshot import ingest_snapshot
+    from adapters.bench.search import synthetic_store
     from storage.search.index import open_index
     from storage.sql import open_store
 
-    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    url = f"sqlite:///{workdir / f'serving-{papers}.db'}"
-    index_dir = workdir / f"serving-{papers}.index"
-    done: list[str] = []
+    url, index_dir, done = await synthetic_store(papers, workdir, "serving")
     store = await open_store(url)
     try:
-        if await store.count_papers() < papers:
-            snapshot = workdir / f"synthetic-{papers}-{SEED}.jsonl"
-            if not await asyncio.to_thread(snapshot.exists):
-                vocabulary = await asyncio.to_thread(load_vocabulary)
-                await asyncio.to_thread(write_synthetic_snapshot, snapshot, papers, vocabulary)
-            index = await open_index(index_dir)
-            try:
-                began = time.perf_counter()
-                await ingest_snapshot(snapshot, store, index, progress=False)
-                done.append(
-                    f"filled the store and the index: {papers:,} papers in {time.perf_counter() - began:.0f} s"
-                )
-            finally:
-                await index.close()
         index = await open_index(index_dir)
         try:
             began = time.perf_counter()

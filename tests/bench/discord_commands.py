@@ -78,41 +78,24 @@ def _fake_process(conn: Connection, queries: Sequence[str], concurrency: int) ->
     asyncio.run(_drive(conn, queries, concurrency))
 
 
-async def _prepare(papers: int, workdir: Path) -> tuple[Path, Path, list[str]]:
+async def _prepare(papers: int, workdir: Path) -> tuple[str, Path, list[str]]:
     """A SQLite store and an index holding `papers` synthetic papers (reused when already filled)."""
-    from adapters.bench.search import SEED, load_vocabulary, write_synthetic_snapshot
-    from adapters.sources.snapshot import ingest_snapshot
+    from adapters.bench.search import synthetic_store
     from storage.search.index import open_index
     from storage.sql import open_store
 
-    notes: list[str] = []
-    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    snapshot = workdir / f"synthetic-{papers}-{SEED}.jsonl"
-    if not await asyncio.to_thread(snapshot.exists):
-        began = time.perf_counter()
-        await asyncio.to_thread(
-            write_synthetic_snapshot, snapshot, papers, await asyncio.to_thread(load_vocabulary)
-        )
-        notes.append(f"synthetic snapshot: {papers:,} papers written in {time.perf_counter() - began:.1f} s")
-    database = workdir / f"discord-bench-{papers}.db"
-    index_dir = workdir / f"discord-bench-{papers}.index"
-    store = await open_store(f"sqlite:///{database}")
-    index = await open_index(index_dir)
-    try:
-        stored = await store.count_papers()
-        if stored < papers:
-            began = time.perf_counter()
-            await ingest_snapshot(snapshot, store, index, progress=False)
-            notes.append(
-                f"ingest: {await store.count_papers():,} papers in {time.perf_counter() - began:.1f} s"
-            )
-        else:
+    url, index_dir, notes = await synthetic_store(papers, workdir, "discord-bench")
+    if not notes:
+        # A store filled by an earlier run: its index may lag behind it.
+        store = await open_store(url)
+        index = await open_index(index_dir)
+        try:
             await index.catch_up(store)
-            notes.append(f"store: reusing {database} ({stored:,} papers)")
-    finally:
-        await index.close()
-        await store.close()
-    return database, index_dir, notes
+            notes.append(f"store: reusing {url} ({await store.count_papers():,} papers)")
+        finally:
+            await index.close()
+            await store.close()
+    return url, index_dir, notes
 
 
 async def bench_discord(papers: int, interactions: int, concurrency: int, workdir: Path) -> str:
@@ -122,7 +105,7 @@ async def bench_discord(papers: int, interactions: int, concurrency: int, workdi
     from adapters.discord.client import serve_discord
     from adapters.settings import Settings
 
-    database, index_dir, notes = await _prepare(papers, workdir)
+    url, index_dir, notes = await _prepare(papers, workdir)
     queries = query_mix(await asyncio.to_thread(load_vocabulary), interactions + WARM_UP)
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
@@ -134,7 +117,7 @@ async def bench_discord(papers: int, interactions: int, concurrency: int, workdi
         api_url, gateway_url = await asyncio.to_thread(ours.recv)
         settings = Settings.model_validate(
             {
-                "DATABASE_URL": f"sqlite:///{database}",
+                "DATABASE_URL": url,
                 "PAPERBOY_INDEX_DIR": str(index_dir),
                 "DISCORD_TOKEN": "bench-token",
                 "DISCORD_API_URL": api_url,

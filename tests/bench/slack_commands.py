@@ -151,31 +151,11 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 async def prepare(papers: int, workdir: Path) -> tuple[str, Path]:
     """A SQLite store holding at least `papers` papers (filled once, then reused) and its index folder."""
-    from adapters.bench.search import SEED, load_vocabulary, write_synthetic_snapshot
-    from adapters.sources.snapshot import ingest_snapshot
-    from storage.search.index import open_index
-    from storage.sql import open_store
+    from adapters.bench.search import synthetic_store
 
-    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    url = f"sqlite:///{workdir / f'slack-bench-{papers}.db'}"
-    index_dir = workdir / f"slack-bench-{papers}.index"
-    store = await open_store(url)
-    try:
-        if await store.count_papers() < papers:
-            snapshot = workdir / f"synthetic-{papers}-{SEED}.jsonl"
-            if not await asyncio.to_thread(snapshot.exists):
-                vocabulary = await asyncio.to_thread(load_vocabulary)
-                await asyncio.to_thread(write_synthetic_snapshot, snapshot, papers, vocabulary)
-            index = await open_index(index_dir)
-            try:
-                began = time.perf_counter()
-                await ingest_snapshot(snapshot, store, index)
-                seconds = time.perf_counter() - began
-                print(f"filled the store: {await store.count_papers():,} papers in {seconds:.0f} s")
-            finally:
-                await index.close()
-    finally:
-        await store.close()
+    url, index_dir, notes = await synthetic_store(papers, workdir, "slack-bench")
+    for note in notes:
+        print(note)
     return url, index_dir
 
 
