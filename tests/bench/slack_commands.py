@@ -182,31 +182,33 @@ async def bench(papers: int, requests: int, concurrency: int, workdir: Path) -> 
             "PAPERBOY_PORT": 0,
         }
     )
-    house_context = compose(settings, platforms=True)
-    house = await house_context.__aenter__()
-    assert house.slack is not None
-    stored = await house.store.count_papers()
-    service = await serve_slack(house.core, house.slack)
-    events_url = f"http://127.0.0.1:{service.port}/slack/events"
-    loop = asyncio.get_running_loop()
     try:
-        # A spawned (not forked) process: the bot's threads and event loop must not be copied into it.
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            # Warm up: connections, Bolt's one auth.test, the index's caches.
-            warm = [f"warm {q}" for q in queries[:50]]
-            sink.expected = requests + len(warm)
-            await loop.run_in_executor(pool, run_load, events_url, warm, 10, sink.port, "warm")
-            began = time.perf_counter()
-            results = await loop.run_in_executor(
-                pool, run_load, events_url, queries, concurrency, sink.port, "q"
-            )
-            sent_seconds = time.perf_counter() - began
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(sink.done.wait(), timeout=300)
-        answered_seconds = time.perf_counter() - began
+        async with compose(settings, platforms=True) as house:
+            assert house.slack is not None
+            stored = await house.store.count_papers()
+            service = await serve_slack(house.core, house.slack)
+            events_url = f"http://127.0.0.1:{service.port}/slack/events"
+            loop = asyncio.get_running_loop()
+            try:
+                # A spawned (not forked) process: the bot's threads and event loop must not be copied into it.
+                with ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                ) as pool:
+                    # Warm up: connections, Bolt's one auth.test, the index's caches.
+                    warm = [f"warm {q}" for q in queries[:50]]
+                    sink.expected = requests + len(warm)
+                    await loop.run_in_executor(pool, run_load, events_url, warm, 10, sink.port, "warm")
+                    began = time.perf_counter()
+                    results = await loop.run_in_executor(
+                        pool, run_load, events_url, queries, concurrency, sink.port, "q"
+                    )
+                    sent_seconds = time.perf_counter() - began
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sink.done.wait(), timeout=300)
+                answered_seconds = time.perf_counter() - began
+            finally:
+                await service.stop()
     finally:
-        await service.stop()
-        await house_context.__aexit__(None, None, None)
         await sink.stop()
 
     acks = [ms for _, _, ms, status in results if status == 200]
