@@ -391,7 +391,7 @@ class Paperboy:
             case CastVote(ref=ref) | RetractVote(ref=ref):
                 return await self._vote(ctx, ref, cast=isinstance(command, CastVote))
             case ToggleVote(ref=ref):
-                return await self._toggle_vote(ctx, ref)
+                return await self._vote(ctx, ref, cast=None)
             case ReactionVote(message_id=message_id, cast=cast, event_key=event_key):
                 return await self._reaction_vote(ctx, message_id, cast=cast, event_key=event_key)
             case SharePaper(ref=ref):
@@ -438,20 +438,17 @@ class Paperboy:
             next_recap(settings, now, done_today=recapped_today),
         )
 
-    async def _vote(self, ctx: CommandContext, ref: str, *, cast: bool) -> Reply:
-        item = await self.paper(ref)
-        vote = Vote(ctx.channel.platform, ctx.channel.workspace, ctx.user, item.paper.arxiv_id)
-        changed = await (self.votes.cast(vote) if cast else self.votes.retract(vote))
-        count = await self.votes.count(item.paper.arxiv_id, Workspace(vote.platform, vote.workspace))
-        return VoteReply(item.paper.arxiv_id, item.paper.title, cast, changed, count)
-
-    async def _toggle_vote(self, ctx: CommandContext, ref: str) -> Reply:
+    async def _vote(self, ctx: CommandContext, ref: str, *, cast: bool | None) -> Reply:
+        """Cast or retract the asker's vote, or (None: the Upvote button) toggle it; say where the paper stands."""
         item = await self.paper(ref)
         workspace = Workspace(ctx.channel.platform, ctx.channel.workspace)
         vote = Vote(workspace.platform, workspace.workspace, ctx.user, item.paper.arxiv_id)
-        voted = await self.votes.toggle(vote)
+        if cast is None:
+            cast, changed = await self.votes.toggle(vote), True
+        else:
+            changed = await (self.votes.cast(vote) if cast else self.votes.retract(vote))
         count = await self.votes.count(item.paper.arxiv_id, workspace)
-        return VoteReply(item.paper.arxiv_id, item.paper.title, voted, True, count)
+        return VoteReply(item.paper.arxiv_id, item.paper.title, cast, changed, count)
 
     async def _reaction_vote(
         self, ctx: CommandContext, message_id: str, *, cast: bool, event_key: str | None = None
@@ -543,7 +540,3 @@ class Paperboy:
             return SharedPaper(item, posted=False)
         await self.store.remember_message(ctx.channel, message_id, item.paper.arxiv_id, via=SHOWN_AS_CARD)
         return SharedPaper(item, posted=True)
-
-    def text_help(self) -> Notice:
-        """The help text as a plain notice."""
-        return Notice(HELP_TEXT)
