@@ -76,7 +76,7 @@ def _merge(base: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _paper_from_row(row: PaperRow | Row[Any]) -> Paper:
+def paper_from_row(row: PaperRow | Row[Any]) -> Paper:
     """A domain Paper from a papers row, read as its model or as Core's row."""
     return Paper(
         arxiv_id=row.arxiv_id,
@@ -227,7 +227,7 @@ class PaperRows(StorePart):
     async def get_paper(self, arxiv_id: str) -> Paper | None:
         """One paper by its bare arXiv id, or None."""
         row = await self._get(PaperRow, arxiv_id)
-        return _paper_from_row(row) if row is not None else None
+        return paper_from_row(row) if row is not None else None
 
     async def get_papers(self, arxiv_ids: Collection[str]) -> dict[str, Paper]:
         """Papers by id; unknown ids are left out."""
@@ -236,7 +236,7 @@ class PaperRows(StorePart):
             for chunk in chunks(list(dict.fromkeys(arxiv_ids))):
                 result = await conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk)))
                 for row in result:
-                    found[row.arxiv_id] = _paper_from_row(row)
+                    found[row.arxiv_id] = paper_from_row(row)
         return found
 
     async def papers_featured_between(self, first: date, last: date) -> list[Paper]:
@@ -247,7 +247,7 @@ class PaperRows(StorePart):
             .order_by(papers.c.featured_on, papers.c.arxiv_id)
         )
         async with self.engine.connect() as conn:
-            return [_paper_from_row(row) for row in await conn.execute(statement)]
+            return [paper_from_row(row) for row in await conn.execute(statement)]
 
     async def count_papers(self) -> int:
         """How many papers are stored."""
@@ -261,7 +261,7 @@ class PaperRows(StorePart):
             statement = statement.where(papers.c.updated_at >= since)
         statement = statement.order_by(papers.c.arxiv_id).limit(limit)
         async with self.engine.connect() as conn:
-            return [_paper_from_row(row) for row in await conn.execute(statement)]
+            return [paper_from_row(row) for row in await conn.execute(statement)]
 
     async def papers_changed_after(
         self, mark: datetime | None, batch: int
