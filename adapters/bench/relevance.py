@@ -41,6 +41,9 @@ CUTOFF = 10
 QUERIES_RESOURCE = "relevance_queries.json"
 # Written after the ranking was tuned on the first set and never tuned on: does the ranking generalise?
 HELDOUT_RESOURCE = "relevance_queries_heldout.json"
+# Descriptions of a paper without its title's words, written before search by meaning was tuned for them and
+# never tuned on: how well meaning finds a paper when the words differ.
+DESCRIPTIONS_RESOURCE = "relevance_queries_descriptions.json"
 # Thresholds of topic matching by meaning whose precision and recall the benchmark prints.
 TOPIC_THRESHOLDS = (0.35, 0.40, 0.45, 0.50)
 _SYLLABLES = (
@@ -235,13 +238,15 @@ async def bench_relevance(
 
     queries = load_queries()
     held_out = load_queries(HELDOUT_RESOURCE)
+    descriptions = load_queries(DESCRIPTIONS_RESOURCE)
     kinds = list(dict.fromkeys(q.kind for q in queries))
     demo = [replace(p, featured_on=None) for p in load_demo_papers()]
     vocabulary = await asyncio.to_thread(load_vocabulary)
     hidden = await asyncio.to_thread(distractor_papers, distractors, vocabulary)
     papers = demo + hidden
     lines = [
-        f"paperboy bench relevance: {len(queries)} queries ({', '.join(kinds)}) and {len(held_out)} held out, "
+        f"paperboy bench relevance: {len(queries)} queries ({', '.join(kinds)}) {len(held_out)} held out and "
+        f"{len(descriptions)} descriptions, "
         f"{len(demo)} demo papers among {distractors:,} distractors, {date.today().isoformat()}"
     ]
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
@@ -251,15 +256,19 @@ async def bench_relevance(
     semantic_index: Any = None
     results: list[RankerResult] = []
     held_out_results: list[RankerResult] = []
+    description_results: list[RankerResult] = []
 
     async def score(
         name: str, run: Callable[[str], Awaitable[list[str]]], *, fresh: Callable[[], None]
     ) -> None:
-        """Score one ranker on both query sets; `fresh` forgets cached query embeddings before each."""
-        fresh()
-        results.append(await _score(name, queries, run))
-        fresh()
-        held_out_results.append(await _score(name, held_out, run))
+        """Score one ranker on every query set; `fresh` forgets cached query embeddings before each."""
+        for query_set, scored in (
+            (queries, results),
+            (held_out, held_out_results),
+            (descriptions, description_results),
+        ):
+            fresh()
+            scored.append(await _score(name, query_set, run))
 
     def nothing() -> None:
         return None
@@ -295,11 +304,18 @@ async def bench_relevance(
         lines += _report_lines(results, kinds)
         lines.append(f"  held out ({len(held_out)} queries written after the tuning, never tuned on):")
         lines += _report_lines(held_out_results, kinds)
+        lines.append(
+            f"  descriptions ({len(descriptions)} queries that describe a paper without its title's words, held out):"
+        )
+        lines += _report_lines(description_results, ["description"])
         if show_misses:
-            for result, other in zip(results[1:], held_out_results[1:], strict=True):
+            for result, other, described in zip(
+                results[1:], held_out_results[1:], description_results[1:], strict=True
+            ):
                 lines.append(f"  not first with {result.name}:")
                 lines += [f"    {text!r}: {top}" for text, top in result.misses]
                 lines += [f"    (held out) {text!r}: {top}" for text, top in other.misses]
+                lines += [f"    (description) {text!r}: {top}" for text, top in described.misses]
     finally:
         if semantic_index is not None:
             await semantic_index.close()
