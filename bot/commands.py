@@ -28,7 +28,18 @@ HELP_TEXT = """\
 /papers schedule recap <day> | recap off   the weekly recap of the team's votes (Fridays unless changed)
 /papers digest                     post today's digest now
 /papers vote <id> | unvote <id>    vote where there are no reactions (console)
+/papers me help                    your own digest by direct message, your votes as a reading list
 /papers help                       this text"""
+
+ME_HELP_TEXT = """\
+/papers me subscribe <query>       add a topic to your own daily digest (sent to you by direct message)
+/papers me unsubscribe <query or number>
+/papers me topics                  your topics
+/papers me schedule [HH:MM [Area/City]] [weekdays|daily] [papers N] | off | on
+/papers me digest                  send me today's digest now
+/papers me votes [week|month|all]  the papers you voted for, newest first (your reading list)
+/papers me cite [week|month|all]   one BibTeX file of them
+/papers me forget                  delete everything Paperboy keeps about you in this workspace"""
 
 
 MANAGE_RULE = "Only people who may manage this channel can change its topics, schedule or digest."
@@ -232,6 +243,61 @@ class ShowHelp(CommandTraits):
     preface: str | None = None
 
 
+# ----- one person's own digest, reading list and data (`/papers me …`) -----
+
+# The channel commands a person can use on their own digest: the same grammar, answered privately.
+PersonalCommand = Subscribe | Unsubscribe | ListTopics | Schedule | PostDigest
+
+
+@dataclass(frozen=True, slots=True)
+class ForMe(CommandTraits):
+    """`/papers me subscribe|unsubscribe|topics|schedule|digest`: a digest command on the asker's own digest.
+
+    The asker's direct messages are their digest's target, so the command runs as it would for a channel,
+    on `ChannelRef.person`: nobody but the person manages it, and every answer is private.
+    """
+
+    command: PersonalCommand
+
+
+@dataclass(frozen=True, slots=True)
+class MyVotes(CommandTraits):
+    """`/papers me votes`: the papers the asker voted for in a window ("week", "month", "all"), newest first."""
+
+    window: str = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class MyCitations(CommandTraits):
+    """`/papers me cite`: one BibTeX file of the papers the asker voted for in a window."""
+
+    window: str = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetMe(CommandTraits):
+    """`/papers me forget`: say what would be deleted; with `confirmed`, delete the asker's data here."""
+
+    confirmed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PersonGone(CommandTraits):
+    """The platform says a person left the workspace (deactivated, left the guild): forget their data there."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHome(CommandTraits):
+    """The asker opened the bot's home (Slack's App Home): their digest, their votes, the week's trending."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowMyHelp(CommandTraits):
+    """`/papers me` or `/papers me help`: what a person can do for themselves."""
+
+    preface: str | None = None
+
+
 # ----- actions that come from buttons and platform events rather than typed text -----
 
 
@@ -322,6 +388,13 @@ Command = (
     | ChannelGone
     | CardsForLinks
     | CardsShown
+    | ForMe
+    | MyVotes
+    | MyCitations
+    | ForgetMe
+    | PersonGone
+    | ShowHome
+    | ShowMyHelp
 )
 
 _NEEDS_ARGUMENT = {
@@ -396,6 +469,8 @@ def parse_command(text: str) -> Command:
             return RetractVote(rest)
         case "help":
             return ShowHelp()
+        case "me" | "my":
+            return parse_personal(rest)
         case _:
             shown = word if len(word) <= 30 else word[:27] + "..."
             return ShowHelp(preface=f"I don't know {shown!r}. Here is what I can do:")
@@ -415,3 +490,54 @@ def parse_recap(text: str) -> ScheduleRecap:
     if not word:
         raise CommandError(f"Tell me the day of the weekly recap. {RECAP_HELP}")
     raise CommandError(f"{text.strip()[:40]!r} is not a day of the week. {RECAP_HELP}")
+
+
+_ME_NEEDS_ARGUMENT = {
+    "subscribe": 'Tell me the topic, e.g. /papers me subscribe "video diffusion" or /papers me subscribe cat:cs.CV.',
+    "unsubscribe": "Tell me which topic, by its text or its number in /papers me topics, e.g. /papers me unsubscribe 1.",
+}
+FORGET_CONFIRM_WORDS = ("confirm", "yes")
+
+
+def parse_personal(text: str) -> Command:
+    """Parse the words after `/papers me`: the asker's own digest, reading list and data."""
+    word, _, rest = text.strip().partition(" ")
+    verb = word.lower()
+    rest = rest.strip()
+    if verb in _ME_NEEDS_ARGUMENT and not rest:
+        raise CommandError(_ME_NEEDS_ARGUMENT[verb])
+    match verb:
+        case "" | "help":
+            return ShowMyHelp()
+        case "subscribe":
+            return ForMe(Subscribe(rest))
+        case "unsubscribe":
+            return ForMe(Unsubscribe(rest))
+        case "topics":
+            return ForMe(ListTopics())
+        case "schedule":
+            if rest.split(maxsplit=1)[:1] == ["recap"]:
+                raise CommandError(
+                    "The weekly recap is the team's, for a channel: write /papers schedule recap <day> there."
+                )
+            return ForMe(Schedule(rest))
+        case "digest":
+            return ForMe(PostDigest())
+        case "votes" | "cite":
+            window = rest.lower() or "all"
+            if window not in TOP_WINDOWS:
+                raise CommandError(
+                    f"Write /papers me {verb} week, month or all (the default); not {rest[:40]!r}."
+                )
+            return MyVotes(window) if verb == "votes" else MyCitations(window)
+        case "forget":
+            if not rest:
+                return ForgetMe()
+            if rest.lower() in FORGET_CONFIRM_WORDS:
+                return ForgetMe(confirmed=True)
+            raise CommandError(
+                "Write /papers me forget to see what would be deleted, then /papers me forget confirm."
+            )
+        case _:
+            shown = word if len(word) <= 30 else word[:27] + "..."
+            return ShowMyHelp(preface=f"I don't know /papers me {shown!r}. Here is what you can do:")

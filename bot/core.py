@@ -15,6 +15,7 @@ from bot.citation import bibtex_entry
 from bot.commands import (
     HELP_TEXT,
     MAX_SEARCH_LIMIT,
+    ME_HELP_TEXT,
     CardsForLinks,
     CardsShown,
     CastVote,
@@ -23,8 +24,14 @@ from bot.commands import (
     Command,
     CommandContext,
     CommandError,
+    ForgetMe,
     ForgetWorkspace,
+    ForMe,
     ListTopics,
+    MyCitations,
+    MyVotes,
+    PersonalCommand,
+    PersonGone,
     PostDigest,
     ReactionVote,
     RetractVote,
@@ -33,6 +40,8 @@ from bot.commands import (
     Search,
     SharePaper,
     ShowHelp,
+    ShowHome,
+    ShowMyHelp,
     ShowPaper,
     Similar,
     Subscribe,
@@ -71,6 +80,7 @@ from bot.replies import (
     DigestReply,
     ErrorReply,
     HelpReply,
+    Home,
     LinkCard,
     LinkCards,
     Notice,
@@ -87,6 +97,7 @@ from bot.schedule import ScheduleError, next_run, parse_schedule_args
 from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError
 from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
+from bot.services.people import People, describe
 from bot.services.publishing import CardPublisher, ChannelUnavailable, PublishError
 from bot.services.ranking import rank_trending
 from bot.services.recaps import TOP_LIMIT, Leaderboard, next_recap, top_since
@@ -98,6 +109,8 @@ log = logging.getLogger(__name__)
 TRENDING_WINDOW_DAYS = {"day": 1, "week": 6, "month": 29}
 TRENDING_LIMIT = 10
 SIMILAR_LIMIT = 5
+# The App Home's week: a few papers, so the view stays well inside Block Kit's 100 blocks.
+HOME_TRENDING = 5
 # How long an event's key is remembered: platforms retry an event within minutes (Slack: three times, within
 # about five), so a retry never finds its key forgotten.
 EVENT_MEMORY = timedelta(hours=1)
@@ -114,6 +127,11 @@ def quoted(text: str) -> str:
     """
     stripped = text.strip()
     return stripped if '"' in stripped else f"“{stripped}”"
+
+
+def person_of(ctx: CommandContext) -> ChannelRef:
+    """The asker's own digest target in the asker's workspace: nobody reaches another workspace's person."""
+    return ChannelRef.person(ctx.channel.platform, ctx.channel.workspace, ctx.user)
 
 
 def command_name(command: Command) -> str:
@@ -187,6 +205,7 @@ class Paperboy:
         self.publishers: Mapping[str, DigestPublisher] = MappingProxyType(dict(publishers or {}))
         # None: a link to a paper the store lacks gets no card (one-shot commands, tests).
         self.source = source
+        self.people = People(store, clock, self.publishers)
 
     # ----- capabilities used by every adapter and the command line -----
 
@@ -378,7 +397,8 @@ class Paperboy:
                 return TopicList(tuple(topics), heading=f"Unsubscribed from {quoted(topic)}.")
             case ListTopics():
                 return TopicList(
-                    tuple(await self.topics.of_channel(ctx.channel)), heading="Topics of this channel"
+                    tuple(await self.topics.of_channel(ctx.channel)),
+                    heading="Your topics" if ctx.channel.is_person else "Topics of this channel",
                 )
             case Schedule(args=args):
                 return await self._schedule(ctx, args)
@@ -408,15 +428,66 @@ class Paperboy:
                 return await self._link_cards(ctx, links, message_id)
             case CardsShown(message_id=message_id, arxiv_ids=arxiv_ids):
                 return await self._cards_shown(ctx, message_id, arxiv_ids)
+            case ForMe(command=inner):
+                return await self._for_me(ctx, inner)
+            case MyVotes(window=window):
+                return await self.people.reading_list(person_of(ctx), window)
+            case MyCitations(window=window):
+                bib = await self.people.bib_file(person_of(ctx), window)
+                if bib is None:
+                    raise CommandError(
+                        "You have no votes to cite in that period; try /papers me cite all, or vote first."
+                    )
+                return bib
+            case ForgetMe(confirmed=confirmed):
+                return await self.people.forget_me(person_of(ctx), confirmed=confirmed)
+            case PersonGone():
+                gone = await self.people.forget(person_of(ctx))
+                return Notice(f"Forgot a person who left: {describe(gone) or 'nothing was kept'}.")
+            case ShowHome():
+                return await self.home(person_of(ctx))
+            case ShowMyHelp(preface=preface):
+                return HelpReply(ME_HELP_TEXT, preface)
             case ShowHelp(preface=preface):
                 return HelpReply(HELP_TEXT, preface)
         return HelpReply(HELP_TEXT)
+
+    # ----- one person's own digest (`/papers me …`), reading list and home -----
+
+    async def _for_me(self, ctx: CommandContext, command: PersonalCommand) -> Reply:
+        """Run a digest command on the asker's own digest: their DMs are its target, and they manage it."""
+        person = person_of(ctx)
+        writes = not isinstance(command, ListTopics | Unsubscribe) and not (
+            isinstance(command, Schedule) and not command.args.strip()
+        )
+        if writes:
+            await self.people.enrol(person)
+        try:
+            reply = await self._execute(CommandContext(person, ctx.user), command)
+        except ScheduleError as error:
+            # The schedule's grammar is the channel's; its examples name the person's own command.
+            raise ScheduleError(str(error).replace("/papers schedule", "/papers me schedule")) from None
+        if isinstance(reply, TopicList):
+            line = await self.people.next_digest_line(person)
+            heading = reply.heading if reply.heading.endswith((".", "!", "?")) else reply.heading + "."
+            return TopicList(reply.topics, f"{heading} {line}".strip(), personal=True)
+        return reply
+
+    async def home(self, person: ChannelRef) -> Home:
+        """A person's home: their digest and topics, their latest votes, the workspace's trending week."""
+        workspace = Workspace(person.platform, person.workspace)
+        trending = await self.trending("week", workspace=workspace, limit=HOME_TRENDING)
+        return await self.people.home(person, tuple(trending))
 
     async def _schedule(self, ctx: CommandContext, args: str) -> Reply:
         change = parse_schedule_args(args)
         if change.is_empty:
             settings = await self.schedules.get(ctx.channel)
-            heading = "Digest schedule of this channel"
+            heading = (
+                "Your own digest, sent to you by direct message"
+                if ctx.channel.is_person
+                else "Digest schedule of this channel"
+            )
         else:
             settings = await self.schedules.change(ctx.channel, change)
             heading = "Schedule saved."

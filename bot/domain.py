@@ -8,6 +8,9 @@ from datetime import date, datetime
 
 PLATFORMS = ("slack", "discord", "console")
 
+# What starts the channel part of a person's own target: no platform's channel id starts with it.
+PERSON_MARK = "@"
+
 # A channel reference part: anything but the separator and white space, so ids from any platform fit.
 _REF_PART = re.compile(r"^[^:\s]{1,128}$")
 
@@ -26,6 +29,25 @@ class ChannelRef:
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.workspace}:{self.channel}"
+
+    @classmethod
+    def person(cls, platform: str, workspace: str, user: str) -> ChannelRef:
+        """A person's own digest target, their direct messages with the bot: `slack:T123:@U456`.
+
+        A person is one more delivery target, so their topics, schedule and digests reuse every rule of a
+        channel's (the unique daily digest, claims, attempts, the crash look-up).
+        """
+        return cls(platform, workspace, PERSON_MARK + user)
+
+    @property
+    def is_person(self) -> bool:
+        """True for a person's direct messages rather than a channel."""
+        return self.channel.startswith(PERSON_MARK)
+
+    @property
+    def user(self) -> str | None:
+        """The person a direct-message target belongs to; None for a channel."""
+        return self.channel[len(PERSON_MARK) :] if self.is_person else None
 
     @classmethod
     def parse(cls, text: str) -> ChannelRef:
@@ -118,6 +140,8 @@ class Topic:
 
 
 DEFAULT_HOUR = 9
+# A person's own digest comes earlier, before the working day (Hugging Face's email comes in the morning too).
+PERSON_DEFAULT_HOUR = 8
 DEFAULT_MINUTE = 0
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_DIGEST_SIZE = 10
@@ -144,6 +168,13 @@ class ChannelSettings:
     recap_day: int | None = DEFAULT_RECAP_DAY
 
 
+def default_settings(channel: ChannelRef) -> ChannelSettings:
+    """The settings a target starts with: a person's digest at 08:00 and no weekly recap (that is the team's)."""
+    if channel.is_person:
+        return ChannelSettings(channel, hour=PERSON_DEFAULT_HOUR, recap_day=None)
+    return ChannelSettings(channel)
+
+
 @dataclass(frozen=True, slots=True)
 class Vote:
     """One person's vote for one paper, on one platform and workspace."""
@@ -152,6 +183,14 @@ class Vote:
     workspace: str
     user: str
     arxiv_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bookmark:
+    """A paper one person voted for, and when: an entry of their reading list."""
+
+    paper: Paper
+    voted_at: datetime
 
 
 # How a paper came to be shown in a channel (paper_messages.via): in a daily digest, in a weekly recap, as a

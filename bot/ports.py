@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
 from bot.domain import (
+    Bookmark,
     ChannelRef,
     ChannelSettings,
     Delivery,
@@ -79,6 +80,15 @@ class PaperRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PersonalData:
+    """What deleting one person's data removed: their topics, whether they had a schedule, their votes."""
+
+    topics: int = 0
+    schedule: bool = False
+    votes: int = 0
+
+
 class SettingsChange(TypedDict, total=False):
     """The fields of a channel's settings that one change sets; the fields left out keep their stored value."""
 
@@ -142,6 +152,21 @@ class ChannelRepository(Protocol):
         """Delete every channel, topic, vote and delivery of a workspace; return the channels removed."""
         ...
 
+    async def enrol(self, channel: ChannelRef, change: SettingsChange) -> bool:
+        """Give a new target its default settings with `change` on top; True when it was new.
+
+        A target that has settings keeps them untouched (insert, or nothing, in one statement).
+        """
+        ...
+
+    async def delete_person(self, person: ChannelRef) -> PersonalData:
+        """Delete everything one person left in one workspace, in one transaction; return what was deleted.
+
+        `person` is their own target (`ChannelRef.person`): its settings, topics, digests and deliveries,
+        the messages remembered there, and every vote they cast in the workspace.
+        """
+        ...
+
 
 class VoteRepository(Protocol):
     """Stores chat votes, one per (platform, workspace, user, paper)."""
@@ -173,6 +198,16 @@ class VoteRepository(Protocol):
 
     async def count_voted(self, workspace: Workspace, since: datetime, until: datetime) -> int:
         """How many papers got at least one vote from `since` until before `until` in a workspace."""
+        ...
+
+    async def votes_of(
+        self, workspace: Workspace, user: str, since: datetime | None, limit: int | None
+    ) -> list[Bookmark]:
+        """The stored papers one person voted for in a workspace since `since` (None: ever), newest vote first."""
+        ...
+
+    async def count_votes_of(self, workspace: Workspace, user: str, since: datetime | None) -> int:
+        """How many papers one person voted for in a workspace since `since` (None: ever)."""
         ...
 
 

@@ -8,14 +8,17 @@ from datetime import datetime
 
 from bot.domain import SHOWN_AS_CARD, SHOWN_AS_LINK, DigestPlan, Paper, PaperShowing, ScoredPaper
 from bot.replies import (
+    BibFile,
     Citation,
     DigestReply,
     ErrorReply,
     HelpReply,
+    Home,
     LinkCards,
     Notice,
     PaperCard,
     PaperList,
+    ReadingList,
     Reply,
     ScheduleStatus,
     SharedPaper,
@@ -164,7 +167,8 @@ def digest_heading(plan: DigestPlan) -> str:
     count = len(plan.papers)
     noun = "paper" if count == 1 else "papers"
     topics = ", ".join(plan.topics) if plan.topics else "all papers"
-    return f"Trending papers for {plan.local_date:%A %d %B %Y}: {count} {noun} ({topics})"
+    whose = "Your papers" if plan.channel.is_person else "Trending papers"
+    return f"{whose} for {plan.local_date:%A %d %B %Y}: {count} {noun} ({topics})"
 
 
 def _when(moment: datetime | None) -> str:
@@ -185,6 +189,42 @@ def recap_status(status: ScheduleStatus) -> str:
     if s.recap_day is None:
         return "Weekly recap: off (turn it on with /papers schedule recap friday)."
     return f"Weekly recap: {recap_day_text(s.recap_day)} at {s.hour:02d}:{s.minute:02d}; next {_when(status.next_recap)}."
+
+
+def no_topics_text(*, personal: bool) -> str:
+    """What an empty topic list means: every trending paper comes, until a topic narrows it."""
+    if personal:
+        return "No topics yet: your digest carries all trending papers. Add one with /papers me subscribe <query>."
+    return "No topics yet: this channel gets all trending papers. Add one with /papers subscribe <query>."
+
+
+def home_lines(home: Home) -> list[str]:
+    """A person's home as text: their digest, topics, latest votes, and the workspace's week."""
+    lines = ["Your digest"]
+    if home.settings is None:
+        lines.append("You have no digest of your own yet: /papers me subscribe <query> starts one.")
+    else:
+        s = home.settings
+        days = "weekdays" if s.weekdays_only else "every day"
+        state = (
+            f"paused: {s.pause_reason or 'resume with /papers me schedule on'}"
+            if s.paused
+            else f"next {_when(home.next_run)}"
+        )
+        lines.append(
+            f"By direct message at {s.hour:02d}:{s.minute:02d} {s.timezone}, {days}, up to {s.digest_size} papers; {state}."
+        )
+        lines += [f"{t.position}. {t.query}" for t in home.topics] or [no_topics_text(personal=True)]
+    lines.append("Your latest votes")
+    lines += [f"- {b.paper.title} [{b.paper.arxiv_id}]" for b in home.votes] or [
+        "None yet: every vote is a bookmark."
+    ]
+    lines.append("Trending this week here")
+    lines += [
+        f"- {item.paper.title} [{item.paper.arxiv_id}] — {plural(item.chat_votes, 'vote')}"
+        for item in home.trending
+    ] or ["No papers were featured this week."]
+    return lines
 
 
 def render_text(reply: Reply) -> str:
@@ -225,9 +265,9 @@ def render_text(reply: Reply) -> str:
             return "\n".join(lines)
         case Citation(bibtex=bibtex):
             return bibtex
-        case TopicList(topics=topics, heading=heading):
+        case TopicList(topics=topics, heading=heading, personal=personal):
             if not topics:
-                return f"{heading}\nNo topics yet: this channel gets all trending papers. Add one with /papers subscribe <query>."
+                return f"{heading}\n{no_topics_text(personal=personal)}"
             return "\n".join([heading, *(f"{t.position}. {t.query}" for t in topics)])
         case ScheduleStatus() as status:
             s = status.settings
@@ -240,9 +280,12 @@ def render_text(reply: Reply) -> str:
                 f"Last delivery: {_when(status.last_delivery)}.",
                 recap_status(status),
             ]
+            if s.channel.is_person:
+                lines = lines[:4]  # the weekly recap is the team's, not a person's
             if s.paused:
+                papers = "/papers me" if s.channel.is_person else "/papers"
                 lines.append(
-                    f"Paused{': ' + s.pause_reason if s.pause_reason else ''}. Resume with /papers schedule on."
+                    f"Paused{': ' + s.pause_reason if s.pause_reason else ''}. Resume with {papers} schedule on."
                 )
             return "\n".join(lines)
         case VoteReply() as vote:
@@ -252,12 +295,20 @@ def render_text(reply: Reply) -> str:
                 verb = "Took back your vote for" if vote.changed else "You had not voted for"
             return f"{verb} {vote.title} [{vote.arxiv_id}]; {vote.votes_here} vote(s) here."
         case DigestReply(plan=plan, posted=posted, already_posted_on=already):
+            whose = "Your" if plan.channel.is_person else "This channel's"
             if already:
-                return f"This channel's digest for {already.isoformat()} was already posted."
+                return f"{whose} digest for {already.isoformat()} was already posted."
             if plan.is_empty:
+                if plan.channel.is_person:
+                    return "Nothing new for you: no paper featured lately matches your topics that you were not sent already."
                 return "Nothing new to post: no paper featured lately matches this channel's topics that was not posted here already."
             if posted:
-                return f"Posted the digest for {plan.local_date.isoformat()}: {len(plan.papers)} paper(s)."
+                verb = (
+                    "Sent your digest to your direct messages"
+                    if plan.channel.is_person
+                    else "Posted the digest"
+                )
+                return f"{verb} for {plan.local_date.isoformat()}: {len(plan.papers)} paper(s)."
             lines = [f"(dry run) {digest_heading(plan)}"]
             for number, item in enumerate(plan.papers, 1):
                 lines += paper_lines(item, number=number)
@@ -266,4 +317,22 @@ def render_text(reply: Reply) -> str:
             if not cards:
                 return "I could not find the papers behind those links just now."
             return "\n".join(line for card in cards for line in paper_lines(card.item))
+        case ReadingList(items=items) as reading:
+            if not items:
+                return reading.empty_text
+            lines = [reading.heading]
+            for number, bookmark in enumerate(items, 1):
+                paper = bookmark.paper
+                lines.append(
+                    f"{number}. {paper.title} [{paper.arxiv_id}] — voted {bookmark.voted_at:%d %b %Y}"
+                )
+            if reading.total > len(items):
+                lines.append(
+                    f"…and {reading.total - len(items)} more; /papers me cite {reading.window} has them all."
+                )
+            return "\n".join(lines)
+        case BibFile(filename=filename, bibtex=bibtex, heading=heading):
+            return f"{heading} ({filename})\n\n{bibtex}"
+        case Home() as home:
+            return "\n".join(home_lines(home))
     raise TypeError(f"no text rendering for {type(reply).__name__}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.domain import ChannelSettings, DigestPlan, ScoredPaper, Topic, VotedPaper
+from bot.domain import Bookmark, ChannelSettings, DigestPlan, ScoredPaper, Topic, VotedPaper
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,8 @@ class TopicList:
 
     topics: tuple[Topic, ...]
     heading: str
+    # A person's own topics (`/papers me topics`) rather than a channel's.
+    personal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,58 @@ class DigestReply:
     already_posted_on: date | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReadingList:
+    """The papers one person voted for in a window ("week", "month", "all"), newest vote first.
+
+    `total` counts them all; `items` may hold fewer (the newest), and the rest are in `/papers me cite`.
+    """
+
+    window: str
+    items: tuple[Bookmark, ...]
+    total: int
+
+    @property
+    def heading(self) -> str:
+        """What the list is, in a few words."""
+        period = "ever" if self.window == "all" else f"in the last {self.window}"
+        return f"Papers you voted for {period} ({self.total})"
+
+    @property
+    def empty_text(self) -> str:
+        """What an empty list says."""
+        period = "yet" if self.window == "all" else f"in the last {self.window}"
+        return (
+            f"You have not voted for a paper {period}. Every vote is a bookmark: press a paper's Upvote "
+            "button, react with 👍, or write /papers vote <id>."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BibFile:
+    """One BibTeX file of several papers (a person's votes), to attach as `filename`."""
+
+    filename: str
+    bibtex: str
+    count: int
+    heading: str
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A person's home (Slack's App Home): their own digest, their latest votes, the workspace's week.
+
+    `settings` is None when the person never set up a digest of their own; `trending` carries this
+    workspace's votes as `chat_votes`.
+    """
+
+    settings: ChannelSettings | None
+    next_run: datetime | None
+    topics: tuple[Topic, ...]
+    votes: tuple[Bookmark, ...]
+    trending: tuple[ScoredPaper, ...]
+
+
 Reply = (
     Notice
     | ErrorReply
@@ -167,4 +221,7 @@ Reply = (
     | SharedPaper
     | DigestReply
     | LinkCards
+    | ReadingList
+    | BibFile
+    | Home
 )

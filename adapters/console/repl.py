@@ -28,8 +28,9 @@ class ConsolePublisher:
         return f"console-{next(self._ids)}"
 
     async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
-        """Print the digest heading."""
-        print(f"\n📰 {digest_heading(plan)}", file=self._out)
+        """Print the digest heading; a person's own digest is printed as a direct message "to you"."""
+        to_you = f"(to you, {plan.channel.user}) " if plan.channel.is_person else ""
+        print(f"\n📰 {to_you}{digest_heading(plan)}", file=self._out)
         return f"digest-{delivery.digest_id}"
 
     async def post_paper(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.domain import MAX_TOPICS, ChannelRef, ChannelSettings, Topic
+from dataclasses import dataclass
+
+from bot.domain import MAX_TOPICS, ChannelRef, ChannelSettings, Topic, default_settings
 from bot.ports import SettingsChange, Store
 from bot.query import QUERY_HELP, parse_query, validate_query
 from bot.schedule import ScheduleChange
@@ -13,6 +15,24 @@ MAX_PAUSE_REASON = 500
 
 class TopicError(ValueError):
     """A topic change that cannot be done, with a sentence that says what would work."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """How answers about a target's topics speak: of "this channel", or to the person whose digest it is."""
+
+    subject: str
+    anyone: str
+    follow: str
+    does: str
+    papers: str
+
+    @staticmethod
+    def of(channel: ChannelRef) -> _Words:
+        """The words for a channel or for a person's own digest."""
+        if channel.is_person:
+            return _Words("You", "You", "follow", "do", "/papers me")
+        return _Words("This channel", "A channel", "follows", "does", "/papers")
 
 
 class ChannelTopics:
@@ -38,25 +58,32 @@ class ChannelTopics:
         # The duplicate check, the limit and the enrolment of a new channel happen in the store, in one
         # transaction: commands for one channel run at the same time, and a check made here would be stale.
         subscription = await self._store.subscribe_topic(channel, normalized, limit=MAX_TOPICS)
+        words = _Words.of(channel)
         if subscription.outcome == "already_followed":
-            raise TopicError(f"This channel already follows {subscription.query!r}; see /papers topics.")
+            raise TopicError(
+                f"{words.subject} already {words.follow} {subscription.query!r}; see {words.papers} topics."
+            )
         if subscription.outcome == "list_full":
             raise TopicError(
-                f"A channel can follow at most {MAX_TOPICS} topics; remove one first with /papers unsubscribe <number>."
+                f"{words.anyone} can follow at most {MAX_TOPICS} topics; "
+                f"remove one first with {words.papers} unsubscribe <number>."
             )
         return normalized, await self._store.list_topics(channel)
 
     async def unsubscribe(self, channel: ChannelRef, text: str) -> tuple[str, list[Topic]]:
         """Remove a topic given by its number in the list or by its text."""
         topics = await self._store.list_topics(channel)
+        words = _Words.of(channel)
         if not topics:
-            raise TopicError("This channel follows no topics yet; add one with /papers subscribe <query>.")
+            raise TopicError(
+                f"{words.subject} {words.follow} no topics yet; add one with {words.papers} subscribe <query>."
+            )
         wanted = text.strip().lstrip("#")
         target: Topic | None = None
         if wanted.isdigit():
             number = int(wanted)
             if not 1 <= number <= len(topics):
-                raise TopicError(f"Pick a number from 1 to {len(topics)}; /papers topics shows them.")
+                raise TopicError(f"Pick a number from 1 to {len(topics)}; {words.papers} topics shows them.")
             target = topics[number - 1]
         else:
             normalized = parse_query(text).describe().casefold()
@@ -65,8 +92,8 @@ class ChannelTopics:
             )
             if target is None:
                 raise TopicError(
-                    f"This channel does not follow {text.strip()[:80]!r}; "
-                    "use the text or number shown by /papers topics."
+                    f"{words.subject} {words.does} not follow {text.strip()[:80]!r}; "
+                    f"use the text or number shown by {words.papers} topics."
                 )
         await self._store.remove_topic(channel, target.query)
         return target.query, await self._store.list_topics(channel)
@@ -80,7 +107,7 @@ class ChannelSchedules:
 
     async def get(self, channel: ChannelRef) -> ChannelSettings:
         """The channel's settings, or the defaults when it never set any."""
-        return await self._store.get_settings(channel) or ChannelSettings(channel)
+        return await self._store.get_settings(channel) or default_settings(channel)
 
     async def change(self, channel: ChannelRef, change: ScheduleChange) -> ChannelSettings:
         """Store what a `/papers schedule …` line changes, and only that; return the settings it leaves."""

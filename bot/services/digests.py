@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Paper, Topic, Workspace
+from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Paper, Topic, Workspace, default_settings
 from bot.ports import SearchIndex, SemanticIndex, Store
 from bot.query import SearchQuery, parse_query
 from bot.services.delivery import DeliveryEngine
@@ -32,7 +32,7 @@ class DigestPlanner:
         self, channel: ChannelRef, local_date: date, settings: ChannelSettings | None = None
     ) -> DigestPlan:
         """Papers featured in the look-back window, matching any topic (all when none), never posted here, best first."""
-        settings = settings or await self._store.get_settings(channel) or ChannelSettings(channel)
+        settings = settings or await self._store.get_settings(channel) or default_settings(channel)
         [plan] = await self.plan_many([(settings, local_date)])
         return plan
 

@@ -63,3 +63,12 @@ class CheckingPublisher(DigestPublisher, Protocol):
         (no message of it is older), so that the look-up knows how far back to read, however far that is.
         """
         ...
+
+
+@runtime_checkable
+class PersonDirectory(Protocol):
+    """A publisher that can tell a person's time zone (Slack's `users.info` `tz`), for their digest's hour."""
+
+    async def person_timezone(self, person: ChannelRef) -> str | None:
+        """The IANA zone the platform knows for the person of a `ChannelRef.person` target, or None."""
+        ...

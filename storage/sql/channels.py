@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Row, delete, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain import ChannelRef, ChannelSettings, Topic, Workspace
-from bot.ports import SettingsChange, TopicSubscription
+from bot.domain import ChannelRef, ChannelSettings, Topic, Workspace, default_settings
+from bot.ports import PersonalData, SettingsChange, TopicSubscription
 from storage.sql.base import (
     CHANNELS_PER_QUERY,
     StorePart,
@@ -101,16 +101,41 @@ class ChannelRows(StorePart):
             statement = select(channel_settings).where(of_channel(channel_settings, channel))
             return _settings_from_row((await conn.execute(statement)).one())
 
-    async def _enrol(self, conn: AsyncConnection, channel: ChannelRef) -> None:
-        """Give a new channel the default settings; a channel that has settings keeps them untouched."""
+    async def _enrol(
+        self, conn: AsyncConnection, channel: ChannelRef, change: SettingsChange | None = None
+    ) -> bool:
+        """Give a new target its default settings (and `change`); one that has settings keeps them untouched."""
+        values = {**_settings_values(default_settings(channel)), **(change or {})}
         statement = (
             self._insert(channel_settings)
-            .values(
-                **ref_values(channel), **_settings_values(ChannelSettings(channel)), updated_at=self._now()
-            )
+            .values(**ref_values(channel), **values, updated_at=self._now())
             .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel"])
         )
-        await conn.execute(statement)
+        return affected(await conn.execute(statement)) > 0
+
+    async def enrol(self, channel: ChannelRef, change: SettingsChange) -> bool:
+        """Give a new target its default settings with `change` on top; True when it was new."""
+        async with transaction(self.engine, write=True) as conn:
+            return await self._enrol(conn, channel, change)
+
+    async def delete_person(self, person: ChannelRef) -> PersonalData:
+        """Delete one person's target (settings, topics, digests, remembered messages) and votes, at once."""
+        user = person.user or person.channel
+        workspace = Workspace(person.platform, person.workspace)
+        async with transaction(self.engine, write=True) as conn:
+            removed_votes = affected(
+                await conn.execute(
+                    delete(votes).where(of_workspace(votes, workspace), votes.c.user_id == user)
+                )
+            )
+            removed_topics = affected(await conn.execute(delete(topics).where(of_channel(topics, person))))
+            # Deliveries first: they point at digests.
+            for table in (deliveries, digests, paper_messages):
+                await conn.execute(delete(table).where(of_channel(table, person)))
+            had_schedule = affected(
+                await conn.execute(delete(channel_settings).where(of_channel(channel_settings, person)))
+            )
+        return PersonalData(topics=removed_topics, schedule=had_schedule > 0, votes=removed_votes)
 
     async def list_topics(self, channel: ChannelRef) -> list[Topic]:
         """The channel's topics in the order they were added, numbered from 1."""

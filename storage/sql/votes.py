@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import delete, desc, func, literal, select
 
-from bot.domain import Vote, Workspace
+from bot.domain import Bookmark, Vote, Workspace
 from storage.sql.base import StorePart, affected, chunks, of_workspace
+from storage.sql.papers import paper_from_row
 from storage.sql.tables import papers, votes
 from storage.sql.transactions import transaction
 
@@ -109,6 +110,35 @@ class VoteRows(StorePart):
         """How many papers got at least one vote in [since, until) in a workspace."""
         statement = select(func.count(votes.c.arxiv_id.distinct())).where(
             *self._cast_between(workspace, since, until)
+        )
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
+    def _of_person(self, workspace: Workspace, user: str, since: datetime | None) -> Any:
+        """A WHERE clause for one person's votes in a workspace, since a moment when given."""
+        clause = of_workspace(votes, workspace) & (votes.c.user_id == user)
+        return clause if since is None else clause & (votes.c.created_at >= since)
+
+    async def votes_of(
+        self, workspace: Workspace, user: str, since: datetime | None, limit: int | None
+    ) -> list[Bookmark]:
+        """The stored papers one person voted for in a workspace since `since`, newest vote first."""
+        statement = (
+            select(papers, votes.c.created_at.label("voted_at"))
+            .join(papers, papers.c.arxiv_id == votes.c.arxiv_id)
+            .where(self._of_person(workspace, user, since))
+            .order_by(desc(votes.c.created_at), desc(votes.c.arxiv_id))
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [Bookmark(paper_from_row(row), row.voted_at) for row in await conn.execute(statement)]
+
+    async def count_votes_of(self, workspace: Workspace, user: str, since: datetime | None) -> int:
+        """How many stored papers one person voted for in a workspace since `since` (None: ever)."""
+        statement = (
+            select(func.count())
+            .select_from(votes.join(papers, papers.c.arxiv_id == votes.c.arxiv_id))
+            .where(self._of_person(workspace, user, since))
         )
         async with self.engine.connect() as conn:
             return int((await conn.execute(statement)).scalar_one())
