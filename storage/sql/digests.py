@@ -15,6 +15,7 @@ from bot.domain import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_POSTED,
+    PERSON_MARK,
     SHOWN_IN_DIGEST,
     SHOWN_IN_RECAP,
     ChannelRef,
@@ -429,7 +430,12 @@ class DigestRows(StorePart):
                         paper_messages.c.via,
                         paper_messages.c.created_at,
                     )
-                    .where(of_workspace(paper_messages, workspace), paper_messages.c.arxiv_id.in_(chunk))
+                    .where(
+                        of_workspace(paper_messages, workspace),
+                        paper_messages.c.arxiv_id.in_(chunk),
+                        # A person's own digest is theirs: the team's "where shown" never names a DM.
+                        ~paper_messages.c.channel.startswith(PERSON_MARK, autoescape=True),
+                    )
                     .order_by(paper_messages.c.created_at, paper_messages.c.channel)
                 )
                 rows += (await conn.execute(statement)).all()

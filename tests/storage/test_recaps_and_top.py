@@ -153,6 +153,8 @@ async def test_showings_say_where_a_paper_was_shown_and_count_per_channel_and_we
     await clocked.remember_message(READING, "card1", "2603.00001", via=SHOWN_AS_CARD)
     await clocked.remember_message(READING, "link1", "2603.00002")
     await clocked.remember_message(ChannelRef("slack", "T2", "C1"), "elsewhere", "2603.00001")
+    # A person's own digest by DM is theirs: the team's list of where a paper was shown never names it.
+    await clocked.remember_message(ChannelRef.person("slack", "T1", "U7"), "dm1", "2603.00002")
 
     shown = await clocked.showings_of(LAB, ["2603.00001", "2603.00002", "2603.00005"])
     counts = await clocked.shared_counts([GENERAL, READING], NOON - timedelta(days=7), NOON)
