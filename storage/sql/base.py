@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Table, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,8 +59,14 @@ class StorePart:
 
     def _insert(self, table: Table) -> Any:
         """An INSERT that knows ON CONFLICT on this store's dialect."""
+        # Each dialect is imported where it is used: the engine has loaded this store's already, and loading
+        # PostgreSQL's (asyncpg's) too would cost every command on SQLite a few dozen milliseconds at start.
         if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
 
 

@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.sql.tables import paper_embeddings, papers
 from storage.vectors.store import EmbeddingSource, StoredEmbedding
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
@@ -33,6 +33,8 @@ class EmbeddingRows:
         async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T: ...
 
         def _now(self) -> datetime: ...
+
+        def _insert(self, table: Table) -> Any: ...
 
     async def save_embeddings(
         self, model: str, dimension: int, rows: Sequence[tuple[str, str, bytes]]
@@ -52,9 +54,7 @@ class EmbeddingRows:
             }
             for arxiv_id, text_hash, vector in {row[0]: row for row in rows}.values()
         ]
-        insert: Any = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(
-            paper_embeddings
-        )
+        insert: Any = self._insert(paper_embeddings)
         statement = insert.on_conflict_do_update(
             index_elements=["model", "arxiv_id"],
             set_={name: insert.excluded[name] for name in ("text_hash", "dimension", "vector", "updated_at")},
