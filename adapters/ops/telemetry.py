@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+from typing import TYPE_CHECKING
 
 from adapters.ops.logs import LogTelemetry
-from adapters.ops.metrics import PrometheusTelemetry
 from bot.domain import ChannelRef, UpsertCounts
+
+if TYPE_CHECKING:
+    from adapters.ops.metrics import PrometheusTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -15,13 +19,29 @@ class Observability:
     """The core's `Telemetry`: each report goes to the metrics and to the event log, and never raises.
 
     The core calls telemetry inside commands and deliveries, so a failure here is logged, not passed on.
+    The Prometheus registry is made when first counted into or served: a one-shot command such as `paperboy
+    search` reports nothing and nobody scrapes it, so it need not import prometheus_client (a few dozen
+    milliseconds of its start).
     """
 
     def __init__(
         self, metrics: PrometheusTelemetry | None = None, events: LogTelemetry | None = None
     ) -> None:
-        self.metrics = metrics or PrometheusTelemetry()
+        self._metrics = metrics
+        self._making_metrics = threading.Lock()
         self.events = events or LogTelemetry()
+
+    @property
+    def metrics(self) -> PrometheusTelemetry:
+        """The Prometheus sink (what /metrics serves), made on first use."""
+        if self._metrics is None:
+            # One registry per process even if two threads report first at once.
+            with self._making_metrics:
+                if self._metrics is None:
+                    from adapters.ops.metrics import PrometheusTelemetry
+
+                    self._metrics = PrometheusTelemetry()
+        return self._metrics
 
     def _report(self, name: str, *args: object) -> None:
         for sink in (self.metrics, self.events):
@@ -55,4 +75,4 @@ class Observability:
         self._report("ingest_ran", source, counts, seconds)
 
 
-__all__ = ["LogTelemetry", "Observability", "PrometheusTelemetry"]
+__all__ = ["LogTelemetry", "Observability"]
