@@ -22,6 +22,26 @@ _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 MAX_ALIASES = 40
 
 
+def _byte_class(byte: int) -> int:
+    """U a capital, l a small letter, d a digit, a space for ASCII white space, a dot for any other byte."""
+    char = chr(byte)
+    if byte >= 128:
+        return ord(".")  # a byte of a longer UTF-8 character, white space or not
+    if char.isspace():
+        return ord(" ")
+    if "A" <= char <= "Z":
+        return ord("U")
+    if "a" <= char <= "z":
+        return ord("l")
+    return ord("d") if "0" <= char <= "9" else ord(".")
+
+
+# Each byte as its class, for one bytes.translate (see _name_chunks).
+_BYTE_CLASSES = bytes(_byte_class(byte) for byte in range(256))
+# The classes before a capital that may be inside a coined name (a capital, a small letter, a digit).
+_BEFORE_A_NAME_CAPITAL = frozenset(b"Uld")
+
+
 def defined_acronyms(text: str) -> list[str]:
     """Acronyms the text defines as "Long Words Here (LWH)": the letters must start the words before, in order."""
     return _acronyms(acronym_definitions(text))
@@ -78,17 +98,41 @@ def _spells(letters: list[str], words: list[str]) -> bool:
 def name_parts(text: str) -> list[str]:
     """The parts of coined names in the text: UniSDF gives Uni and SDF, CodeGen2 gives Code, Gen and 2."""
     parts: list[str] = []
-    # The pattern is tried word by word, and only on words with a capital: a name never spans whitespace, and
-    # skipping the all-lowercase words makes this three times faster (it ran on every paper of a bulk ingest).
-    words = (word for word in text.split() if not word.islower())
-    for match in (found for word in words for found in _MIXED.finditer(word)):
-        name = match.group(0)
-        if len(name) > 2 and name.endswith("s") and name[-2].isupper():
-            name = name[:-1]  # a plural (LLMs, NeRFs) is the name itself
-        pieces = _PARTS.findall(name)
-        if len(pieces) > 1:
-            parts.extend(pieces)
+    for chunk in _name_chunks(text):
+        for match in _MIXED.finditer(chunk):
+            name = match.group(0)
+            if len(name) > 2 and name.endswith("s") and name[-2].isupper():
+                name = name[:-1]  # a plural (LLMs, NeRFs) is the name itself
+            pieces = _PARTS.findall(name)
+            if len(pieces) > 1:
+                parts.extend(pieces)
     return list(dict.fromkeys(parts))
+
+
+def _name_chunks(text: str) -> list[str]:
+    """The runs of the text between ASCII white space that hold a capital after a letter or digit (UniSDF,
+    pLSTM) or a capital before a digit (GPT4): every coined name has one, and most words have none.
+
+    It runs on every paper of a bulk ingest, where a regular expression over each word cost more than the rest
+    of the paper's document: here the bytes are classified by one `translate` and the capitals found by `find`,
+    both in C, so Python only looks at the few capitals. Cutting at ASCII white space alone is safe: a name
+    never spans white space, so a run that holds other white space gives the matches of its words.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    classes = raw.translate(_BYTE_CLASSES)
+    size = len(classes)
+    chunks = []
+    at = classes.find(b"U")
+    while at >= 0:
+        if (at > 0 and classes[at - 1] in _BEFORE_A_NAME_CAPITAL) or classes[at + 1 : at + 2] == b"d":
+            start = classes.rfind(b" ", 0, at) + 1
+            end = classes.find(b" ", at)
+            end = size if end < 0 else end
+            chunks.append(raw[start:end].decode("utf-8", "surrogatepass"))
+            at = classes.find(b"U", end)
+        else:
+            at = classes.find(b"U", at + 1)
+    return chunks
 
 
 def title_acronym(title: str) -> list[str]:

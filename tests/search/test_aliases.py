@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from storage.search.aliases import (
+    _MIXED,
+    _PARTS,
     acronym_definitions,
     aliases_of,
     defined_acronyms,
@@ -51,3 +59,37 @@ def test_a_definition_keeps_the_shortest_long_form_that_spells_the_acronym() -> 
         ("LLM", "large language models"),
         ("MRL", "Matryoshka Representation Learning"),
     ]
+
+
+def _name_parts_word_by_word(text: str) -> list[str]:
+    """name_parts as first written: the coined-name pattern tried on each word with a capital."""
+    parts: list[str] = []
+    for word in text.split():
+        for match in _MIXED.finditer(word):
+            name = match.group(0)
+            if len(name) > 2 and name.endswith("s") and name[-2].isupper():
+                name = name[:-1]
+            pieces = _PARTS.findall(name)
+            if len(pieces) > 1:
+                parts.extend(pieces)
+    return list(dict.fromkeys(parts))
+
+
+# Letters, digits, the white space str.split knows beyond ASCII, non-ASCII letters and a lone surrogate.
+_NAME_ALPHABET = "aAbBzZsS09 -_().,;:/\n\t\x1c\x85\xa0\u2009\u3000éÉ\u0130\u212a\u01c5\ud800"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(alphabet=_NAME_ALPHABET, max_size=60))
+def test_name_parts_finds_what_the_pattern_finds_word_by_word(text: str) -> None:
+    assert name_parts(text) == _name_parts_word_by_word(text)
+
+
+def test_name_parts_of_real_abstracts_match_the_word_by_word_pattern() -> None:
+    items = json.loads(
+        (resources.files("adapters.sources") / "demo" / "daily_papers_demo.json").read_text(encoding="utf-8")
+    )
+    texts = [text for item in items for text in (item["paper"]["title"], item["paper"].get("summary", ""))]
+    assert sum(bool(name_parts(text)) for text in texts) > 10
+    for text in texts:
+        assert name_parts(text) == _name_parts_word_by_word(text)
