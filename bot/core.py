@@ -94,7 +94,7 @@ from bot.replies import (
     VoteReply,
 )
 from bot.schedule import ScheduleError, next_run, parse_schedule_args
-from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError
+from bot.services.channels import ChannelSchedules, ChannelTopics, TopicError, topic_query
 from bot.services.delivery import DeliveryEngine
 from bot.services.digests import DigestDelivery, DigestPlanner, DigestPublisher
 from bot.services.people import People, describe
@@ -336,8 +336,10 @@ class Paperboy:
             outcome = "user_error"
             return ErrorReply(str(error))
         except PublishError as error:
-            log.warning("posting to %s failed: %s", ctx.channel, error)
-            return await self._explain_publish_error(ctx.channel, error)
+            # A person's own digest failed on their target, not on the channel they typed in.
+            target = person_of(ctx) if isinstance(command, ForMe) else ctx.channel
+            log.warning("posting to %s failed: %s", target, error)
+            return await self._explain_publish_error(target, error)
         except Exception:
             log.exception(
                 "command failed", extra={"channel": str(ctx.channel), "command": type(command).__name__}
@@ -460,9 +462,14 @@ class Paperboy:
         writes = not isinstance(command, ListTopics | Unsubscribe) and not (
             isinstance(command, Schedule) and not command.args.strip()
         )
-        if writes:
-            await self.people.enrol(person)
         try:
+            if writes:
+                # A line that is refused enrols nobody: enrolling starts a daily digest of all trending papers.
+                if isinstance(command, Schedule):
+                    parse_schedule_args(command.args)
+                elif isinstance(command, Subscribe):
+                    topic_query(command.query)
+                await self.people.enrol(person)
             reply = await self._execute(CommandContext(person, ctx.user), command)
         except ScheduleError as error:
             # The schedule's grammar is the channel's; its examples name the person's own command.

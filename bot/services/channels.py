@@ -35,6 +35,16 @@ class _Words:
         return _Words("This channel", "A channel", "follows", "does", "/papers")
 
 
+def topic_query(text: str) -> str:
+    """A topic's text as it is stored (normalized); TopicError with a sentence when it is no query."""
+    query = parse_query(text)
+    try:
+        validate_query(query)
+    except ValueError as error:
+        raise TopicError(f"{error} {QUERY_HELP}" if QUERY_HELP not in str(error) else str(error)) from None
+    return query.describe()
+
+
 class ChannelTopics:
     """Subscribes channels to topics written in the search language."""
 
@@ -47,14 +57,7 @@ class ChannelTopics:
 
     async def subscribe(self, channel: ChannelRef, text: str) -> tuple[str, list[Topic]]:
         """Add a topic (normalized); refuse duplicates and a 26th topic with a sentence."""
-        query = parse_query(text)
-        try:
-            validate_query(query)
-        except ValueError as error:
-            raise TopicError(
-                f"{error} {QUERY_HELP}" if QUERY_HELP not in str(error) else str(error)
-            ) from None
-        normalized = query.describe()
+        normalized = topic_query(text)
         # The duplicate check, the limit and the enrolment of a new channel happen in the store, in one
         # transaction: commands for one channel run at the same time, and a check made here would be stale.
         subscription = await self._store.subscribe_topic(channel, normalized, limit=MAX_TOPICS)
