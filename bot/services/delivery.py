@@ -519,9 +519,14 @@ class DeliveryEngine:
             raise error
         await self.store.record_error(delivery.id, _describe(error))
         if attempt >= policy.max_attempts:
+            # A person reads the reason in their own answers, and resumes with their own command.
+            resume = (
+                "your digest is paused until you write /papers me schedule on."
+                if delivery.channel.is_person
+                else "digests are paused until someone runs /papers schedule on."
+            )
             reason = (
-                f"Posting the digest failed {attempt} times in a row ({_describe(error)[:200]}); "
-                "digests are paused until someone runs /papers schedule on."
+                f"Posting the digest failed {attempt} times in a row ({_describe(error)[:200]}); {resume}"
             )
             log.warning("pausing %s: %s", delivery.channel, reason)
             await self._schedules.pause(delivery.channel, reason)
