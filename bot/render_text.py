@@ -194,7 +194,7 @@ def recap_status(status: ScheduleStatus) -> str:
 def no_topics_text(*, personal: bool) -> str:
     """What an empty topic list means: every trending paper comes, until a topic narrows it."""
     if personal:
-        return "No topics yet: your digest carries all trending papers. Add one with /papers me subscribe <query>."
+        return "No topics yet: without one, your digest carries all trending papers. Add one with /papers me subscribe <query>."
     return "No topics yet: this channel gets all trending papers. Add one with /papers subscribe <query>."
 
 
@@ -277,16 +277,17 @@ def render_text(reply: Reply) -> str:
                 f"Digest at {s.hour:02d}:{s.minute:02d} {s.timezone} {days}, up to {s.digest_size} papers, "
                 f"{status.topic_count} topic(s).",
                 f"Next digest: {_when(status.next_run)}.",
-                f"Last delivery: {_when(status.last_delivery)}.",
+                f"Last delivery: {_when(status.last_delivery) if status.last_delivery else 'none yet'}.",
                 recap_status(status),
             ]
             if s.channel.is_person:
                 lines = lines[:4]  # the weekly recap is the team's, not a person's
             if s.paused:
                 papers = "/papers me" if s.channel.is_person else "/papers"
-                lines.append(
-                    f"Paused{': ' + s.pause_reason if s.pause_reason else ''}. Resume with {papers} schedule on."
-                )
+                resume = f"{papers} schedule on"
+                # A platform's reason already ends with how to resume ("…, then run /papers schedule on").
+                tail = "" if s.pause_reason and resume in s.pause_reason else f" Resume with {resume}."
+                lines.append(f"Paused{': ' + s.pause_reason.rstrip('.') if s.pause_reason else ''}.{tail}")
             return "\n".join(lines)
         case VoteReply() as vote:
             if vote.voted:
@@ -295,9 +296,10 @@ def render_text(reply: Reply) -> str:
                 verb = "Took back your vote for" if vote.changed else "You had not voted for"
             return f"{verb} {vote.title} [{vote.arxiv_id}]; {vote.votes_here} vote(s) here."
         case DigestReply(plan=plan, posted=posted, already_posted_on=already):
-            whose = "Your" if plan.channel.is_person else "This channel's"
             if already:
-                return f"{whose} digest for {already.isoformat()} was already posted."
+                if plan.channel.is_person:
+                    return f"Your digest for {already.isoformat()} was already sent to you."
+                return f"This channel's digest for {already.isoformat()} was already posted."
             if plan.is_empty:
                 if plan.channel.is_person:
                     return "Nothing new for you: no paper featured lately matches your topics that you were not sent already."

@@ -169,8 +169,8 @@ class ReadingList:
     @property
     def heading(self) -> str:
         """What the list is, in a few words."""
-        period = "ever" if self.window == "all" else f"in the last {self.window}"
-        return f"Papers you voted for {period} ({self.total})"
+        period = "" if self.window == "all" else f" in the last {self.window}"
+        return f"Papers you voted for{period} ({self.total})"
 
     @property
     def empty_text(self) -> str:

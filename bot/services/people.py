@@ -108,12 +108,18 @@ class People:
         """When the person's digest comes next, or why it does not: shown after every change."""
         settings = await self._store.get_settings(person)
         if settings is None:
-            return "Add a topic and your digest comes by direct message every weekday at 08:00."
+            return (
+                "You have no digest of your own yet: your first topic (or /papers me schedule on) starts one, "
+                "by direct message every weekday at 08:00."
+            )
         if settings.paused:
             return settings.pause_reason or "Your digest is paused; /papers me schedule on resumes it."
         due = await self._next_run(settings)
         if due is None:
             return ""
+        if due <= self._clock.now():
+            # Today's hour passed without a digest: the scheduler's next tick sends it (the same local day).
+            return "Today's digest is due: it comes by direct message shortly."
         local = due.astimezone(channel_zone(settings))
         return f"Your next digest comes by direct message on {local:%a %d %b at %H:%M} ({settings.timezone})."
 
