@@ -1,5 +1,6 @@
-"""The command line starts fast: `--help` and `search` import neither the platform SDKs nor the semantic extra,
-a fresh clone's search works without that extra, and `paperboy bench startup` prints both timings."""
+"""The command line starts fast: `--help` and `search` import neither the platform SDKs nor the semantic extra
+(nor, for search on SQLite, migrations, metrics or PostgreSQL's driver), a fresh clone's search works without that
+extra, and `paperboy bench startup` prints both timings, on compiled bytecode."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from adapters.bench.startup import store_environment
 from adapters.cli.main import app
 from tests.cli.without_extra import env_without_semantic_extra, run_paperboy
 
@@ -30,11 +32,28 @@ NOT_FOR_HELP = (
     "numpy",
     "torch",
 )
-# What a search by words needs none of: chat platforms and the semantic extra.
-NOT_FOR_SEARCH = ("discord", "slack_bolt", "slack_sdk", "aiohttp", "numpy", "torch", "sentence_transformers")
+# What a search by words on SQLite needs none of: chat platforms, the scheduler, HTTP clients, the terminal UI,
+# the semantic extra, migrations (the store is up to date), metrics (nothing scrapes a one-shot command) and
+# PostgreSQL's driver.
+NOT_FOR_SEARCH = (
+    "discord",
+    "slack_bolt",
+    "slack_sdk",
+    "aiohttp",
+    "apscheduler",
+    "httpx",
+    "rich",
+    "numpy",
+    "torch",
+    "sentence_transformers",
+    "alembic",
+    "prometheus_client",
+    "asyncpg",
+    "sqlalchemy.dialects.postgresql",
+)
 
-# Runs the command line in this process, then prints which top-level modules it loaded, as the last line
-# (a module blocked by `env_without_semantic_extra` sits in sys.modules as None: not loaded).
+# Runs the command line in this process, then prints which modules it loaded, as the last line (a module
+# blocked by `env_without_semantic_extra` sits in sys.modules as None: not loaded).
 _PROBE = """\
 import json, sys
 sys.argv = ["paperboy", *sys.argv[1:]]
@@ -45,13 +64,13 @@ except SystemExit as stop:
     code = stop.code
 else:
     code = 0
-loaded = {name.split(".")[0] for name, module in sys.modules.items() if module is not None}
+loaded = {name for name, module in sys.modules.items() if module is not None}
 print(json.dumps({"code": code, "modules": sorted(loaded)}))
 """
 
 
 def modules_loaded_by(folder: Path, *args: str, env: dict[str, str]) -> tuple[object, set[str]]:
-    """The exit code of `paperboy ARGS` and the top-level modules loaded by the time it ended."""
+    """The exit code of `paperboy ARGS` and every module loaded by the time it ended (packages and submodules)."""
     environment = {**os.environ, "PAPERBOY_REFRESH_MINUTES": "0", **env}
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
@@ -88,7 +107,7 @@ def test_help_lists_every_group_without_loading_a_platform_sdk_the_store_or_rich
     assert sorted(modules.intersection(NOT_FOR_HELP)) == []
 
 
-def test_search_without_the_semantic_extra_finds_by_words_and_loads_no_platform_sdk(
+def test_search_without_the_semantic_extra_finds_by_words_and_loads_nothing_it_does_not_use(
     tmp_path: Path, demo_store: dict[str, str]
 ) -> None:
     found = run_paperboy(tmp_path, "search", "matryoshka", env=demo_store)
@@ -122,3 +141,15 @@ def test_bench_startup_prints_the_median_and_max_of_help_and_search() -> None:
     assert set(rows) == {"paperboy --help", "paperboy search matryoshka"}
     for row in rows.values():
         assert row.endswith(" s") and " max " in row
+
+
+def test_bench_startup_runs_compile_bytecode_once_even_where_writing_it_is_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = store_environment(tmp_path, semantic=False)
+
+    # What the warm-up run does: import the command line's modules, which leaves their bytecode for the timed runs.
+    subprocess.run([sys.executable, "-c", "import adapters.cli.groups"], env=env, cwd=tmp_path, check=True)
+
+    assert list(tmp_path.rglob("groups.cpython-*.pyc"))
