@@ -259,12 +259,22 @@ class VotedPaper:
 
 @dataclass(frozen=True, slots=True)
 class UpsertCounts:
-    """How many papers a write added, changed, or left as they were."""
+    """How many papers a write added, changed, or left as they were; and what one write of a store stored.
+
+    `stamp`, `previous` and `stored` describe a single write, for whoever indexes what it stored: the stamp
+    (`updated_at`) the write took for the papers it stored, the newest stamp in the store before it (None
+    when the store was empty), and the new and changed papers as stored (but for their `updated_at`).
+    Everything stamped up to `stamp` is then what was stamped up to `previous`, and `stored`. A store that
+    does not say leaves `stamp` None. They are not compared, and a sum of counts drops them.
+    """
 
     new: int = 0
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    stamp: datetime | None = field(default=None, compare=False)
+    previous: datetime | None = field(default=None, compare=False)
+    stored: tuple[Paper, ...] = field(default=(), compare=False, repr=False)
 
     def __add__(self, other: UpsertCounts) -> UpsertCounts:
         return UpsertCounts(

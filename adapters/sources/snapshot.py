@@ -52,6 +52,10 @@ class BulkIndex(Protocol):
         """Index papers without committing."""
         ...
 
+    async def stage_stored(self, counts: UpsertCounts) -> bool:
+        """Index what one store write stored, without committing; its stamps let the index move its mark."""
+        ...
+
     async def commit(self) -> None:
         """Make everything staged visible."""
         ...
@@ -224,16 +228,20 @@ class _IndexFeeder:
         self._running: asyncio.Task[None] | None = None
         self._uncommitted = 0
 
-    async def feed(self, papers: list[Paper]) -> None:
-        """Start indexing a batch once the previous one is done."""
+    async def feed(self, papers: list[Paper], counts: UpsertCounts) -> None:
+        """Start indexing a batch (`counts`: what the store did with it) once the previous one is done."""
         await self.wait()
-        self._running = asyncio.create_task(self._write(papers))
+        self._running = asyncio.create_task(self._write(papers, counts))
 
-    async def _write(self, papers: list[Paper]) -> None:
+    async def _write(self, papers: list[Paper], counts: UpsertCounts) -> None:
         if self._bulk is None:
             await self._index.add_papers(papers)
             return
-        await self._bulk.stage_papers(papers)
+        if counts.stamp is not None:
+            # What the store holds now (a merge may differ from the line read), and nothing it left unchanged.
+            await self._bulk.stage_stored(counts)
+        else:
+            await self._bulk.stage_papers(papers)
         self._uncommitted += len(papers)
         if self._uncommitted >= INDEX_COMMIT_EVERY:
             await self._bulk.commit()
@@ -279,8 +287,9 @@ async def ingest_snapshot(
                 counts = counts + UpsertCounts(skipped=batch.skipped)
                 if batch.papers:
                     # The store first: the index never holds a paper the store has not taken.
-                    counts = counts + await store.upsert_papers(batch.papers)
-                    await feeder.feed(batch.papers)
+                    written = await store.upsert_papers(batch.papers)
+                    counts = counts + written
+                    await feeder.feed(batch.papers, written)
                 done += len(batch.papers)
                 bar.update(task, advance=batch.bytes_read, papers=done)
                 gc.collect(1)

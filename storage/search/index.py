@@ -23,7 +23,7 @@ import tantivy
 from tantivy import Occur, Order, Query
 
 from bot.bulk import young_garbage_only
-from bot.domain import Paper
+from bot.domain import Paper, UpsertCounts
 from bot.ports import PaperRepository
 from bot.query import SearchQuery
 from storage.search.folder import IndexState, wipe, writer_lock_busy
@@ -128,6 +128,9 @@ class TantivyIndex:
         self._analyzers = Analyzers()
         self._queries = QueryBuilder(self._schema, self._analyzers)
         self._state = IndexState(path)
+        # A store stamp up to which every paper is staged or committed here, learnt from the store writes this
+        # process indexed (stage_stored); the next commit records it as the mark. None: only the recorded mark.
+        self._reached: datetime | None = None
         self._index: tantivy.Index = self._open()
         self._writer: tantivy.IndexWriter | None = None
         # Papers written since the last commit (fingerprint, or None when deleted): searchers cannot see them
@@ -235,6 +238,33 @@ class TantivyIndex:
         """Make everything staged visible to searches and durable."""
         await asyncio.to_thread(self._commit_sync)
 
+    async def stage_stored(self, counts: UpsertCounts) -> bool:
+        """Index the papers one store write stored, without committing; False when this process cannot write.
+
+        When the index holds everything stamped up to the newest stamp before that write (its recorded mark,
+        or writes staged before), it then holds everything stamped up to the write's own stamp, and the next
+        commit records that stamp as the mark: a catch-up after a bulk load does not read again what it loaded.
+        """
+        return await asyncio.to_thread(self._stage_stored_sync, counts)
+
+    def _stage_stored_sync(self, counts: UpsertCounts) -> bool:
+        with self._write_lock:
+            if not self._take_writer(warn=False):
+                log.warning(
+                    "The search index is read-only here (another process writes it); %d papers not "
+                    "indexed by this process.",
+                    len(counts.stored),
+                )
+                return False
+            self._stage_locked(counts.stored)
+            if counts.stamp is not None:
+                reached = max(
+                    (mark for mark in (self._reached, self._state.mark()) if mark is not None), default=None
+                )
+                if counts.previous is None or (reached is not None and _aware(counts.previous) <= reached):
+                    self._reached = _aware(counts.stamp)
+            return True
+
     def _write_sync(self, papers: Sequence[Paper], commit: bool) -> bool:
         with self._write_lock:
             if not self._take_writer(warn=False):
@@ -305,6 +335,10 @@ class TantivyIndex:
         self._writer.commit()
         self._uncommitted.clear()
         self._index.reload()
+        if self._reached is not None:
+            recorded = self._state.mark()
+            if recorded is None or self._reached > recorded:
+                self._state.write(self._reached)
 
     # ----- catching up with the store -----
 
@@ -385,6 +419,7 @@ class TantivyIndex:
             log.warning("The search index folder %s disappeared; rebuilding it from the store.", self.path)
             self._writer = None
             self._uncommitted.clear()
+            self._reached = None
             self._state = IndexState(self.path)
             self._index = self._open()
             self._take_writer(warn=True)

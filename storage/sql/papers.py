@@ -175,54 +175,74 @@ class PaperRows(StorePart):
         return _PaperCodec(self.engine.dialect)
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
-        """Insert new papers and merge known ones in one transaction; report new, updated and unchanged."""
+        """Insert new papers and merge known ones in one transaction; report new, updated and unchanged, the
+        stamp of the write, the newest stamp before it, and the papers it stored."""
         batch: dict[str, dict[str, Any]] = {}
+        # Each id's paper as given, or None when several were merged: a new paper given once is stored as is.
+        given: dict[str, Paper | None] = {}
         for paper in papers:
             values = _paper_values(paper)
             known = batch.get(paper.arxiv_id)
-            batch[paper.arxiv_id] = values if known is None else _merge(known, values)
+            if known is None:
+                batch[paper.arxiv_id] = values
+                given[paper.arxiv_id] = paper
+            else:
+                batch[paper.arxiv_id] = _merge(known, values)
+                given[paper.arxiv_id] = None
         if not batch:
             return UpsertCounts()
 
         codec = self._paper_codec
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
+        stored: list[Paper] = []
         unchanged = 0
         async with transaction(self.engine, write=True, lock=_PAPERS_LOCK) as conn:
-            stamp = codec.timestamp(await self._next_stamp(conn))
+            stamp, previous = await self._next_stamp(conn)
+            encoded_stamp = codec.timestamp(stamp)
             for chunk in chunks(list(batch)):
                 result = await conn.exec_driver_sql(codec.select_sql(len(chunk)), codec.select_params(chunk))
-                stored = dict(codec.decode(row) for row in result)
+                found = dict(codec.decode(row) for row in result)
                 for arxiv_id in chunk:
                     incoming = batch[arxiv_id]
-                    before = stored.get(arxiv_id)
+                    before = found.get(arxiv_id)
                     if before is None:
-                        new_rows.append((arxiv_id, *codec.encode(incoming), stamp))
+                        new_rows.append((arxiv_id, *codec.encode(incoming), encoded_stamp))
+                        stored.append(given[arxiv_id] or Paper(arxiv_id=arxiv_id, **incoming))
                         continue
                     after = _merge(before, incoming)
                     if after == before:
                         unchanged += 1
                     else:
-                        changed_rows.append((*codec.encode(after), stamp, arxiv_id))
+                        changed_rows.append((*codec.encode(after), encoded_stamp, arxiv_id))
+                        stored.append(Paper(arxiv_id=arxiv_id, **after))
             if new_rows:
                 await conn.exec_driver_sql(codec.insert_sql, new_rows)
             if changed_rows:
                 await conn.exec_driver_sql(codec.update_sql, changed_rows)
-        return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
+        return UpsertCounts(
+            new=len(new_rows),
+            updated=len(changed_rows),
+            unchanged=unchanged,
+            stamp=stamp,
+            previous=previous,
+            stored=tuple(stored),
+        )
 
-    async def _next_stamp(self, conn: AsyncConnection) -> datetime:
-        """The `updated_at` of this write: now, or just after the newest stamp when a clock lags behind it.
+    async def _next_stamp(self, conn: AsyncConnection) -> tuple[datetime, datetime | None]:
+        """The `updated_at` of this write, and the newest stamp before it (None when no paper is stored).
 
-        Taken under the writers' lock (PostgreSQL's advisory lock, SQLite's write lock), so every transaction
-        that commits later is stamped later than any committed row, whatever the clocks of the processes
-        and replicas that write. Index catch-up relies on it: what it has not seen is stamped after its mark.
+        The stamp is now, or just after the newest when a clock lags behind it. Taken under the writers' lock
+        (PostgreSQL's advisory lock, SQLite's write lock), so every transaction that commits later is stamped
+        later than any committed row, whatever the clocks of the processes and replicas that write. Index
+        catch-up relies on it: what it has not seen is stamped after its mark.
         """
         newest: datetime | None = (await conn.execute(select(func.max(papers.c.updated_at)))).scalar_one()
         now = self._now()
         if newest is None:
-            return now
-        after_newest = newest.astimezone(UTC) + _STAMP_STEP
-        return max(now, after_newest)
+            return now, None
+        newest = newest.astimezone(UTC)
+        return max(now, newest + _STAMP_STEP), newest
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
         """One paper by its bare arXiv id, or None."""

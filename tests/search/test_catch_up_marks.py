@@ -4,9 +4,10 @@ and nothing another writer commits is ever missed, whatever the order of commits
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+import json
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,7 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 import storage.search.index as search_index
-from bot.domain import Paper
+from adapters.sources.snapshot import ingest_snapshot
+from bot.domain import Paper, UpsertCounts
 from bot.ports import PaperRepository
 from storage.search.index import open_index
 from storage.sql import SqlStore, open_store
@@ -206,7 +208,7 @@ class Stalled:
         self.release = asyncio.Event()
         original = store._next_stamp
 
-        async def stalled_stamp(conn: Any) -> datetime:
+        async def stalled_stamp(conn: Any) -> tuple[datetime, datetime | None]:
             stamp = await original(conn)
             self.stamped.set()
             await self.release.wait()
@@ -319,6 +321,113 @@ async def test_an_interrupted_catch_up_resumes_from_its_last_commit(
         assert await index.catch_up(reads.repository()) == 20 - 8
         assert reads.papers_returned == 15
         assert len(await ids_for(index, "paper", limit=50)) == 20
+    finally:
+        await index.close()
+        await store.close()
+
+
+def _snapshot(path: Path, first: int, count: int, title: str = "Snapshot paper about topic{n}") -> Path:
+    """A snapshot file of `count` papers from 2501.{first}, with distinct words in their titles."""
+    lines = [
+        json.dumps({"id": f"2501.{n:05d}", "title": title.format(n=n), "abstract": "An abstract."})
+        for n in range(first, first + count)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_a_catch_up_after_a_snapshot_ingest_reads_no_paper_the_ingest_indexed(
+    database_url: str, tmp_path: Path
+) -> None:
+    store = await open_store(database_url, clock=fixed_clock())
+    index = await open_index(tmp_path / "index")
+    reads = CountingReads(store)
+    try:
+        await store.upsert_papers(library(1000, 5))
+        assert await index.catch_up(reads.repository()) == 5
+        reads.papers_returned = 0
+
+        await ingest_snapshot(
+            _snapshot(tmp_path / "a.jsonl", 0, 7), store, index, batch_size=3, progress=False
+        )
+        await index.close()
+        # The next start (the ingest ran in another process): the recorded mark covers every write of it.
+        index = await open_index(tmp_path / "index")
+        with statements_of(store) as statements:
+            assert await index.catch_up(reads.repository()) == 0
+        assert reads.papers_returned == 0 and len(statements) == 1
+        assert await ids_for(index, "topic6") == ["2501.00006"]
+        assert await ids_for(index, "topic1004") == ["2501.01004"]
+    finally:
+        await index.close()
+        await store.close()
+
+
+async def test_a_write_by_another_process_during_a_snapshot_ingest_is_found_by_the_next_catch_up(
+    database_url: str, tmp_path: Path
+) -> None:
+    store = await open_store(database_url, clock=fixed_clock())
+    other = await open_store(database_url, clock=fixed_clock())
+    index = await open_index(tmp_path / "index")
+    reads = CountingReads(store)
+
+    class WriterBetweenBatches:
+        """The store as the ingest sees it; another process writes a paper right after its first batch."""
+
+        def __init__(self) -> None:
+            self.batches = 0
+
+        async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
+            counts = await store.upsert_papers(papers)
+            self.batches += 1
+            if self.batches == 1:
+                await other.upsert_papers([make_paper("2502.00001", title="Quokka vision")])
+            return counts
+
+    try:
+        ingested = cast(PaperRepository, WriterBetweenBatches())
+        await ingest_snapshot(
+            _snapshot(tmp_path / "a.jsonl", 0, 6), ingested, index, batch_size=3, progress=False
+        )
+        assert await ids_for(index, "quokka") == []
+        # The mark stops at the first batch: the quokka and the second batch are read again, and found.
+        assert await index.catch_up(reads.repository()) == 1
+        assert reads.papers_returned == 4
+        assert await ids_for(index, "quokka") == ["2502.00001"]
+        assert await ids_for(index, "topic5") == ["2501.00005"]
+    finally:
+        await index.close()
+        await other.close()
+        await store.close()
+
+
+async def test_a_snapshot_ingest_indexes_papers_as_the_store_merged_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    store = await open_store(database_url, clock=fixed_clock())
+    index = await open_index(tmp_path / "index")
+    reads = CountingReads(store)
+    try:
+        # What Hugging Face said of two papers; the snapshot knows neither their organization nor their day.
+        featured = [
+            make_paper(
+                f"2501.0000{n}", title=f"Old title {n}", organization="Google", featured_on=date(2025, 1, 3)
+            )
+            for n in (1, 2)
+        ]
+        await store.upsert_papers(featured)
+        assert await index.catch_up(reads.repository()) == 2
+        reads.papers_returned = 0
+
+        snapshot = _snapshot(tmp_path / "a.jsonl", 1, 2, title="Snapshot title {n}")
+        counts = await ingest_snapshot(snapshot, store, index, progress=False)
+        again = await ingest_snapshot(snapshot, store, index, progress=False)
+
+        assert (counts.updated, again.unchanged) == (2, 2)
+        assert await ids_for(index, "org:Google snapshot") == ["2501.00002", "2501.00001"]
+        assert await ids_for(index, "since:2025-01-03 snapshot") == ["2501.00002", "2501.00001"]
+        assert await ids_for(index, "old") == []
+        assert await index.catch_up(reads.repository()) == 0 and reads.papers_returned == 0
     finally:
         await index.close()
         await store.close()

@@ -168,3 +168,38 @@ async def test_changed_since_pages_by_id_and_sees_only_later_changes(database_ur
     assert everything == [f"2503.{n:05d}" for n in (0, 1, 2, 3, 4, 9)]
     assert [paper.arxiv_id for paper in recent] == ["2503.00001", "2503.00009"]
     assert all(paper.updated_at == mark for paper in recent)
+
+
+async def test_an_upsert_hands_back_its_stamp_the_newest_before_it_and_the_papers_as_stored(
+    store: SqlStore,
+) -> None:
+    first = await store.upsert_papers([make_paper("2501.00001", featured_on=date(2025, 1, 3))])
+    assert first.previous is None and first.stamp is not None
+    assert [paper.arxiv_id for paper in first.stored] == ["2501.00001"]
+
+    # A merge stores what both sources said; a paper given twice is merged too; an unchanged one is not stored.
+    second = await store.upsert_papers(
+        [
+            make_paper("2501.00001", title="", hf_upvotes=5),
+            make_paper("2501.00002", authors=["Ada"]),
+            make_paper("2501.00002", title="", categories=["cs.CL"]),
+        ]
+    )
+    third = await store.upsert_papers([make_paper("2501.00002", authors=["Ada"], categories=["cs.CL"])])
+
+    assert second.previous == first.stamp
+    assert second.stamp is not None and second.stamp > first.stamp
+    stored = {paper.arxiv_id: paper for paper in second.stored}
+    assert sorted(stored) == ["2501.00001", "2501.00002"]
+    assert (stored["2501.00001"].title, stored["2501.00001"].featured_on) == (
+        "Paper 2501.00001",
+        date(2025, 1, 3),
+    )
+    assert stored["2501.00001"].hf_upvotes == 5
+    assert (stored["2501.00002"].authors, stored["2501.00002"].categories) == (["Ada"], ["cs.CL"])
+    for arxiv_id, paper in stored.items():
+        kept = await store.get_paper(arxiv_id)
+        assert kept is not None and kept.updated_at == second.stamp
+        paper.updated_at = kept.updated_at
+        assert paper == kept
+    assert third == UpsertCounts(unchanged=1) and third.stored == () and third.previous == second.stamp
