@@ -3,6 +3,9 @@
 It answers what Paperboy's client calls, keeps the messages and threads it was asked to create, records every
 request, speaks the gateway handshake (HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, RESUME), and pushes
 INTERACTION_CREATE (slash commands, buttons, message commands) and MESSAGE_REACTION_ADD/REMOVE like Discord does.
+Direct messages too: a user's DM channel opens on POST /users/@me/channels, a user who closed DMs answers 50007,
+buttons pressed in a DM come without a guild, and GUILD_MEMBER_REMOVE reaches only a session that asked for the
+privileged GUILD_MEMBERS intent (which the gateway refuses, 4014, unless the application's flags allow it).
 
 Details that matter to discord.py: JSON answers carry `Content-Type: application/json` with no charset
 (else the body is read as text), a 429 carries a `Via` header (else it is taken for a Cloudflare ban), and
@@ -29,6 +32,10 @@ EVERYONE_CAN = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16) | (1 << 6) | (1 << 
 MANAGE_CHANNELS = 1 << 4
 # Text channel, announcement, forum (Discord's channel type numbers).
 TEXT, FORUM, PUBLIC_THREAD = 0, 15, 11
+DM = 1
+GUILD_MEMBERS_INTENT = 1 << 1
+# Application flags: the Server Members Intent enabled in the portal (verified app, or under 100 servers).
+GATEWAY_GUILD_MEMBERS, GATEWAY_GUILD_MEMBERS_LIMITED = 1 << 14, 1 << 15
 _ROUTE_PREFIX = "/api/v10"
 
 
@@ -147,6 +154,13 @@ class FakeDiscord:
         self.sessions: list[GatewaySession] = []
         self.identifies: list[dict[str, Any]] = []
         self.users: dict[int, dict[str, Any]] = {}
+        # Direct messages: each user's DM channel with the bot, users who refuse DMs, users Discord does not know.
+        self.dm_channels: dict[int, int] = {}
+        self.closed_dms: set[int] = set()
+        self.unknown_users: set[int] = set()
+        # (guild, user) of people who left a guild; everyone else is a member of every guild.
+        self.departed: set[tuple[int, int]] = set()
+        self.application_flags = 0
         self._by_token: dict[str, InteractionRecord] = {}
         self._nonces: dict[tuple[int, str], int] = {}
         self._ids = itertools.count(1_100_000_000_000_000_000)
@@ -403,6 +417,9 @@ class FakeDiscord:
             ("PUT", rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands", self._put_guild_commands),
             ("GET", rf"/applications/{app}/guilds/(?P<guild_id>\d+)/commands", self._get_guild_commands),
             ("GET", r"/users/@me/guilds", self._my_guilds),
+            ("POST", r"/users/@me/channels", self._open_dm),
+            ("GET", r"/users/(?P<uid>\d+)", self._get_user),
+            ("GET", r"/guilds/(?P<gid>\d+)/members/(?P<uid>\d+)", self._get_member),
             ("POST", r"/interactions/(?P<iid>\d+)/(?P<token>[^/]+)/callback", self._callback),
             ("POST", rf"/webhooks/{app}/(?P<token>[^/]+)", self._followup),
             ("PATCH", rf"/webhooks/{app}/(?P<token>[^/]+)/messages/@original", self._edit_original),
@@ -432,7 +449,7 @@ class FakeDiscord:
                 "bot_require_code_grant": False,
                 "owner": user_payload(1, "owner"),
                 "verify_key": "00",
-                "flags": 0,
+                "flags": self.application_flags,
                 "team": None,
                 "summary": "",
                 "rpc_origins": [],
@@ -440,6 +457,50 @@ class FakeDiscord:
                 "bot": user_payload(BOT_ID, "Paperboy", bot=True),
             }
         )
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        """A user object (made up for any id)."""
+        return self.users.setdefault(user_id, user_payload(user_id, f"user{user_id}"))
+
+    async def _get_user(self, request: web.Request, body: Any, uid: str) -> web.Response:
+        if int(uid) in self.unknown_users:
+            return _json({"message": "Unknown User", "code": 10013}, 404)
+        return _json(self.user(int(uid)))
+
+    async def _open_dm(self, request: web.Request, body: Any) -> web.Response:
+        user_id = int(body["recipient_id"])
+        if user_id in self.unknown_users:
+            return _json({"message": "Invalid Recipient(s)", "code": 50033}, 400)
+        # Discord answers the same DM channel every time for one user.
+        channel_id = self.dm_channels.get(user_id)
+        if channel_id is None:
+            channel_id = self.dm_channels[user_id] = self.next_id()
+            self.channels[channel_id] = {
+                "id": str(channel_id),
+                "type": DM,
+                "last_message_id": None,
+                "recipients": [self.user(user_id)],
+                "flags": 0,
+            }
+        return _json(self.channels[channel_id])
+
+    async def _get_member(self, request: web.Request, body: Any, gid: str, uid: str) -> web.Response:
+        if int(gid) not in self.guilds:
+            return _json({"message": "Unknown Guild", "code": 10004}, 404)
+        if (int(gid), int(uid)) in self.departed or int(uid) in self.unknown_users:
+            return _json({"message": "Unknown Member", "code": 10007}, 404)
+        member = self.member(int(uid))
+        del member["permissions"]
+        return _json(member)
+
+    def close_dms(self, user_id: int) -> None:
+        """The user turned off DMs from server members: every message to their DM answers 50007."""
+        self.closed_dms.add(user_id)
+
+    def dms_of(self, user_id: int) -> list[dict[str, Any]]:
+        """The messages in a user's DM channel with the bot, oldest first."""
+        channel_id = self.dm_channels.get(user_id)
+        return [] if channel_id is None else self.messages_in(channel_id)
 
     async def _gateway_bot(self, request: web.Request, body: Any) -> web.Response:
         return _json(
@@ -535,6 +596,9 @@ class FakeDiscord:
         channel_id = int(cid)
         if channel_id not in self.channels:
             return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        channel = self.channels[channel_id]
+        if channel["type"] == DM and int(channel["recipients"][0]["id"]) in self.closed_dms:
+            return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             known = self._nonces.get((channel_id, str(nonce)))
@@ -615,7 +679,9 @@ class FakeDiscord:
         }
         answer: dict[str, Any] = {"interaction": interaction}
         if kind in (4, 5):
-            message = self._message(record.channel_id, body.get("data") or {})
+            # A multipart answer carries its attachments beside `data`, as `payload_json` and file parts.
+            data = {**(body.get("data") or {}), "files": body.get("files") or {}}
+            message = self._message(record.channel_id, data)
             record.response_message = message
             interaction["response_message_id"] = message["id"]
             answer["resource"] = {"type": kind, "message": message}
@@ -668,8 +734,13 @@ class FakeDiscord:
             self.sessions.remove(session)
         return ws
 
-    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> GatewaySession:
+    async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> GatewaySession | None:
         self.identifies.append(data)
+        allowed = self.application_flags & (GATEWAY_GUILD_MEMBERS | GATEWAY_GUILD_MEMBERS_LIMITED)
+        if int(data.get("intents", 0)) & GUILD_MEMBERS_INTENT and not allowed:
+            # A privileged intent the portal does not allow: Discord closes with 4014.
+            await ws.close(code=4014, message=b"Disallowed intent(s).")
+            return None
         shard = tuple(data.get("shard") or (0, 1))
         session = GatewaySession(
             ws, (int(shard[0]), int(shard[1])), f"session-{self.next_id()}", int(data.get("intents", 0))
@@ -686,7 +757,7 @@ class FakeDiscord:
                 "resume_gateway_url": self.gateway_url,
                 "shard": list(session.shard),
                 "guilds": [{"id": str(gid), "unavailable": True} for gid in mine],
-                "application": {"id": str(APP_ID), "flags": 0},
+                "application": {"id": str(APP_ID), "flags": self.application_flags},
                 "private_channels": [],
                 "relationships": [],
             },
@@ -705,6 +776,13 @@ class FakeDiscord:
     async def _send(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
         session.seq += 1
         await session.ws.send_str(json.dumps({"op": 0, "t": event, "s": session.seq, "d": data}))
+
+    def session_for_dms(self) -> GatewaySession:
+        """The session that gets direct-message events: Discord sends them to shard 0."""
+        for session in self.sessions:
+            if session.shard[0] == 0:
+                return session
+        raise LookupError("no gateway session runs shard 0, where direct messages go")
 
     def session_for(self, guild_id: int) -> GatewaySession:
         """The connected shard that carries a guild."""
@@ -738,7 +816,7 @@ class FakeDiscord:
         """A guild member payload, with resolved permissions as interactions carry them."""
         permissions = EVERYONE_CAN | (MANAGE_CHANNELS if manage else 0)
         return {
-            "user": self.users.setdefault(user_id, user_payload(user_id, f"user{user_id}")),
+            "user": self.user(user_id),
             "roles": [],
             "joined_at": _now(),
             "deaf": False,
@@ -800,10 +878,10 @@ class FakeDiscord:
         return options
 
     async def push(
-        self, guild_id: int, payload: dict[str, Any], record: InteractionRecord
+        self, guild_id: int | None, payload: dict[str, Any], record: InteractionRecord
     ) -> InteractionRecord:
-        """Send an INTERACTION_CREATE and note when it left."""
-        session = self.session_for(guild_id)
+        """Send an INTERACTION_CREATE and note when it left (one in a DM, `guild_id` None, goes to shard 0)."""
+        session = self.session_for(guild_id) if guild_id is not None else self.session_for_dms()
         session.seq += 1
         text = json.dumps({"op": 0, "t": "INTERACTION_CREATE", "s": session.seq, "d": payload})
         record.pushed_at = time.perf_counter()
@@ -821,20 +899,26 @@ class FakeDiscord:
         focused: str | None = None,
         **options: Any,
     ) -> InteractionRecord:
-        """A user runs `/papers <subcommand> option:value …` (or types in an option, with `focused`)."""
+        """A user runs `/papers <subcommand> option:value …` (or types in an option, with `focused`).
+
+        A subcommand of a group is named with a space: `"me subscribe"` is `/papers me subscribe`.
+        """
         payload, record = self._interaction_base(4 if focused else 2, guild_id, channel_id, user_id, manage)
         commands = self.guild_commands.get(guild_id) or self.global_commands
         command_id = next((c["id"] for c in commands if c["name"] == "papers"), str(self.next_id()))
-        data: dict[str, Any] = {
-            "id": command_id,
-            "name": "papers",
-            "type": 1,
-            "options": [{"name": subcommand, "type": 1, "options": self._options(options, focused)}],
-        }
+        *groups, name = subcommand.split()
+        chosen: list[dict[str, Any]] = [{"name": name, "type": 1, "options": self._options(options, focused)}]
+        for group in reversed(groups):
+            chosen = [{"name": group, "type": 2, "options": chosen}]
+        data: dict[str, Any] = {"id": command_id, "name": "papers", "type": 1, "options": chosen}
         if guild_id in self.guild_commands:
             data["guild_id"] = str(guild_id)
         payload["data"] = data
         return await self.push(guild_id, payload, record)
+
+    def post_as_bot(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """A message the bot posted some time ago (`body` as it would send it), without a request now."""
+        return self._message(channel_id, body)
 
     def post_as_user(self, channel_id: int, content: str, *, user_id: int = 77) -> dict[str, Any]:
         """Someone (not the bot) posts a message in a channel; the bot is not told (no message-content intent)."""
@@ -874,6 +958,49 @@ class FakeDiscord:
         payload["data"] = {"custom_id": custom_id, "component_type": 2}
         payload["message"] = message
         return await self.push(guild_id, payload, record)
+
+    async def press_in_dm(self, message_id: int, custom_id: str, *, user_id: int = 42) -> InteractionRecord:
+        """A user presses a button on a message in their DM with the bot: no guild, no member, just the user."""
+        message = self.messages[message_id]
+        channel_id = int(message["channel_id"])
+        iid = self.next_id()
+        token = f"token-{iid}"
+        record = InteractionRecord(iid, token, channel_id, 0.0, asyncio.get_running_loop().create_future())
+        self.interactions[iid] = record
+        self._by_token[token] = record
+        payload = {
+            "id": str(iid),
+            "application_id": str(APP_ID),
+            "type": 3,
+            "token": token,
+            "version": 1,
+            "channel_id": str(channel_id),
+            "channel": self.channels[channel_id],
+            "user": self.user(user_id),
+            "app_permissions": str(EVERYONE_CAN),
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": 8388608,
+            "authorizing_integration_owners": {"0": "0"},
+            "context": 1,  # BOT_DM
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": message,
+        }
+        return await self.push(None, payload, record)
+
+    async def remove_member(self, guild_id: int, user_id: int) -> bool:
+        """A person leaves a guild: GUILD_MEMBER_REMOVE, sent only to a session with the GUILD_MEMBERS intent.
+
+        Returns whether the event was sent (the bot is told only when it asked for the privileged intent).
+        """
+        self.departed.add((guild_id, user_id))
+        session = self.session_for(guild_id)
+        if not session.intents & GUILD_MEMBERS_INTENT:
+            return False
+        await self._send(
+            session, "GUILD_MEMBER_REMOVE", {"guild_id": str(guild_id), "user": self.user(user_id)}
+        )
+        return True
 
     async def react(
         self,
