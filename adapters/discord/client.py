@@ -1,4 +1,5 @@
-"""The Discord client: minimal intents, mentions off, `/papers` and "Paper card", reaction votes, guild life cycle."""
+"""The Discord client: minimal intents, mentions off, `/papers` and "Paper card", reaction votes, buttons in
+servers and in direct messages, guild and member life cycle."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from adapters.discord.config import (
     DEFAULT_VOTE_EMOJIS,
     DiscordConfigError,
     ShardPlan,
+    member_events_allowed,
     minimal_intents,
     point_discord_at,
     shard_plan,
@@ -27,7 +29,7 @@ from adapters.discord.link_cards import paper_card_menu
 from adapters.discord.publisher import GONE_REASON, DiscordPublisher
 from adapters.discord.views import ShareButton, SimilarButton, UpvoteButton
 from adapters.settings import Settings
-from bot.commands import ChannelGone, Command, CommandContext, ForgetWorkspace, ReactionVote
+from bot.commands import ChannelGone, Command, CommandContext, ForgetWorkspace, PersonGone, ReactionVote
 from bot.core import Paperboy
 from bot.domain import ChannelRef
 from bot.ports import MessageBook
@@ -35,6 +37,10 @@ from bot.ports import MessageBook
 log = logging.getLogger(__name__)
 
 VARIATION_SELECTOR = "\ufe0f"
+BUTTONS_IN_A_SERVER = "Paperboy's buttons work inside a server."
+LEFT_THE_SERVER = (
+    "You are no longer a member of the server this digest came from, so your vote cannot count there."
+)
 
 
 def _emoji_key(text: str) -> str:
@@ -63,9 +69,11 @@ class PaperboyDiscord(discord.AutoShardedClient):
         shards: ShardPlan | None = None,
         vote_emojis: Sequence[str] = DEFAULT_VOTE_EMOJIS,
         guild_ready_timeout: float = 2.0,
+        member_events: bool = False,
     ) -> None:
         shards = shards or ShardPlan()
-        intents = minimal_intents()
+        intents = minimal_intents(members=member_events)
+        self.member_events = member_events
         super().__init__(
             intents=intents,
             # Titles and abstracts come from outside: nothing the bot posts may ping anyone.
@@ -73,7 +81,8 @@ class PaperboyDiscord(discord.AutoShardedClient):
             **_shard_options(shards),
             max_messages=None,
             chunk_guilds_at_startup=False,
-            member_cache_flags=discord.MemberCacheFlags.from_intents(intents),
+            # No member is kept in memory, even with the members intent: its events are handled as they come.
+            member_cache_flags=discord.MemberCacheFlags.none(),
             guild_ready_timeout=guild_ready_timeout,
         )
         self._core: Paperboy | None = None
@@ -101,14 +110,35 @@ class PaperboyDiscord(discord.AutoShardedClient):
         """Register the persistent buttons once, at login."""
         self.add_dynamic_items(UpvoteButton, SimilarButton, ShareButton)
 
-    async def press(self, interaction: discord.Interaction[Any], command: Command) -> None:
-        """A pressed button: run its command through the core and answer the presser."""
-        if interaction.guild_id is None:
-            await interaction.response.send_message(
-                "Paperboy's buttons work inside a server.", ephemeral=True
-            )
+    async def press(
+        self, interaction: discord.Interaction[Any], command: Command, *, guild: str | None = None
+    ) -> None:
+        """A pressed button: run its command through the core and answer the presser.
+
+        A button in a direct message (a person's own digest) carries no guild in its interaction; it names
+        the server it belongs to (`guild`), and counts there only while the presser is still a member of it.
+        """
+        if interaction.guild_id is not None:
+            await answer(self.paperboy, interaction, command)
             return
-        await answer(self.paperboy, interaction, command)
+        if guild is None:
+            await interaction.response.send_message(BUTTONS_IN_A_SERVER, ephemeral=True)
+            return
+        if not await self._is_member(int(guild), interaction.user.id):
+            await interaction.response.send_message(LEFT_THE_SERVER, ephemeral=True)
+            return
+        user = str(interaction.user.id)
+        ctx = CommandContext(ChannelRef.person("discord", guild, user), user, can_manage=False)
+        await answer(self.paperboy, interaction, command, ctx=ctx)
+
+    async def _is_member(self, guild_id: int, user_id: int) -> bool:
+        """Whether a user is still in a server (one REST call, GET /guilds/{id}/members/{user}; no intent)."""
+        try:
+            await self.http.get_member(guild_id, user_id)
+        except (discord.NotFound, discord.Forbidden):
+            # Unknown member, or a server the bot left: either way nothing of it may change from here.
+            return False
+        return True
 
     async def _event(self, channel: ChannelRef, user: str, command: Command) -> None:
         """A platform event, through the core's dispatcher like every command."""
@@ -138,6 +168,17 @@ class PaperboyDiscord(discord.AutoShardedClient):
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Removed from a guild: forget its channels, topics, votes and deliveries."""
         await self._event(ChannelRef("discord", str(guild.id), ""), "", ForgetWorkspace())
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """A person left a server: forget their data there (comes only with the Server Members Intent).
+
+        A person's data is per server: leaving one forgets what they had there, and nothing elsewhere.
+        """
+        if payload.user.bot:
+            return
+        user = str(payload.user.id)
+        person = ChannelRef.person("discord", str(payload.guild_id), user)
+        await self._event(person, user, PersonGone())
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         """A deleted channel's digest is paused (the other channels go on)."""
@@ -215,6 +256,18 @@ async def login_discord(settings: Settings, messages: MessageBook, **client_opti
     client = PaperboyDiscord(messages, shards=plan, **client_options)
     try:
         await client.login(settings.discord_token.get_secret_value())
+        if member_events_allowed(client.application_flags) and not client.member_events:
+            # The portal has the Server Members Intent on: ask for it, so that a person who leaves a server is
+            # forgotten there. Intents are fixed when a client is made (and login tells the flags): make it again.
+            await client.close()
+            client = PaperboyDiscord(messages, shards=plan, member_events=True, **client_options)
+            await client.login(settings.discord_token.get_secret_value())
+        log.info(
+            "Discord member events are %s",
+            "on: a person who leaves a server is forgotten there"
+            if client.member_events
+            else "off (the Server Members Intent is not enabled): /papers me forget still works",
+        )
         if settings.discord_gateway_url is None:
             await _use_gateway_from_api(client)
     except discord.LoginFailure:

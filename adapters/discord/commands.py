@@ -12,20 +12,26 @@ import discord
 from discord import app_commands
 
 from adapters.discord.limits import MAX_ITEMS, clip
-from adapters.discord.render import DiscordMessage, render
-from adapters.discord.views import ShareButton
+from adapters.discord.message import DiscordMessage
+from adapters.discord.render import render
+from adapters.discord.views import ShareButton, in_server
 from bot.commands import (
     MAX_SEARCH_LIMIT,
     WEEKDAYS,
     Cite,
     Command,
     CommandContext,
+    ForgetMe,
+    ForMe,
     ListTopics,
+    MyCitations,
+    MyVotes,
     PostDigest,
     Schedule,
     ScheduleRecap,
     Search,
     ShowHelp,
+    ShowMyHelp,
     ShowPaper,
     Similar,
     Subscribe,
@@ -34,7 +40,7 @@ from bot.commands import (
     Unsubscribe,
 )
 from bot.core import Paperboy
-from bot.domain import MAX_DIGEST_SIZE, ChannelRef
+from bot.domain import MAX_DIGEST_SIZE, ChannelRef, Topic
 from bot.replies import ErrorReply, PaperCard, PaperList, Reply
 
 log = logging.getLogger(__name__)
@@ -85,6 +91,29 @@ def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=z, value=z) for z in names[:CHOICES_LIMIT]]
 
 
+def topic_choices(topics: list[Topic], current: str) -> list[app_commands.Choice[str]]:
+    """The topics that contain what was typed (or have its number), as choices."""
+    typed = current.strip().casefold()
+    choices = []
+    for topic in topics:
+        if typed and typed not in topic.query.casefold() and typed != str(topic.position):
+            continue
+        # A topic longer than a choice value is named by its number, which unsubscribe accepts too.
+        value = topic.query if len(topic.query) <= CHOICE_TEXT_LIMIT else str(topic.position)
+        choices.append(
+            app_commands.Choice(name=clip(f"{topic.position}. {topic.query}", CHOICE_TEXT_LIMIT), value=value)
+        )
+    return choices[:CHOICES_LIMIT]
+
+
+def schedule_words(time: str | None, timezone: str | None, days: str | None, papers: int | None) -> list[str]:
+    """The `/papers schedule` words that the typed options stand for (the core parses them)."""
+    words = [w for w in (time, timezone, days) if w]
+    if papers is not None:
+        words.append(f"papers {papers}")
+    return words
+
+
 def context_of(interaction: discord.Interaction[Any]) -> CommandContext:
     """Where and by whom a command was given, and whether they may manage the channel."""
     channel = ChannelRef("discord", str(interaction.guild_id), str(interaction.channel_id))
@@ -96,12 +125,17 @@ def context_of(interaction: discord.Interaction[Any]) -> CommandContext:
     )
 
 
-def message_for(reply: Reply, command: Command) -> DiscordMessage:
-    """The reply rendered, private or public as the command says (errors always private)."""
+def message_for(reply: Reply, command: Command, *, dm_guild: str | None = None) -> DiscordMessage:
+    """The reply rendered, private or public as the command says (errors always private).
+
+    An answer in a direct message (`dm_guild`: the server it is about) gets buttons that name that server.
+    """
     message = render(reply)
     private = command.private or isinstance(reply, ErrorReply)
     message.ephemeral = private
-    if private and command.shareable and isinstance(reply, PaperCard | PaperList) and message.items:
+    if dm_guild is not None:
+        message.items = in_server(message.items, dm_guild)
+    elif private and command.shareable and isinstance(reply, PaperCard | PaperList) and message.items:
         shown = [reply.item] if isinstance(reply, PaperCard) else list(reply.items)
         if shown:
             message.items = [*message.items, ShareButton(shown[0].paper.arxiv_id)][:MAX_ITEMS]
@@ -109,10 +143,15 @@ def message_for(reply: Reply, command: Command) -> DiscordMessage:
 
 
 async def send_reply(
-    interaction: discord.Interaction[Any], reply: Reply, command: Command, *, deferred_private: bool = False
+    interaction: discord.Interaction[Any],
+    reply: Reply,
+    command: Command,
+    *,
+    deferred_private: bool = False,
+    dm_guild: str | None = None,
 ) -> None:
     """Answer an interaction, or replace the deferred answer; a private answer stays private."""
-    message = message_for(reply, command)
+    message = message_for(reply, command, dm_guild=dm_guild)
     if not interaction.response.is_done():
         await interaction.response.send_message(**message.send_kwargs(), ephemeral=message.ephemeral)
         return
@@ -126,14 +165,20 @@ async def send_reply(
 
 
 async def answer(
-    paperboy: Paperboy, interaction: discord.Interaction[Any], *commands: Command, slow: bool = False
+    paperboy: Paperboy,
+    interaction: discord.Interaction[Any],
+    *commands: Command,
+    slow: bool = False,
+    ctx: CommandContext | None = None,
 ) -> None:
     """Run commands in order and answer with the last reply: at once when quick, deferred when slow.
 
     A deferred answer is deferred as private or public as the command says, so that a slow private answer
-    never shows in the channel.
+    never shows in the channel. `ctx` is where the commands run when it is not the interaction's channel
+    (a button pressed in a direct message runs in the server the message came from).
     """
-    ctx = context_of(interaction)
+    ctx = ctx or context_of(interaction)
+    dm_guild = ctx.channel.workspace if interaction.guild_id is None else None
 
     async def run() -> tuple[Reply, Command]:
         reply: Reply | None = None
@@ -148,12 +193,12 @@ async def answer(
     if not slow:
         done, _ = await asyncio.wait({work}, timeout=DEFER_AFTER_SECONDS)
         if done:
-            await send_reply(interaction, *work.result())
+            await send_reply(interaction, *work.result(), dm_guild=dm_guild)
             return
     private = all(command.private for command in commands)
     await interaction.response.defer(ephemeral=private, thinking=True)
     reply, command = await work
-    await send_reply(interaction, reply, command, deferred_private=private)
+    await send_reply(interaction, reply, command, deferred_private=private, dm_guild=dm_guild)
 
 
 class PapersGroup(app_commands.Group):
@@ -246,20 +291,7 @@ class PapersGroup(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         """The channel's topics that contain what was typed."""
         ctx = context_of(interaction)
-        topics = await self.paperboy.topics.of_channel(ctx.channel)
-        typed = current.strip().casefold()
-        choices = []
-        for topic in topics:
-            if typed and typed not in topic.query.casefold() and typed != str(topic.position):
-                continue
-            # A topic longer than a choice value is named by its number, which unsubscribe accepts too.
-            value = topic.query if len(topic.query) <= CHOICE_TEXT_LIMIT else str(topic.position)
-            choices.append(
-                app_commands.Choice(
-                    name=clip(f"{topic.position}. {topic.query}", CHOICE_TEXT_LIMIT), value=value
-                )
-            )
-        return choices[:CHOICES_LIMIT]
+        return topic_choices(await self.paperboy.topics.of_channel(ctx.channel), current)
 
     @app_commands.command(name="topics", description="This channel's topics")
     async def topics(self, interaction: discord.Interaction[Any]) -> None:
@@ -287,9 +319,7 @@ class PapersGroup(app_commands.Group):
         | None = None,
     ) -> None:
         """Show or change the schedule."""
-        words = [w for w in (time, timezone, days) if w]
-        if papers is not None:
-            words.append(f"papers {papers}")
+        words = schedule_words(time, timezone, days, papers)
         commands: list[Command] = []
         if words:
             commands.append(Schedule(" ".join(words)))
@@ -315,6 +345,107 @@ class PapersGroup(app_commands.Group):
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         """Show help."""
         await answer(self.paperboy, interaction, ShowHelp())
+
+    # ----- `/papers me …`: a person's own digest (by DM), reading list and data, answered privately -----
+
+    # A subcommand group: Discord nests at most one level (command → group → subcommand), which this is.
+    me = app_commands.Group(
+        name="me", description="Your own digest by direct message, your votes as a reading list, your data"
+    )
+
+    @me.command(name="subscribe", description="Add a topic to your own daily digest, sent to you by DM")
+    @app_commands.describe(topic='A query, e.g. "video diffusion" or cat:cs.CV')
+    async def me_subscribe(
+        self, interaction: discord.Interaction[Any], topic: app_commands.Range[str, 1, 300]
+    ) -> None:
+        """Add a topic to the asker's own digest."""
+        await answer(self.paperboy, interaction, ForMe(Subscribe(topic)))
+
+    @me.command(name="unsubscribe", description="Remove a topic from your own digest")
+    @app_commands.describe(topic="The topic, or its number in /papers me topics")
+    async def me_unsubscribe(
+        self, interaction: discord.Interaction[Any], topic: app_commands.Range[str, 1, 300]
+    ) -> None:
+        """Remove one of the asker's topics."""
+        await answer(self.paperboy, interaction, ForMe(Unsubscribe(topic)))
+
+    @me_unsubscribe.autocomplete("topic")
+    async def _my_topic_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The asker's own topics in this server that contain what was typed."""
+        person = ChannelRef.person("discord", str(interaction.guild_id), str(interaction.user.id))
+        return topic_choices(await self.paperboy.topics.of_channel(person), current)
+
+    @me.command(name="topics", description="Your topics, and when your next digest comes")
+    async def me_topics(self, interaction: discord.Interaction[Any]) -> None:
+        """List the asker's topics."""
+        await answer(self.paperboy, interaction, ForMe(ListTopics()))
+
+    @me.command(name="schedule", description="See or change when your own digest comes")
+    @app_commands.describe(
+        time="Time of day, e.g. 08:00 or 8am",
+        timezone="IANA time zone, e.g. Europe/Berlin",
+        days="Weekdays only, or every day",
+        papers=f"Papers per digest (1-{MAX_DIGEST_SIZE})",
+        state="off pauses your digest, on resumes it",
+    )
+    async def me_schedule(
+        self,
+        interaction: discord.Interaction[Any],
+        time: app_commands.Range[str, 1, 20] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        days: Literal["weekdays", "daily"] | None = None,
+        papers: app_commands.Range[int, 1, MAX_DIGEST_SIZE] | None = None,
+        state: Literal["on", "off"] | None = None,
+    ) -> None:
+        """Show or change the asker's own schedule."""
+        words = schedule_words(time, timezone, days, papers)
+        commands: list[Command] = []
+        if words:
+            commands.append(ForMe(Schedule(" ".join(words))))
+        if state:
+            commands.append(ForMe(Schedule(state)))
+        await answer(self.paperboy, interaction, *(commands or [ForMe(Schedule(""))]))
+
+    @me_schedule.autocomplete("timezone")
+    async def _my_timezone_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """IANA zones matching what was typed."""
+        return timezone_choices(current)
+
+    @me.command(name="digest", description="Send me today's digest now, by direct message")
+    async def me_digest(self, interaction: discord.Interaction[Any]) -> None:
+        """Send the asker's own digest now."""
+        await answer(self.paperboy, interaction, ForMe(PostDigest()), slow=True)
+
+    @me.command(name="votes", description="The papers you voted for in this server, newest first")
+    @app_commands.describe(window="Which period: the last week, the last month, or all time")
+    async def me_votes(
+        self, interaction: discord.Interaction[Any], window: Literal["week", "month", "all"] = "all"
+    ) -> None:
+        """The asker's reading list."""
+        await answer(self.paperboy, interaction, MyVotes(window))
+
+    @me.command(name="cite", description="A .bib file of the papers you voted for")
+    @app_commands.describe(window="Which period: the last week, the last month, or all time")
+    async def me_cite(
+        self, interaction: discord.Interaction[Any], window: Literal["week", "month", "all"] = "all"
+    ) -> None:
+        """The asker's votes as BibTeX."""
+        await answer(self.paperboy, interaction, MyCitations(window))
+
+    @me.command(name="forget", description="Delete everything Paperboy keeps about you in this server")
+    @app_commands.describe(confirm="True deletes it; without it you see what would be deleted")
+    async def me_forget(self, interaction: discord.Interaction[Any], confirm: bool = False) -> None:
+        """Say what would be deleted, or delete it."""
+        await answer(self.paperboy, interaction, ForgetMe(confirmed=confirm))
+
+    @me.command(name="help", description="What you can do for yourself")
+    async def me_help(self, interaction: discord.Interaction[Any]) -> None:
+        """Show the personal commands."""
+        await answer(self.paperboy, interaction, ShowMyHelp())
 
 
 async def on_command_error(

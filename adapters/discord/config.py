@@ -91,9 +91,19 @@ def uses_custom_api() -> bool:
     return Route.BASE != DEFAULT_API_URL
 
 
-def minimal_intents() -> discord.Intents:
-    """Only what the bot needs: guilds (channels, threads, joins and removals) and guild reactions (votes)."""
+def minimal_intents(*, members: bool = False) -> discord.Intents:
+    """Only what the bot needs: guilds (channels, threads, joins and removals) and guild reactions (votes).
+
+    `members` adds the privileged Server Members Intent, whose member-remove event lets a person who leaves
+    a server be forgotten there; only when the developer portal has it enabled (else the gateway refuses).
+    """
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_reactions = True
+    intents.members = members
     return intents
+
+
+def member_events_allowed(flags: discord.ApplicationFlags) -> bool:
+    """True when the developer portal enabled the Server Members Intent for this application."""
+    return bool(flags.gateway_guild_members or flags.gateway_guild_members_limited)

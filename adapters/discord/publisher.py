@@ -1,4 +1,5 @@
-"""Posts digests to Discord: a parent message and a thread in text channels, one post a day in forums."""
+"""Posts digests to Discord: a parent message and a thread in text channels, one post a day in forums, and a
+person's own digest in their direct messages (a heading, then one message per paper with its buttons)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import contextlib
 import hashlib
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import discord
 
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 
 THREAD_ALREADY_CREATED = 160004  # Discord's error code: this message already has a thread
 UNKNOWN_CHANNEL = 10003
+# Discord's answers when the bot may not write to a person: DMs from server members off, or the bot blocked
+# ("Cannot send messages to this user"); an account Discord does not know, or cannot open a DM with.
+CANNOT_DM = 50007
+UNKNOWN_USER = 10013
+INVALID_RECIPIENTS = 50033
+NO_SUCH_PERSON = (UNKNOWN_USER, INVALID_RECIPIENTS)
 THREAD_ARCHIVE_MINUTES = 1440
 NONCE_LENGTH = 25  # Discord accepts nonces of at most 25 characters
 LOOKUP_LIMIT = 30  # messages read when checking for an earlier post (a digest has at most 26)
@@ -55,6 +62,23 @@ def forbidden_reason(error: discord.HTTPException) -> str:
 GONE_REASON = "The channel was deleted or I can no longer see it; the digest is paused."
 
 
+def dm_refused_reason(error: discord.HTTPException) -> str:
+    """The pause reason of a person's digest when Discord refuses to let the bot write to them.
+
+    One sentence for the person, shown by their next `/papers me topics` or `schedule` in the server.
+    """
+    if error.code in NO_SUCH_PERSON or isinstance(error, discord.NotFound):
+        return (
+            "I could not find your Discord account to send you your digest (Discord said: "
+            f"{error.text or 'Unknown User'}); if you still use it, then write /papers me schedule on"
+        )
+    said = error.text or "Cannot send messages to this user"
+    return (
+        f"I cannot send you direct messages (Discord said: {said}): allow direct messages from this server's "
+        "members (the server's Privacy Settings) and do not block me, then write /papers me schedule on"
+    )
+
+
 class DiscordPublisher:
     """The DigestPublisher for Discord: each call posts one message and returns its id."""
 
@@ -64,6 +88,9 @@ class DiscordPublisher:
         self._client = client
         self._messages = messages
         self._seed_emoji = seed_emoji
+        # A person's DM channel with the bot, by user id: opened once per process (POST /users/@me/channels),
+        # so a DM digest costs one request a message, like a channel's, under Discord's 50 a second.
+        self._dm_channels: dict[int, int] = {}
 
     async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
         """Post one paper's card for the whole channel ("Share in channel"); return the message id."""
@@ -81,7 +108,16 @@ class DiscordPublisher:
                 log.info("could not add the vote reaction in %s", where)
 
     async def post_parent(self, plan: DigestPlan, delivery: Delivery) -> str:
-        """Post the digest's parent (a message with a thread, or a forum post); return the thread's id."""
+        """Post the digest's parent (a message with a thread, or a forum post); return the thread's id.
+
+        A person's own digest starts with a heading in their DMs, whose id stands for the thread.
+        """
+        if plan.channel.is_person:
+            dm = await self._channel(plan.channel)
+            embed = digest_parent_embed(plan, server=self._server_name(plan.channel))
+            async with self._refusing(plan.channel, is_channel=True):
+                sent = await dm.send(embed=embed, nonce=delivery_nonce(delivery))
+            return str(sent.id)
         channel = await self._channel(plan.channel)
         name = digest_thread_name(plan)
         embed = digest_parent_embed(plan)
@@ -107,7 +143,17 @@ class DiscordPublisher:
     async def post_paper(
         self, plan: DigestPlan, delivery: Delivery, item: ScoredPaper, thread_id: str
     ) -> str:
-        """Post one paper in the digest's thread; return the message id, remembered for reaction votes."""
+        """Post one paper in the digest's thread; return the message id, remembered for reaction votes.
+
+        In a person's DMs the paper's buttons name the server (votes count there); reactions in DMs are not
+        votes (that would need another intent), so the message is not remembered nor seeded with 👍.
+        """
+        if plan.channel.is_person:
+            dm = await self._channel(plan.channel)
+            personal = digest_paper_message(item, delivery.position, guild=plan.channel.workspace)
+            async with self._refusing(plan.channel, is_channel=True):
+                sent = await dm.send(**personal.send_kwargs(), nonce=delivery_nonce(delivery))
+            return str(sent.id)
         channel = await self._channel(plan.channel)
         target: discord.abc.Messageable
         if isinstance(channel, discord.TextChannel | discord.ForumChannel):
@@ -174,7 +220,7 @@ class DiscordPublisher:
                 except discord.HTTPException as error:
                     if error.code != THREAD_ALREADY_CREATED:
                         raise
-        elif delivery.arxiv_id is not None:
+        elif delivery.arxiv_id is not None and not plan.channel.is_person:
             where_ref = ChannelRef("discord", plan.channel.workspace, str(found.channel.id))
             await self._messages.remember_message(where_ref, str(found.id), delivery.arxiv_id)
             if self._seed_emoji:
@@ -202,12 +248,29 @@ class DiscordPublisher:
 
     async def _channel(self, ref: ChannelRef) -> Any:
         """The channel a digest goes to, from the cache or (after a restart) from Discord."""
+        if ref.is_person:
+            return await self._dm_channel(ref)
         channel_id = int(ref.channel)
         channel = self._client.get_channel(channel_id)
         if channel is not None:
             return channel
         async with self._refusing(ref, is_channel=True):
             return await self._client.fetch_channel(channel_id)
+
+    async def _dm_channel(self, person: ChannelRef) -> discord.PartialMessageable:
+        """A person's DM channel with the bot: the user (cached, or asked for) opens it once per process."""
+        user_id = int(person.user or "0")
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None:
+            async with self._refusing(person, is_channel=True):
+                user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
+                channel_id = (await user.create_dm()).id
+            self._dm_channels[user_id] = channel_id
+        return self._client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
+
+    def _server_name(self, ref: ChannelRef) -> str | None:
+        guild = self._client.get_guild(int(ref.workspace)) if ref.workspace.isdigit() else None
+        return guild.name if guild is not None else None
 
     def _own_post(self, forum: discord.ForumChannel, name: str) -> discord.Thread | None:
         me = self._client.user
@@ -218,6 +281,13 @@ class DiscordPublisher:
 
     def _refusing(self, ref: ChannelRef, *, is_channel: bool) -> _Refusal:
         return _Refusal(ref, is_channel)
+
+
+def _refuses_a_person(error: BaseException | None) -> TypeGuard[discord.HTTPException]:
+    """True when Discord will not let the bot write to a person (not a passing failure)."""
+    if isinstance(error, discord.Forbidden | discord.NotFound):
+        return True
+    return isinstance(error, discord.HTTPException) and error.code in (CANNOT_DM, *NO_SUCH_PERSON)
 
 
 class _Refusal:
@@ -231,7 +301,9 @@ class _Refusal:
         return None
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
-        if isinstance(error, discord.Forbidden):
+        if self._ref.is_person and _refuses_a_person(error):
+            reason = dm_refused_reason(error)
+        elif isinstance(error, discord.Forbidden):
             reason = forbidden_reason(error)
         elif isinstance(error, discord.NotFound) and self._is_channel:
             reason = GONE_REASON

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +12,6 @@ from adapters.discord.limits import (
     AUTHOR_LIMIT,
     BUTTON_URL_LIMIT,
     CARD_SUMMARY_CHARS,
-    CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     DIGEST_SUMMARY_CHARS,
     EMBEDS_PER_MESSAGE,
@@ -42,7 +39,15 @@ from adapters.discord.limits import (
     summary_text,
     text_units,
 )
-from adapters.discord.views import SimilarButton, UpvoteButton, frozen_view
+from adapters.discord.message import DiscordMessage
+from adapters.discord.render_me import (
+    bib_file_message,
+    me_help_embed,
+    personal_topics_embed,
+    reading_list_message,
+)
+from adapters.discord.views import SimilarButton, UpvoteButton
+from bot.commands import ME_HELP_TEXT
 from bot.domain import DigestPlan, Paper, ScoredPaper, VotedPaper
 from bot.render_text import (
     authors_line,
@@ -53,6 +58,7 @@ from bot.render_text import (
     shown_text,
 )
 from bot.replies import (
+    BibFile,
     Citation,
     DigestReply,
     ErrorReply,
@@ -61,6 +67,7 @@ from bot.replies import (
     Notice,
     PaperCard,
     PaperList,
+    ReadingList,
     Reply,
     ScheduleStatus,
     SharedPaper,
@@ -91,6 +98,10 @@ HELP_LINES = (
         "The day of the weekly recap of this server's votes (Fridays unless changed), or off (Manage Channels).",
     ),
     ("/papers digest", "Post today's digest now, in a thread (Manage Channels)."),
+    (
+        "/papers me …",
+        "Your own digest by direct message, your votes as a reading list and a .bib file: /papers me help.",
+    ),
     ("/papers help", "This overview."),
 )
 
@@ -101,6 +112,7 @@ def paper_embed(
     number: int | None = None,
     summary_chars: int = CARD_SUMMARY_CHARS,
     full: bool = True,
+    votes_label: str = "Votes here",
 ) -> discord.Embed:
     """A paper as an embed: title link, authors, upvotes and votes here, summary, links, thumbnail."""
     paper = item.paper
@@ -116,7 +128,7 @@ def paper_embed(
         label = "AI summary: " if paper.ai_summary else ""
         embed.description = clip(md(label + summary), min(summary_chars, DESCRIPTION_LIMIT))
     embed.add_field(name="Hugging Face", value=f"▲ {paper.hf_upvotes}", inline=True)
-    embed.add_field(name="Votes here", value=str(item.chat_votes), inline=True)
+    embed.add_field(name=votes_label, value=str(item.chat_votes), inline=True)
     if paper.github_stars is not None and code_repo_url(paper):
         embed.add_field(name="GitHub", value=f"★ {paper.github_stars}", inline=True)
     if full:
@@ -155,9 +167,9 @@ def paper_embed(
     return embed
 
 
-def paper_buttons(paper: Paper) -> list[discord.ui.Item[Any]]:
-    """The Upvote and More like this buttons, and link buttons, for one paper."""
-    items: list[discord.ui.Item[Any]] = [UpvoteButton(paper.arxiv_id)]
+def paper_buttons(paper: Paper, *, guild: str | None = None) -> list[discord.ui.Item[Any]]:
+    """The Upvote and More like this buttons, and link buttons, for one paper (`guild`: sent in a DM)."""
+    items: list[discord.ui.Item[Any]] = [UpvoteButton(paper.arxiv_id, guild=guild)]
     for label, url in (
         ("arXiv", paper.abs_url),
         ("PDF", paper.pdf_url),
@@ -167,7 +179,7 @@ def paper_buttons(paper: Paper) -> list[discord.ui.Item[Any]]:
         good = safe_url(url, BUTTON_URL_LIMIT)
         if good:
             items.append(discord.ui.Button(label=label, url=good))
-    items.append(SimilarButton(paper.arxiv_id))
+    items.append(SimilarButton(paper.arxiv_id, guild=guild))
     return items
 
 
@@ -240,53 +252,6 @@ def top_embed(reply: TopPapers) -> discord.Embed:
         shown = shown[:-1]
 
 
-@dataclass
-class DiscordMessage:
-    """One Discord message: text, embeds, buttons, an attachment, and whether only the asker sees it."""
-
-    content: str | None = None
-    embeds: list[discord.Embed] = field(default_factory=list)
-    items: list[discord.ui.Item[Any]] = field(default_factory=list)
-    file_name: str | None = None
-    file_text: str | None = None
-    ephemeral: bool = False
-
-    def view(self) -> discord.ui.View | None:
-        """The buttons as a view that discord.py will not keep in memory (the buttons are dynamic items)."""
-        return frozen_view(self.items) if self.items else None
-
-    def file(self) -> discord.File | None:
-        """The attachment, when the answer carries one."""
-        if self.file_name is None or self.file_text is None:
-            return None
-        return discord.File(io.BytesIO(self.file_text.encode("utf-8")), filename=self.file_name)
-
-    def send_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `send`, `followup.send` and `response.send_message`."""
-        kwargs: dict[str, Any] = {}
-        if self.content:
-            kwargs["content"] = clip(self.content, CONTENT_LIMIT)
-        if self.embeds:
-            kwargs["embeds"] = self.embeds[:EMBEDS_PER_MESSAGE]
-        view = self.view()
-        if view is not None:
-            kwargs["view"] = view
-        attachment = self.file()
-        if attachment is not None:
-            kwargs["file"] = attachment
-        return kwargs
-
-    def edit_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for editing a deferred answer in place."""
-        kwargs = self.send_kwargs()
-        kwargs.setdefault("content", None)
-        kwargs.setdefault("embeds", [])
-        attachment = kwargs.pop("file", None)
-        if attachment is not None:
-            kwargs["attachments"] = [attachment]
-        return kwargs
-
-
 def help_embed(preface: str | None) -> discord.Embed:
     """The command overview."""
     embed = discord.Embed(title="Paperboy commands", colour=HF_YELLOW, description=preface or None)
@@ -305,8 +270,9 @@ def _timestamp(moment: datetime | None) -> str:
 
 
 def schedule_embed(status: ScheduleStatus) -> discord.Embed:
-    """A channel's schedule, when it next runs, and the pause reason if any."""
+    """A channel's (or a person's own) schedule, when it next runs, and the pause reason if any."""
     s = status.settings
+    personal = s.channel.is_person
     embed = discord.Embed(
         title=clip(status.heading, TITLE_LIMIT), colour=PAUSED_ORANGE if s.paused else HF_YELLOW
     )
@@ -324,22 +290,25 @@ def schedule_embed(status: ScheduleStatus) -> discord.Embed:
         value=_timestamp(status.last_delivery) if status.last_delivery else "never",
         inline=False,
     )
-    recap = recap_day_text(s.recap_day)
-    if s.recap_day is not None and not s.paused:
-        recap += f", next {_timestamp(status.next_recap)}"
-    embed.add_field(name="Weekly recap", value=recap, inline=False)
+    if not personal:
+        # The weekly recap is the team's, a channel's; a person's digest has none.
+        recap = recap_day_text(s.recap_day)
+        if s.recap_day is not None and not s.paused:
+            recap += f", next {_timestamp(status.next_recap)}"
+        embed.add_field(name="Weekly recap", value=recap, inline=False)
     if s.paused:
         reason = md(s.pause_reason) if s.pause_reason else "paused"
+        resume = "/papers me schedule state:on" if personal else "/papers schedule state:on"
         embed.add_field(
-            name="Paused",
-            value=clip(f"{reason}\nResume with /papers schedule state:on.", FIELD_VALUE_LIMIT),
-            inline=False,
+            name="Paused", value=clip(f"{reason}\nResume with {resume}.", FIELD_VALUE_LIMIT), inline=False
         )
     return embed
 
 
 def topics_embed(reply: TopicList) -> discord.Embed:
-    """The channel's topics, numbered."""
+    """The channel's (or a person's own) topics, numbered."""
+    if reply.personal:
+        return personal_topics_embed(reply)
     embed = discord.Embed(title=clip(reply.heading, TITLE_LIMIT), colour=HF_YELLOW)
     if not reply.topics:
         embed.description = (
@@ -377,8 +346,9 @@ def render(reply: Reply) -> DiscordMessage:
             )
         case ErrorReply():
             return DiscordMessage(content=render_text(reply), ephemeral=True)
-        case HelpReply(preface=preface):
-            return DiscordMessage(embeds=[help_embed(preface)], ephemeral=True)
+        case HelpReply(text=text, preface=preface):
+            embed = me_help_embed(preface) if text == ME_HELP_TEXT else help_embed(preface)
+            return DiscordMessage(embeds=[embed], ephemeral=True)
         case PaperCard(item=item):
             return paper_card_message(item)
         case SharedPaper(item=item, posted=posted):
@@ -417,6 +387,10 @@ def render(reply: Reply) -> DiscordMessage:
             return DiscordMessage(content=render_text(reply))
         case LinkCards():
             return link_cards_message(reply)
+        case ReadingList():
+            return reading_list_message(reply)
+        case BibFile():
+            return bib_file_message(reply)
     raise TypeError(f"no Discord rendering for {type(reply).__name__}")
 
 
@@ -426,7 +400,8 @@ def digest_title(plan: DigestPlan) -> str:
         return f"This week's most voted papers (to {plan.local_date:%A %d %B %Y})"
     count = len(plan.papers)
     noun = "paper" if count == 1 else "papers"
-    return f"Trending papers for {plan.local_date:%A %d %B %Y}: {count} {noun}"
+    whose = "Your papers" if plan.channel.is_person else "Trending papers"
+    return f"{whose} for {plan.local_date:%A %d %B %Y}: {count} {noun}"
 
 
 def digest_thread_name(plan: DigestPlan) -> str:
@@ -437,8 +412,11 @@ def digest_thread_name(plan: DigestPlan) -> str:
     return clip(f"Papers {plan.local_date.isoformat()} · {topics}", THREAD_NAME_LIMIT)
 
 
-def digest_parent_embed(plan: DigestPlan) -> discord.Embed:
-    """The parent message of a digest: headline, topics and the papers' titles (or a weekly recap)."""
+def digest_parent_embed(plan: DigestPlan, *, server: str | None = None) -> discord.Embed:
+    """The parent message of a digest: headline, topics and the papers' titles (or a weekly recap).
+
+    A person's own digest (in their DMs) names the server it comes from (`server`), where its votes count.
+    """
     if plan.recap is not None:
         return recap_parent_embed(plan)
     embed = discord.Embed(title=clip(digest_title(plan), TITLE_LIMIT), colour=HF_YELLOW)
@@ -446,6 +424,16 @@ def digest_parent_embed(plan: DigestPlan) -> discord.Embed:
     lines = [f"Topics: {topics}", ""]
     lines += [f"{n}. {md(one_line(i.paper.title))}" for n, i in enumerate(plan.papers, 1)]
     embed.description = clip("\n".join(lines), 3000)
+    if plan.channel.is_person:
+        where = f"from {one_line(server)}" if server else "from your server"
+        embed.set_footer(
+            text=clip(
+                f"Your own digest {where}: papers below, best first; Upvote counts your vote there. "
+                "Change it with /papers me schedule in that server.",
+                FOOTER_LIMIT,
+            )
+        )
+        return embed
     embed.set_footer(text="Papers are in the thread, best first. React with 👍 or press Upvote to vote.")
     return embed
 
@@ -476,11 +464,13 @@ def paper_card_message(item: ScoredPaper) -> DiscordMessage:
     return DiscordMessage(embeds=[paper_embed(item)], items=paper_buttons(item.paper))
 
 
-def digest_paper_message(item: ScoredPaper, number: int) -> DiscordMessage:
-    """One paper of a digest, posted in its thread."""
+def digest_paper_message(item: ScoredPaper, number: int, *, guild: str | None = None) -> DiscordMessage:
+    """One paper of a digest, posted in its thread (or, with `guild`, in a person's DMs: its buttons name
+    the server whose digest it is, and its vote count is that server's)."""
+    label = "Votes in the server" if guild else "Votes here"
     return DiscordMessage(
-        embeds=[paper_embed(item, number=number, summary_chars=DIGEST_SUMMARY_CHARS)],
-        items=paper_buttons(item.paper),
+        embeds=[paper_embed(item, number=number, summary_chars=DIGEST_SUMMARY_CHARS, votes_label=label)],
+        items=paper_buttons(item.paper, guild=guild),
     )
 
 

@@ -1,4 +1,9 @@
-"""The persistent Upvote button: a DynamicItem whose custom_id names the paper, so it outlives restarts."""
+"""The persistent buttons: DynamicItems whose custom_id names the paper, so they outlive restarts.
+
+In a direct message (a person's own digest) the Upvote and More like this buttons also name the server the
+digest belongs to (`…:g<guild id>`): an interaction in a DM carries no guild, and the vote must count in that
+server, never in another.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,14 @@ from bot.commands import Command, SharePaper, Similar, ToggleVote
 log = logging.getLogger(__name__)
 
 CUSTOM_ID_PREFIX = "paperboy:upvote:"
-# arXiv ids: new style 2205.13147, old style hep-th/9901001; a custom_id holds at most 100 characters.
-UPVOTE_TEMPLATE = re.compile(r"paperboy:upvote:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
+# arXiv ids: new style 2205.13147, old style hep-th/9901001 (about 20 characters at most); a custom_id holds at
+# most 100 characters, which `custom_id` checks, guild id (at most 20 digits) included.
+_ARXIV_PART = r"(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})"
+_GUILD_PART = r"(?::g(?P<guild>\d{1,20}))?"
+UPVOTE_TEMPLATE = re.compile(r"paperboy:upvote:" + _ARXIV_PART + _GUILD_PART)
 SIMILAR_PREFIX = "paperboy:similar:"
-SIMILAR_TEMPLATE = re.compile(r"paperboy:similar:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
+SIMILAR_TEMPLATE = re.compile(r"paperboy:similar:" + _ARXIV_PART + _GUILD_PART)
+CUSTOM_ID_LIMIT = 100
 SHARE_PREFIX = "paperboy:share:"
 SHARE_TEMPLATE = re.compile(r"paperboy:share:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.\-/]{0,70})")
 
@@ -25,15 +34,26 @@ SHARE_TEMPLATE = re.compile(r"paperboy:share:(?P<arxiv_id>[A-Za-z0-9][A-Za-z0-9.
 class ButtonHandler(Protocol):
     """The client behind the buttons: discord.py recreates dynamic items, which reach the core through it."""
 
-    async def press(self, interaction: discord.Interaction[Any], command: Command) -> None:
-        """Run the command a button stands for and answer the presser."""
+    async def press(
+        self, interaction: discord.Interaction[Any], command: Command, *, guild: str | None = None
+    ) -> None:
+        """Run the command a button stands for and answer the presser (`guild`: a DM button's server)."""
         ...
 
 
-async def press(interaction: discord.Interaction[Any], command: Command) -> None:
+async def press(interaction: discord.Interaction[Any], command: Command, *, guild: str | None = None) -> None:
     """Hand a pressed button's command to the client that serves the core."""
     handler = cast(ButtonHandler, interaction.client)
-    await handler.press(interaction, command)
+    await handler.press(interaction, command, guild=guild)
+
+
+def custom_id(prefix: str, arxiv_id: str, guild: str | None) -> str:
+    """A button's custom_id: the paper, and the server for a button sent in a direct message."""
+    value = f"{prefix}{arxiv_id}" + (f":g{guild}" if guild else "")
+    if len(value) > CUSTOM_ID_LIMIT:
+        # Discord would refuse the whole message; no arXiv id is this long.
+        raise ValueError(f"a button's custom_id is over {CUSTOM_ID_LIMIT} characters: {value!r}")
+    return value
 
 
 def frozen_view(items: Sequence[discord.ui.Item[Any]]) -> discord.ui.View:
@@ -49,19 +69,37 @@ def frozen_view(items: Sequence[discord.ui.Item[Any]]) -> discord.ui.View:
     return view
 
 
-class UpvoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=UPVOTE_TEMPLATE):
-    """'Upvote': toggles the presser's vote for the paper its custom_id names."""
+def in_server(items: Sequence[discord.ui.Item[Any]], guild: str) -> list[discord.ui.Item[Any]]:
+    """An answer's buttons for a direct message: voting ones name `guild`; Share in channel has no channel."""
+    placed: list[discord.ui.Item[Any]] = []
+    for item in items:
+        moved: discord.ui.Item[Any] | None = item
+        if isinstance(item, UpvoteButton) and item.guild is None:
+            moved = UpvoteButton(item.arxiv_id, label=item.item.label or "Upvote", guild=guild)
+        elif isinstance(item, SimilarButton) and item.guild is None:
+            moved = SimilarButton(item.arxiv_id, guild=guild)
+        elif isinstance(item, ShareButton):
+            moved = None
+        if moved is not None:
+            moved.row = item.row
+            placed.append(moved)
+    return placed
 
-    def __init__(self, arxiv_id: str, *, label: str = "Upvote") -> None:
+
+class UpvoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=UPVOTE_TEMPLATE):
+    """'Upvote': toggles the presser's vote for the paper its custom_id names (in its server, for a DM)."""
+
+    def __init__(self, arxiv_id: str, *, label: str = "Upvote", guild: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
                 label=label,
                 emoji="⬆️",
                 style=discord.ButtonStyle.primary,
-                custom_id=f"{CUSTOM_ID_PREFIX}{arxiv_id}",
+                custom_id=custom_id(CUSTOM_ID_PREFIX, arxiv_id, guild),
             )
         )
         self.arxiv_id = arxiv_id
+        self.guild = guild
 
     @classmethod
     async def from_custom_id(
@@ -73,26 +111,27 @@ class UpvoteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], t
     ) -> Self:
         """Rebuild the button from a pressed component's custom_id."""
         label = getattr(item, "label", None) or "Upvote"
-        return cls(match["arxiv_id"], label=label)
+        return cls(match["arxiv_id"], label=label, guild=match["guild"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Toggle the vote and tell the presser, privately, where the paper stands."""
-        await press(interaction, ToggleVote(self.arxiv_id))
+        await press(interaction, ToggleVote(self.arxiv_id), guild=self.guild)
 
 
 class SimilarButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=SIMILAR_TEMPLATE):
     """'More like this': shows the presser, privately, the papers most like the one its custom_id names."""
 
-    def __init__(self, arxiv_id: str) -> None:
+    def __init__(self, arxiv_id: str, *, guild: str | None = None) -> None:
         super().__init__(
             discord.ui.Button(
                 label="More like this",
                 emoji="🔎",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"{SIMILAR_PREFIX}{arxiv_id}",
+                custom_id=custom_id(SIMILAR_PREFIX, arxiv_id, guild),
             )
         )
         self.arxiv_id = arxiv_id
+        self.guild = guild
 
     @classmethod
     async def from_custom_id(
@@ -103,11 +142,11 @@ class SimilarButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], 
         /,
     ) -> Self:
         """Rebuild the button from a pressed component's custom_id."""
-        return cls(match["arxiv_id"])
+        return cls(match["arxiv_id"], guild=match["guild"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Answer privately with the papers most like this one."""
-        await press(interaction, Similar(self.arxiv_id))
+        await press(interaction, Similar(self.arxiv_id), guild=self.guild)
 
 
 class ShareButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=SHARE_TEMPLATE):

@@ -67,7 +67,22 @@ async def test_sync_registers_the_papers_group_globally_and_removes_guild_copies
         "digest",
         "similar",
         "help",
+        "me",
     }
+    me = subcommands["me"]
+    assert me["type"] == 2  # a subcommand group: Discord nests at most command → group → subcommand
+    assert [o["name"] for o in me["options"]] == [
+        "subscribe",
+        "unsubscribe",
+        "topics",
+        "schedule",
+        "digest",
+        "votes",
+        "cite",
+        "forget",
+        "help",
+    ]
+    assert all(o["type"] == 1 for o in me["options"])
     window = next(o for o in subcommands["trending"]["options"] if o["name"] == "window")
     assert [c["value"] for c in window["choices"]] == ["day", "week", "month"]
     zone = next(o for o in subcommands["schedule"]["options"] if o["name"] == "timezone")

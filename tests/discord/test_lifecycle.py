@@ -64,6 +64,7 @@ async def test_joining_a_guild_syncs_the_commands_there_at_once(world: World, bo
         "digest",
         "similar",
         "help",
+        "me",
     }
 
 
