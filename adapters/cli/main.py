@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,9 +24,9 @@ from adapters.cli.index import index_app
 from adapters.cli.ingest import register_ingest_commands
 
 if TYPE_CHECKING:
-    from bot.domain import Paper, ScoredPaper, VotedPaper, Workspace
+    from bot.domain import Bookmark, ChannelRef, Paper, ScoredPaper, VotedPaper, Workspace
 
-__all__ = ["app", "fail", "list_json", "main", "paper_json", "run_async", "top_json"]
+__all__ = ["app", "fail", "list_json", "main", "paper_json", "run_async", "top_json", "votes_json"]
 
 app = command_group(
     "Paperboy: the day's trending research papers in Slack, Discord and your terminal.", add_completion=False
@@ -236,6 +236,81 @@ def top(
         return
     scope = f"{where.platform}:{where.workspace}" if where is not None else "every workspace"
     typer.echo(render_text(TopPapers(window, tuple(items), scope)))
+
+
+def person_ref(text: str) -> ChannelRef:
+    """`platform:workspace:user` as that person's own target; fail with one sentence when malformed."""
+    from bot.domain import ChannelRef, InvalidChannelRef
+
+    try:
+        ref = ChannelRef.parse(text)
+    except InvalidChannelRef:
+        raise fail(
+            "--user takes platform:workspace:user, e.g. slack:T123:U456, discord:G1:U2 or console:local:ada; "
+            f"not {text.strip()[:80]!r}."
+        ) from None
+    # The user part may be written as the person's own target shows it (`@U456`).
+    user = ref.channel.removeprefix("@")
+    if not user:
+        raise fail(f"--user names no user after the workspace in {text.strip()[:80]!r}.")
+    return ChannelRef.person(ref.platform, ref.workspace, user)
+
+
+def votes_json(bookmarks: list[Bookmark], votes: dict[str, int]) -> str:
+    """The stable JSON of one person's reading list (`votes --json`): newest vote first, each paper as
+    `paper --json` shows it (`chat_votes` counted in the person's workspace) plus `voted_at`."""
+    from bot.domain import ScoredPaper
+
+    return json.dumps(
+        [
+            {
+                **paper_json(ScoredPaper(b.paper, 0.0, votes.get(b.paper.arxiv_id, 0))),
+                "voted_at": b.voted_at.astimezone(UTC).isoformat(timespec="seconds"),
+            }
+            for b in bookmarks
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+@app.command()
+def votes(
+    user: Annotated[
+        str, typer.Option("--user", help="platform:workspace:user, e.g. slack:T123:U456 or console:local:ada")
+    ],
+    window: Annotated[str, typer.Option(help="week, month or all")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, newest vote first.")] = False,
+) -> None:
+    """One person's reading list: the papers they voted for in their workspace, newest vote first."""
+    if window not in ("week", "month", "all"):
+        raise fail(f"--window takes week, month or all, not {window!r}.")
+    person = person_ref(user)
+    from adapters.app.compose import paperboy_app
+    from adapters.settings import Settings
+    from bot.domain import Workspace
+
+    async def main() -> tuple[list[Bookmark], dict[str, int]]:
+        async with paperboy_app(Settings()) as paperboy:
+            bookmarks = await paperboy.people.votes(person, window, None)
+            workspace = Workspace(person.platform, person.workspace)
+            counts = await paperboy.store.vote_counts([b.paper.arxiv_id for b in bookmarks], workspace)
+            return bookmarks, counts
+
+    bookmarks, counts = run_async(main)
+    if as_json:
+        typer.echo(votes_json(bookmarks, counts))
+        return
+    who = f"{person.user} in {person.platform}:{person.workspace}"
+    period = "" if window == "all" else f" in the last {window}"
+    if not bookmarks:
+        typer.echo(f"{who} has not voted for a paper{period}.")
+        return
+    typer.echo(f"Papers {who} voted for{period} ({len(bookmarks)}), newest first")
+    for number, b in enumerate(bookmarks, 1):
+        typer.echo(
+            f"{number}. {b.paper.title} [{b.paper.arxiv_id}] — voted {b.voted_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        )
 
 
 @app.command()
