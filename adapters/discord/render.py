@@ -298,10 +298,13 @@ def schedule_embed(status: ScheduleStatus) -> discord.Embed:
         embed.add_field(name="Weekly recap", value=recap, inline=False)
     if s.paused:
         reason = md(s.pause_reason) if s.pause_reason else "paused"
-        resume = "/papers me schedule state:on" if personal else "/papers schedule state:on"
-        embed.add_field(
-            name="Paused", value=clip(f"{reason}\nResume with {resume}.", FIELD_VALUE_LIMIT), inline=False
+        papers = "/papers me" if personal else "/papers"
+        # A platform's reason may already end with how to resume ("…, then write /papers me schedule on").
+        told = s.pause_reason and any(
+            f"{papers} schedule {on}" in s.pause_reason for on in ("on", "state:on")
         )
+        tail = "" if told else f"\nResume with {papers} schedule state:on."
+        embed.add_field(name="Paused", value=clip(reason + tail, FIELD_VALUE_LIMIT), inline=False)
     return embed
 
 

@@ -65,7 +65,8 @@ def personal_topics_embed(reply: TopicList) -> discord.Embed:
         lines += [f"**{t.position}.** {md(one_line(t.query))}" for t in reply.topics]
     else:
         lines.append(
-            "No topics yet: your digest carries all trending papers. Add one with /papers me subscribe."
+            "No topics yet: without one, your digest carries all trending papers. "
+            "Add one with /papers me subscribe."
         )
     return discord.Embed(
         title="Your topics", colour=HF_YELLOW, description=clip("\n".join(lines), DESCRIPTION_LIMIT)

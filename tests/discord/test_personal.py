@@ -259,6 +259,7 @@ async def test_a_person_who_closed_their_dms_is_paused_with_the_reason_and_me_to
     assert "I cannot send you direct messages" in topics["embeds"][0]["description"]
     schedule = await me(world, "schedule")
     assert "allow direct messages from this server's members" in fields(schedule)["Paused"]
+    assert "Resume with" not in fields(schedule)["Paused"]  # the reason already says how
     # Another person's digest is not held up.
     sent = await fake.answered(await me_record(world, "digest", user=502))
     assert sent["content"].startswith("Sent your digest to your direct messages")
