@@ -258,13 +258,12 @@ class DiscordPublisher:
             return await self._client.fetch_channel(channel_id)
 
     async def _dm_channel(self, person: ChannelRef) -> discord.PartialMessageable:
-        """A person's DM channel with the bot: the user (cached, or asked for) opens it once per process."""
+        """A person's DM channel with the bot, opened once per process (one request, no look-up of the user)."""
         user_id = int(person.user or "0")
         channel_id = self._dm_channels.get(user_id)
         if channel_id is None:
             async with self._refusing(person, is_channel=True):
-                user = self._client.get_user(user_id) or await self._client.fetch_user(user_id)
-                channel_id = (await user.create_dm()).id
+                channel_id = (await self._client.create_dm(discord.Object(user_id))).id
             self._dm_channels[user_id] = channel_id
         return self._client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 

@@ -161,8 +161,10 @@ async def test_me_digest_sends_one_embed_per_paper_to_the_persons_dms_with_butto
     assert fake.calls_to("POST", rf"/channels/{world.channel}/messages") == []
     assert all(m["author"]["id"] == str(BOT_ID) for m in fake.dms_of(PERSON))
 
-    # The DM channel was opened once for the whole digest, and a second digest today sends nothing.
+    # The DM channel was opened once for the whole digest (without looking the user up), and a second digest
+    # today sends nothing.
     assert len(fake.calls_to("POST", r"/users/@me/channels")) == 1
+    assert fake.calls_to("GET", r"/users/\d+") == []
     again = await fake.answered(await me_record(world, "digest"))
     assert again["content"].startswith("Nothing new for you")
     assert len(fake.dms_of(PERSON)) == 1 + len(plan.papers)
