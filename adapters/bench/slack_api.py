@@ -8,6 +8,11 @@ restarted worker can look for what it posted. `audit()` checks the result: per c
 planned paper, nothing twice. It also takes `chat.unfurl` (kept in `unfurled`, for `paperboy bench unfurl`), and
 `link_shared_event` writes the event Slack sends when someone shares a link.
 
+A person's digest goes to the bot's direct messages with them: `conversations.open users=U…` answers the same
+D… conversation every time (`direct_conversation`), at most `open_rate` a second per workspace after a burst of
+`open_burst` (Slack's tier 3, 50+ a minute; 429 beyond), and the D… conversation then takes messages like any
+channel, under the same one-a-second rule.
+
 The tests' fake Slack (tests/fakes/slack.py) builds on this class: it adds workspaces and their tokens, OAuth,
 Socket Mode, response_url endpoints, Block Kit checks and scripted failures through `route`, `identity` and the
 `_received`/`_answered` hooks, so that every Web API method is answered in one place.
@@ -125,6 +130,11 @@ def link_shared_event(
     return event
 
 
+def direct_conversation(team: str, user: str) -> str:
+    """The D… conversation this fake opens for the bot's direct messages with `user` of `team`."""
+    return f"D{team}{user}".upper()
+
+
 def _domain(url: str) -> str:
     host = url.split("://", 1)[-1].split("/", 1)[0]
     return host.removeprefix("www.")
@@ -139,6 +149,17 @@ def _ts_key(ts: str) -> tuple[int, int]:
     """Order Slack timestamps exactly (as floats they lose the last digits)."""
     seconds, _, fraction = ts.partition(".")
     return int(seconds or 0), int((fraction or "0").ljust(6, "0")[:6])
+
+
+def _busiest(times: list[float], window: float) -> int:
+    """The most moments in any `window` seconds (a sliding window over sorted times)."""
+    ordered = sorted(times)
+    most, start = 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
 
 
 def _flag(value: Any) -> bool:
@@ -163,11 +184,19 @@ class RateLimitedSlack:
         ts_base: int | None = None,
         team_id: str = "T1",
         bot_user: str = "UBOT",
+        open_rate: float | None = None,
+        open_burst: int = 20,
     ) -> None:
         self.channel_interval = channel_interval
         self.rate = rate
         self.burst = burst
         self.retry_after = retry_after
+        self.open_rate = open_rate
+        self.open_burst = open_burst
+        # conversations.open: the calls taken (with when), and those answered 429.
+        self.opened: list[float] = []
+        self.open_rate_limited = 0
+        self._open_tokens: dict[str, tuple[float, float]] = {}
         self.team_id = team_id
         self.bot_user = bot_user
         self.on_accept: Callable[[FakeMessage, int], None] | None = None
@@ -191,6 +220,7 @@ class RateLimitedSlack:
         self.route("conversations.history", self._history)
         self.route("conversations.replies", self._replies)
         self.route("chat.unfurl", self._unfurl)
+        self.route("conversations.open", self._open_conversation)
 
     # ----- life cycle -----
 
@@ -288,7 +318,24 @@ class RateLimitedSlack:
             "first": min(times) if times else None,
             "last": max(times) if times else None,
             "problems": problems,
+            "direct_messages": sum(1 for c in self._by_channel if c.startswith("D")),
+            "closest_in_channel": self._closest(lambda c: not c.startswith("D")),
+            "closest_in_dm": self._closest(lambda c: c.startswith("D")),
+            "busiest_second": _busiest(times, 1.0),
+            "opens": len(self.opened),
+            "open_rate_limited": self.open_rate_limited,
+            "busiest_open_minute": _busiest(self.opened, 60.0),
         }
+
+    def _closest(self, kind: Callable[[str], bool]) -> float | None:
+        """The shortest time between two accepted messages of one conversation, over those of one kind."""
+        gaps = [
+            later.at - earlier.at
+            for channel, messages in self._by_channel.items()
+            if kind(channel)
+            for earlier, later in itertools.pairwise(messages)
+        ]
+        return min(gaps) if gaps else None
 
     # ----- the API -----
 
@@ -356,6 +403,26 @@ class RateLimitedSlack:
             self._tokens -= 1.0
         self._last_in_channel[channel] = now
         return True
+
+    def _open_conversation(self, call: ApiCall) -> Answer:
+        """conversations.open with one user: the bot's direct messages with them, the same D… every time."""
+        users = [u for u in str(call.args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            return api_error("not_enough_users" if not users else "too_many_users")
+        identity = self.identity(call.token)
+        team = identity[0] if identity is not None else self.team_id
+        now = time.monotonic()
+        if self.open_rate is not None:
+            # Tier 3 per workspace: a token bucket of `open_burst`, refilled at `open_rate` a second.
+            tokens, refilled = self._open_tokens.get(team, (float(self.open_burst), now))
+            tokens = min(float(self.open_burst), tokens + (now - refilled) * self.open_rate)
+            if tokens < 1.0:
+                self._open_tokens[team] = (tokens, now)
+                self.open_rate_limited += 1
+                return api_error("ratelimited", 429, {"Retry-After": str(self.retry_after)})
+            self._open_tokens[team] = (tokens - 1.0, now)
+        self.opened.append(now)
+        return 200, {"ok": True, "channel": {"id": direct_conversation(team, users[0])}}, {}
 
     def _post_message(self, call: ApiCall) -> Answer:
         args = call.args
