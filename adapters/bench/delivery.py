@@ -1,13 +1,18 @@
-"""Benchmark: every channel's digest due at once, posted through the Slack adapter against a rate-limited fake.
+"""Benchmark: every channel's and person's digest due at once, posted through the Slack adapter against a
+rate-limited fake.
 
-    paperboy bench delivery --channels 1000 --papers 5 [--rate 200] [--database URL] [--workdir DIR]
-    python -m adapters.bench.delivery --channels 1000 --papers 5
+    paperboy bench delivery --channels 1000 --papers 5 [--people 0] [--rate 200] [--database URL] [--workdir DIR]
+    python -m adapters.bench.delivery --channels 500 --people 2000 --papers 5
 
-The fake Slack (adapters.bench.slack_api) runs in its own process and takes one message a second per channel
-and `--rate` a second in all, answering 429 with Retry-After beyond that. The bot side is the real thing in
-this process: the store (SQLite in --workdir, or --database), the scheduler tick planning every digest, the
-delivery engine, the Slack publisher and slack_sdk. The limit a perfect sender meets is the larger of
-channels x messages / rate and (messages - 1) seconds (the per-channel pace).
+The fake Slack (adapters.bench.slack_api) runs in its own process and takes one message a second per
+conversation and `--rate` a second in all, answering 429 with Retry-After beyond that. A person's own digest
+(`--people`, all in the one workspace) goes to their direct messages as the Slack publisher sends it:
+`conversations.open users=U…` gives the D… conversation (the fake takes Slack's tier 3, 50 a minute per
+workspace after a burst of 20), then the messages go there under the same one-a-second rule. The bot side is
+the real thing in this process: the store (SQLite in --workdir, or --database), the scheduler tick planning
+every digest, the delivery engine, the Slack publisher and slack_sdk. The limit a perfect sender meets is the
+largest of digests x messages / rate, (messages - 1) seconds (the per-conversation pace) and the time
+conversations.open allows for the people beyond its burst.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from typing import Any
 
 DEFAULT_WORKDIR = Path("bench-data") / "delivery"
 FAKE_BURST = 20
+# Slack's tier 3 (conversations.open): 50 calls a minute per workspace, "sporadic bursts welcome".
+OPEN_RATE = 50 / 60
+OPEN_BURST = 20
+WORKSPACE = "TBENCH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,19 @@ class DeliveryBenchResult:
     rate: float
     peak_rss_mb: float
     fake_peak_rss_mb: float
+    people: int = 0
+    dm_conversations: int = 0
+    opens: int = 0
+    open_rate_limited: int = 0
+    busiest_open_minute: int = 0
+    closest_in_channel: float | None = None
+    closest_in_dm: float | None = None
+    busiest_second: int = 0
+
+    @property
+    def digests(self) -> int:
+        """Digests planned: one per channel and one per person."""
+        return self.channels + self.people
 
     @property
     def share_of_allowed_rate(self) -> float:
@@ -55,23 +77,41 @@ class DeliveryBenchResult:
         """The numbers, one per line."""
         within = self.total_seconds <= self.limit_seconds * 1.10
         lines = [
-            f"channels: {self.channels}, messages planned: {self.messages_expected} "
-            f"(one parent and {self.messages_expected // self.channels - 1} papers each)",
-            f"fake Slack: 1 message/s per channel, {self.rate:g}/s in all (burst {FAKE_BURST}), 429 beyond",
+            f"channels: {self.channels}, people: {self.people} (their own digests, by direct message), "
+            f"messages planned: {self.messages_expected} "
+            f"(one parent and {self.messages_expected // self.digests - 1} papers each)",
+            f"fake Slack: 1 message/s per conversation (channel or DM), {self.rate:g}/s in all (burst {FAKE_BURST}),"
+            f" conversations.open {OPEN_RATE * 60:g}/min per workspace (burst {OPEN_BURST}), 429 beyond",
             f"limit set by those rates: {self.limit_seconds:.1f} s",
             f"total time (tick + delivery): {self.total_seconds:.1f} s "
             f"({'within' if within else 'NOT within'} 10% of the limit)",
             f"  planning and queueing (tick): {self.tick_seconds:.1f} s",
             f"  first to last message: {self.first_to_last_seconds:.1f} s",
             f"achieved share of the allowed rate: {self.share_of_allowed_rate:.1%}",
-            f"messages accepted: {self.messages_posted}, answered 429: {self.rate_limited}",
+            f"messages accepted: {self.messages_posted}, answered 429: {self.rate_limited}; busiest second: "
+            f"{self.busiest_second} messages (allowed {self.rate:g} + burst)",
+            f"closest two messages in one channel: {_seconds(self.closest_in_channel)}, "
+            f"in one DM: {_seconds(self.closest_in_dm)} (Slack: 1 a second per conversation)",
             "lost or doubled: none"
             if not self.problems
             else f"PROBLEMS ({len(self.problems)}): {self.problems[:5]}",
+            *(
+                [
+                    f"direct messages: {self.dm_conversations} DMs received digests; conversations.open: "
+                    f"{self.opens} calls, busiest minute {self.busiest_open_minute} "
+                    f"(allowed {OPEN_RATE * 60:g} + burst {OPEN_BURST}), answered 429: {self.open_rate_limited}"
+                ]
+                if self.people
+                else []
+            ),
             f"peak RSS: bot {self.peak_rss_mb:.0f} MB, fake Slack {self.fake_peak_rss_mb:.0f} MB",
             f"python {platform.python_version()} on {platform.machine()}",
         ]
         return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} s"
 
 
 def _peak_rss_mb() -> float:
@@ -84,7 +124,14 @@ def _serve_fake(conn: Connection, rate: float) -> None:
     from adapters.bench.slack_api import RateLimitedSlack
 
     async def main() -> None:
-        fake = RateLimitedSlack(channel_interval=1.0, rate=rate, burst=FAKE_BURST)
+        fake = RateLimitedSlack(
+            channel_interval=1.0,
+            rate=rate,
+            burst=FAKE_BURST,
+            team_id=WORKSPACE,
+            open_rate=OPEN_RATE,
+            open_burst=OPEN_BURST,
+        )
         await fake.start()
         conn.send(fake.port)
         await asyncio.to_thread(conn.recv)
@@ -116,6 +163,7 @@ async def bench_delivery(
     channels: int = 1000,
     papers: int = 5,
     *,
+    people: int = 0,
     rate: float = 200.0,
     database_url: str | None = None,
     workdir: Path = DEFAULT_WORKDIR,
@@ -127,7 +175,7 @@ async def bench_delivery(
     fake.start()
     try:
         port = await asyncio.to_thread(ours.recv)
-        result = await _run(port, channels, papers, rate, database_url, workdir)
+        result = await _run(port, channels, people, papers, rate, database_url, workdir)
         ours.send("stop")
         fake_rss = float(await asyncio.to_thread(ours.recv))
     finally:
@@ -138,11 +186,18 @@ async def bench_delivery(
 
 
 async def _run(
-    port: int, channels: int, papers: int, rate: float, database_url: str | None, workdir: Path
+    port: int,
+    channels: int,
+    people: int,
+    papers: int,
+    rate: float,
+    database_url: str | None,
+    workdir: Path,
 ) -> dict[str, Any]:
     from pydantic import SecretStr
 
     from adapters.app.compose import compose
+    from adapters.bench.slack_api import direct_conversation
     from adapters.settings import Settings
     from bot.domain import ChannelRef, ChannelSettings, Paper
     from bot.services.due_digests import DigestScheduler
@@ -165,7 +220,7 @@ async def _run(
         slack_api_url=f"http://127.0.0.1:{port}/api/",
         slack_post_interval=1.0,
         slack_rate=rate,
-        delivery_concurrency=max(2000, channels),
+        delivery_concurrency=max(2000, channels + people),
     )
     async with compose(settings, platforms=True) as house:
         paperboy, store, engine = house.core, house.store, house.engine
@@ -183,8 +238,9 @@ async def _run(
                 for n in range(1, papers + 11)
             ]
         )
-        refs = [ChannelRef("slack", "TBENCH", f"C{n:05d}") for n in range(channels)]
-        for ref in refs:
+        refs = [ChannelRef("slack", WORKSPACE, f"C{n:05d}") for n in range(channels)]
+        persons = [ChannelRef.person("slack", WORKSPACE, f"U{n:05d}") for n in range(people)]
+        for ref in refs + persons:
             await store.save_settings(
                 ChannelSettings(
                     ref, hour=0, minute=0, timezone="UTC", weekdays_only=False, digest_size=papers
@@ -203,11 +259,23 @@ async def _run(
         finally:
             total = time.perf_counter() - started
             await engine.stop()
-        audit = await _audit(port, {ref.channel: papers for ref in refs})
-    messages = channels * (papers + 1)
+        expected = {ref.channel: papers for ref in refs}
+        expected.update({direct_conversation(WORKSPACE, p.user or ""): papers for p in persons})
+        audit = await _audit(port, expected)
+    messages = (channels + people) * (papers + 1)
     first, last = audit.get("first"), audit.get("last")
+    # Every person's first message waits for their conversation to open; past the burst, at the tier's pace.
+    opening = max(0, people - OPEN_BURST) / OPEN_RATE
     return {
         "channels": channels,
+        "people": people,
+        "dm_conversations": int(audit["direct_messages"]),
+        "opens": int(audit["opens"]),
+        "open_rate_limited": int(audit["open_rate_limited"]),
+        "busiest_open_minute": int(audit["busiest_open_minute"]),
+        "closest_in_channel": audit["closest_in_channel"],
+        "closest_in_dm": audit["closest_in_dm"],
+        "busiest_second": int(audit["busiest_second"]),
         "messages_expected": messages,
         "messages_posted": int(audit["messages"]),
         "rate_limited": int(audit["rate_limited"]),
@@ -215,7 +283,7 @@ async def _run(
         "total_seconds": total,
         "tick_seconds": (tick_done[0] - started) if tick_done else total,
         "first_to_last_seconds": (last - first) if first is not None and last is not None else 0.0,
-        "limit_seconds": max(messages / rate, float(papers)),
+        "limit_seconds": max(messages / rate, float(papers), opening + (papers if people else 0)),
         "rate": rate,
         "peak_rss_mb": _peak_rss_mb(),
     }
@@ -227,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--channels", type=int, default=1000)
+    parser.add_argument("--people", type=int, default=0, help="people with their own digest, by DM")
     parser.add_argument("--papers", type=int, default=5)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--database", default=None, help="a database URL (default: SQLite in --workdir)")
@@ -234,7 +303,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = asyncio.run(
         bench_delivery(
-            args.channels, args.papers, rate=args.rate, database_url=args.database, workdir=args.workdir
+            args.channels,
+            args.papers,
+            people=args.people,
+            rate=args.rate,
+            database_url=args.database,
+            workdir=args.workdir,
         )
     )
     print(result.report())

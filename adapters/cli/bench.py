@@ -70,8 +70,11 @@ def bench_hybrid_command(
 
 @bench_app.command("delivery")
 def bench_delivery_command(
-    channels: Annotated[int, typer.Option(min=1)] = 1000,
+    channels: Annotated[int, typer.Option(min=0)] = 1000,
     papers: Annotated[int, typer.Option(min=1, max=25)] = 5,
+    people: Annotated[
+        int, typer.Option(min=0, help="People with their own digest, sent to their direct messages.")
+    ] = 0,
     rate: Annotated[float, typer.Option(min=1, help="The fake's messages a second in all.")] = 200.0,
     database: Annotated[
         str | None, typer.Option(help="An empty database URL (default: SQLite in --workdir).")
@@ -80,11 +83,15 @@ def bench_delivery_command(
         "bench-data/delivery"
     ),
 ) -> None:
-    """Post every channel's digest at once through Slack's adapter to a rate-limited fake; print the numbers."""
+    """Post every channel's and person's digest at once through Slack's adapter to a rate-limited fake."""
     from adapters.bench.delivery import bench_delivery
 
+    if channels + people == 0:
+        raise fail("Give the benchmark some --channels or --people to post to.")
     result = run_async(
-        lambda: bench_delivery(channels, papers, rate=rate, database_url=database, workdir=workdir)
+        lambda: bench_delivery(
+            channels, papers, people=people, rate=rate, database_url=database, workdir=workdir
+        )
     )
     typer.echo(result.report())
 
