@@ -11,6 +11,7 @@ from bot.domain import DigestPlan, Paper, ScoredPaper, VotedPaper
 from bot.render_text import (
     authors_line,
     digest_heading,
+    no_topics_text,
     plural,
     recap_counts,
     recap_day_text,
@@ -19,15 +20,18 @@ from bot.render_text import (
     shown_text,
 )
 from bot.replies import (
+    BibFile,
     Citation,
     DigestReply,
     ErrorReply,
     HelpReply,
+    Home,
     LinkCard,
     LinkCards,
     Notice,
     PaperCard,
     PaperList,
+    ReadingList,
     Reply,
     ScheduleStatus,
     SharedPaper,
@@ -38,6 +42,8 @@ from bot.replies import (
 
 # Slack's documented limits (docs.slack.dev, Block Kit reference); the renderer never exceeds them.
 MAX_BLOCKS = 50
+# A view (the App Home) holds twice as many blocks as a message.
+MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
@@ -53,6 +59,10 @@ MAX_FALLBACK_TEXT = 3000
 UPVOTE_ACTION = "paperboy_upvote"
 SHARE_ACTION = "paperboy_share"
 SIMILAR_ACTION = "paperboy_similar"
+# The App Home's buttons: remove a topic (value: its number), pause or resume ("off", "on"), send today's now.
+HOME_UNSUBSCRIBE_ACTION = "paperboy_home_unsubscribe"
+HOME_SCHEDULE_ACTION = "paperboy_home_schedule"
+HOME_DIGEST_ACTION = "paperboy_home_digest"
 DIGEST_EVENT_TYPE = "paperboy_digest"
 DIGEST_ITEM_EVENT_TYPE = "paperboy_digest_item"
 
@@ -377,6 +387,8 @@ def digest_parent_message(plan: DigestPlan, vote_emoji: str = "+1") -> SlackMess
     """The parent message of a digest: date, how many papers, the channel's topics (or a weekly recap)."""
     if plan.recap is not None:
         return recap_parent_message(plan, vote_emoji)
+    if plan.channel.is_person:
+        return personal_parent_message(plan, vote_emoji)
     count = len(plan.papers)
     topics = ", ".join(plan.topics) if plan.topics else "all trending papers"
     blocks = [
@@ -387,6 +399,46 @@ def digest_parent_message(plan: DigestPlan, vote_emoji: str = "+1") -> SlackMess
         ),
     ]
     return SlackMessage(fit_escaped(digest_heading(plan), MAX_FALLBACK_TEXT), enforce_limits(blocks))
+
+
+def personal_parent_message(plan: DigestPlan, vote_emoji: str = "+1") -> SlackMessage:
+    """The parent of a person's digest in their direct messages: the date, and every paper's title linked.
+
+    A thread in direct messages shows as "N replies" under its parent: the titles let the person see at a
+    glance what came, and the thread holds each paper's card with its buttons.
+    """
+    count = len(plan.papers)
+    topics = ", ".join(plan.topics) if plan.topics else "all trending papers"
+    titles = [
+        f"{number}. {link(item.paper.hf_url, shorten(item.paper.title or item.paper.arxiv_id, 200))}"
+        for number, item in enumerate(plan.papers, 1)
+    ]
+    blocks = [
+        section(f"*:newspaper: Your papers for {plan.local_date:%A %d %B %Y}*"),
+        *line_sections(titles),
+        context(
+            f"{count} {_plural(count, 'paper')} in this thread, each with its Upvote and More like this "
+            f"buttons · your topics: {fit_escaped(topics, 1500)}",
+            f"React with :{escape(vote_emoji)}: or press Upvote: your votes are your reading list "
+            "(`/papers me votes`).",
+        ),
+    ]
+    return SlackMessage(fit_escaped(digest_heading(plan), MAX_FALLBACK_TEXT), enforce_limits(blocks))
+
+
+def line_sections(lines: list[str], limit: int = MAX_SECTION_TEXT - 100) -> list[dict[str, Any]]:
+    """Escaped mrkdwn lines packed into as few sections as fit, never splitting a line's markup."""
+    parts: list[str] = []
+    current = ""
+    for line in lines:
+        line = line if len(line) <= limit else _cut(line, limit)
+        if current and len(current) + len(line) + 1 > limit:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    return [section(part) for part in parts]
 
 
 def digest_paper_message(item: ScoredPaper, position: int) -> SlackMessage:
@@ -424,14 +476,11 @@ def render_reply(reply: Reply, *, share: bool = False) -> SlackMessage:
         case Citation(title=title, bibtex=bibtex):
             blocks = [section(f"*BibTeX for {fit_escaped(title, 400)}*")]
             blocks += _code_sections(bibtex)
-        case TopicList(topics=topics, heading=heading):
+        case TopicList(topics=topics, heading=heading, personal=personal):
             if topics:
                 body = "\n".join(f"{t.position}. `{fit_escaped(t.query, 200)}`" for t in topics)
             else:
-                body = (
-                    "No topics yet: this channel gets all trending papers. "
-                    "Add one with `/papers subscribe &lt;query&gt;`."
-                )
+                body = escape(no_topics_text(personal=personal))
             blocks = [section(f"*{fit_escaped(heading, 300)}*"), section(body)]
         case ScheduleStatus():
             blocks = _schedule_blocks(reply)
@@ -443,13 +492,19 @@ def render_reply(reply: Reply, *, share: bool = False) -> SlackMessage:
             else:
                 listing = PaperList(f"(dry run) {digest_heading(plan)}", plan.papers, "Nothing new to post.")
                 blocks = paper_list_blocks(listing, share=False)
+        case ReadingList():
+            blocks = reading_list_blocks(reply)
+        case BibFile():
+            blocks = bib_file_blocks(reply)
+        case Home():
+            blocks = home_blocks(reply)
         case _:
             blocks = [section(text)]
     return SlackMessage(text, enforce_limits(blocks))
 
 
-def _code_sections(code: str) -> list[dict[str, Any]]:
-    """Long code split into several code blocks, each within a section's limit."""
+def _code_sections(code: str, max_parts: int | None = MAX_BLOCKS - 2) -> list[dict[str, Any]]:
+    """Long code split into several code blocks, each within a section's limit (at most `max_parts`)."""
     chunk = MAX_SECTION_TEXT - 200
     lines = code.splitlines()
     parts: list[str] = []
@@ -462,7 +517,7 @@ def _code_sections(code: str) -> list[dict[str, Any]]:
         current = f"{current}\n{escaped}" if current else escaped
     if current:
         parts.append(current)
-    return [section(f"```{part}```") for part in parts[: MAX_BLOCKS - 2]]
+    return [section(f"```{part}```") for part in parts[:max_parts]]
 
 
 def _when(moment: datetime | None) -> str:
@@ -471,19 +526,23 @@ def _when(moment: datetime | None) -> str:
 
 def _schedule_blocks(status: ScheduleStatus) -> list[dict[str, Any]]:
     s = status.settings
+    person = s.channel.is_person
     fields = [
         ("Time", f"{s.hour:02d}:{s.minute:02d} {s.timezone}"),
         ("Days", "weekdays" if s.weekdays_only else "every day"),
         ("Papers per digest", str(s.digest_size)),
         ("Topics", str(status.topic_count) if status.topic_count else "none (all trending papers)"),
         ("Next digest", "paused" if s.paused else _when(status.next_run)),
-        ("Last delivery", _when(status.last_delivery)),
-        (
-            "Weekly recap",
-            recap_day_text(s.recap_day)
-            + ("" if s.recap_day is None or s.paused else f", next {_when(status.next_recap)}"),
-        ),
+        ("Last delivery", _when(status.last_delivery) if status.last_delivery else "none yet"),
     ]
+    if person:
+        # A person's own digest comes by direct message; the weekly recap is the team's, not theirs.
+        fields[0] = ("Time", f"{s.hour:02d}:{s.minute:02d} {s.timezone}, by direct message")
+    else:
+        recap = recap_day_text(s.recap_day) + (
+            "" if s.recap_day is None or s.paused else f", next {_when(status.next_recap)}"
+        )
+        fields.append(("Weekly recap", recap))
     blocks: list[dict[str, Any]] = [
         section(f"*{fit_escaped(status.heading, 300)}*"),
         {
@@ -494,13 +553,11 @@ def _schedule_blocks(status: ScheduleStatus) -> list[dict[str, Any]]:
         },
     ]
     if s.paused:
-        reason = f": {s.pause_reason}" if s.pause_reason else ""
-        blocks.append(
-            section(
-                ":double_vertical_bar: "
-                + fit_escaped(f"Paused{reason}. Resume with /papers schedule on.", 2900)
-            )
-        )
+        resume = f"{'/papers me' if person else '/papers'} schedule on"
+        reason = f": {s.pause_reason.rstrip('.')}" if s.pause_reason else ""
+        # A platform's reason already ends with how to resume ("…, then write /papers me schedule on").
+        tail = "" if s.pause_reason and resume in s.pause_reason else f" Resume with {resume}."
+        blocks.append(section(":double_vertical_bar: " + fit_escaped(f"Paused{reason}.{tail}", 2900)))
     return blocks
 
 
@@ -508,13 +565,165 @@ def _plural(count: int, noun: str) -> str:
     return noun if count == 1 else noun + "s"
 
 
+# ----- one person's own things: reading list, BibTeX file, App Home -----
+
+
+def reading_list_blocks(reading: ReadingList) -> list[dict[str, Any]]:
+    """The papers a person voted for, newest vote first: one section each, and how many more there are."""
+    if not reading.items:
+        return [section(fit_escaped(reading.empty_text, MAX_SECTION_TEXT))]
+    blocks: list[dict[str, Any]] = [section(f"*:bookmark: {fit_escaped(reading.heading, 300)}*")]
+    room = MAX_BLOCKS - 2
+    for number, bookmark in enumerate(reading.items[:room], 1):
+        paper = bookmark.paper
+        lines = [
+            f"{_title_line(paper, number)}  `{escape(paper.arxiv_id)}`",
+            fit_escaped(authors_line(paper.authors), 300),
+            f"voted {bookmark.voted_at:%d %b %Y} · {links_text(paper)}",
+        ]
+        blocks.append(section("\n".join(lines)))
+    more = reading.total - min(len(reading.items), room)
+    if more > 0:
+        blocks.append(
+            context(f"…and {more} more; `/papers me cite {escape(reading.window)}` has them all in one file.")
+        )
+    return blocks
+
+
+def bib_file_blocks(bib: BibFile, *, preface: str | None = None) -> list[dict[str, Any]]:
+    """A BibTeX file shown as text (when it could not be sent as a file): its heading and code blocks."""
+    blocks: list[dict[str, Any]] = []
+    if preface:
+        blocks.append(section(fit_escaped(preface, 1000)))
+    blocks.append(section(f"*{fit_escaped(bib.heading, 500)}* ({fit_escaped(bib.filename, 200)})"))
+    code = _code_sections(bib.bibtex, max_parts=None)
+    room = MAX_BLOCKS - len(blocks) - 1
+    blocks += code[:room]
+    if len(code) > room:
+        blocks.append(
+            context("The list is too long to show here; `/papers me cite week` gives a shorter one.")
+        )
+    return blocks
+
+
+def bib_file_message(bib: BibFile, *, preface: str | None = None) -> SlackMessage:
+    """A BibTeX file as a message of code blocks, after a line saying why it is not a file."""
+    text = fit_escaped(f"{preface}\n{render_text(bib)}" if preface else render_text(bib), MAX_FALLBACK_TEXT)
+    return SlackMessage(text, enforce_limits(bib_file_blocks(bib, preface=preface)))
+
+
+def home_blocks(home: Home, *, notice: str | None = None) -> list[dict[str, Any]]:
+    """A person's App Home: their digest with its buttons, their topics, their latest votes, the week here."""
+    blocks: list[dict[str, Any]] = [header("Your papers")]
+    if notice:
+        blocks.append(context(":information_source: " + fit_escaped(notice, 2900)))
+    blocks += _home_digest_blocks(home)
+    blocks += [{"type": "divider"}, section("*Your latest votes*")]
+    votes = [
+        f"• {link(b.paper.hf_url, shorten(b.paper.title or b.paper.arxiv_id, 200))} "
+        f"`{escape(b.paper.arxiv_id)}` · voted {b.voted_at:%d %b}"
+        for b in home.votes
+    ]
+    blocks += line_sections(votes) or [
+        section("None yet: every vote is a bookmark. Press ▲ Upvote on a paper or react with :+1: to it.")
+    ]
+    blocks += [{"type": "divider"}, section("*Trending this week here*")]
+    for number, item in enumerate(home.trending, 1):
+        paper = item.paper
+        counts = f"*{plural(item.chat_votes, 'vote')}* here · ▲ {paper.hf_upvotes} on Hugging Face"
+        blocks.append(
+            section(
+                f"{_title_line(paper, number)}  `{escape(paper.arxiv_id)}`\n{counts}",
+                accessory=button("▲ Upvote", UPVOTE_ACTION, paper.arxiv_id),
+            )
+        )
+    if not home.trending:
+        blocks.append(section("No papers were featured this week."))
+    blocks += [
+        {"type": "divider"},
+        context(
+            "`/papers me subscribe &lt;query&gt;` adds a topic · `/papers me schedule 07:30 Europe/Paris` "
+            "moves your digest · `/papers me votes` lists what you voted for · `/papers me cite` gives its "
+            "BibTeX · `/papers me forget` deletes what Paperboy keeps about you here"
+        ),
+    ]
+    return blocks
+
+
+def _home_digest_blocks(home: Home) -> list[dict[str, Any]]:
+    """The Home's digest part: when it comes (or why not), its buttons, and its topics with Remove buttons."""
+    s = home.settings
+    blocks: list[dict[str, Any]] = [section("*Your digest*")]
+    if s is None:
+        blocks.append(
+            section(
+                "You have no digest of your own yet: `/papers me subscribe &lt;query&gt;` starts one, sent to "
+                "you by direct message every weekday at 08:00."
+            )
+        )
+    else:
+        days = "on weekdays" if s.weekdays_only else "every day"
+        if s.paused:
+            state = ":double_vertical_bar: Paused" + (f": {s.pause_reason}" if s.pause_reason else ".")
+        else:
+            state = f"Next: {_when(home.next_run)}."
+        blocks.append(
+            section(
+                fit_escaped(
+                    f"By direct message at {s.hour:02d}:{s.minute:02d} {s.timezone} {days}, up to "
+                    f"{s.digest_size} papers.\n{state}",
+                    MAX_SECTION_TEXT,
+                )
+            )
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    button("Resume", HOME_SCHEDULE_ACTION, "on", style="primary")
+                    if s.paused
+                    else button("Pause", HOME_SCHEDULE_ACTION, "off"),
+                    button("Send me today's now", HOME_DIGEST_ACTION, "now"),
+                ],
+            }
+        )
+    if s is not None or home.topics:
+        blocks.append(section("*Your topics*"))
+        for topic in home.topics:
+            blocks.append(
+                section(
+                    f"{topic.position}. `{fit_escaped(topic.query, 500)}`",
+                    accessory=button("Remove", HOME_UNSUBSCRIBE_ACTION, str(topic.position)),
+                )
+            )
+        if not home.topics:
+            blocks.append(section(escape(no_topics_text(personal=True))))
+    return blocks
+
+
+def home_view(home: Home | None, *, notice: str | None = None) -> dict[str, Any]:
+    """The App Home view to publish (views.publish): the person's home, or only the notice when none."""
+    blocks = (
+        home_blocks(home, notice=notice)
+        if home is not None
+        else [
+            header("Your papers"),
+            section(
+                fit_escaped(notice or "Paperboy could not read your home just now; open it again.", 2900)
+            ),
+        ]
+    )
+    return {"type": "home", "blocks": enforce_limits(blocks, MAX_VIEW_BLOCKS)}
+
+
 # ----- the safety net -----
 
 
-def enforce_limits(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Cut whatever still passes Slack's limits: 50 blocks, 3000 characters a text, 10 fields of 2000."""
-    if len(blocks) > MAX_BLOCKS:
-        blocks = [*blocks[: MAX_BLOCKS - 1], context("…more not shown.")]
+def enforce_limits(blocks: list[dict[str, Any]], max_blocks: int = MAX_BLOCKS) -> list[dict[str, Any]]:
+    """Cut whatever still passes Slack's limits: 50 blocks (100 in a view), 3000 characters a text, 10 fields
+    of 2000."""
+    if len(blocks) > max_blocks:
+        blocks = [*blocks[: max_blocks - 1], context("…more not shown.")]
     for block in blocks:
         text = block.get("text")
         if isinstance(text, dict) and isinstance(text.get("text"), str):

@@ -1,8 +1,9 @@
 """The Slack adapter: a slack-bolt AsyncApp answering /papers, buttons, reactions, shared paper links (unfurled
-as cards) and install life cycle."""
+as cards), each person's App Home, people who leave, and the install life cycle."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -13,38 +14,54 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.blocks import (
+    HOME_DIGEST_ACTION,
+    HOME_SCHEDULE_ACTION,
+    HOME_UNSUBSCRIBE_ACTION,
     SHARE_ACTION,
     SIMILAR_ACTION,
     UPVOTE_ACTION,
     SlackMessage,
+    bib_file_message,
+    home_view,
     paper_message,
     render_reply,
     unescape,
     unfurl_map,
 )
 from adapters.slack.connection import PLATFORM, SlackConnection, retry_handlers
-from adapters.slack.runtime import BackgroundWork, ChannelManagers, RecentKeys
+from adapters.slack.refusals import SlackPostError
+from adapters.slack.runtime import BackgroundWork, ChannelManagers, RecentKeys, slack_error
 from adapters.web import WebServer, add_slack_routes, build_web_app
 from bot.commands import (
     CardsForLinks,
     Command,
     CommandContext,
     CommandError,
+    ForgetMe,
     ForgetWorkspace,
+    ForMe,
+    ListTopics,
+    PersonGone,
+    PostDigest,
     ReactionVote,
+    Schedule,
     SharePaper,
+    ShowHome,
     Similar,
     ToggleVote,
+    Unsubscribe,
     parse_command,
 )
 from bot.core import Paperboy
 from bot.domain import ChannelRef
 from bot.links import paper_link
-from bot.replies import ErrorReply, LinkCards, Reply, SharedPaper
+from bot.render_text import render_text
+from bot.replies import BibFile, ErrorReply, Home, LinkCards, Notice, Reply, SharedPaper
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +73,42 @@ def visibility(command: Command | None, reply: Reply) -> tuple[bool, bool]:
     if command is None or isinstance(reply, ErrorReply):
         return True, False
     return command.private, command.private and command.shareable
+
+
+def changes_home(command: Command | None) -> bool:
+    """True when a command changes what a person's App Home shows (their digest, topics or data)."""
+    match command:
+        case ForMe(command=ListTopics()):
+            return False
+        case ForMe(command=Schedule(args=args)):
+            return bool(args.strip())
+        case ForMe():
+            return True
+        case ForgetMe(confirmed=confirmed):
+            return confirmed
+    return False
+
+
+def home_command(action_id: str, value: str) -> ForMe | None:
+    """The command an App Home button stands for, or None for a value no button of ours carries."""
+    if action_id == HOME_UNSUBSCRIBE_ACTION and value.isdigit():
+        return ForMe(Unsubscribe(value))
+    if action_id == HOME_SCHEDULE_ACTION and value in ("on", "off"):
+        return ForMe(Schedule(value))
+    if action_id == HOME_DIGEST_ACTION:
+        return ForMe(PostDigest())
+    return None
+
+
+def conversation_ref(team: str, channel_id: str, user: str) -> ChannelRef:
+    """Where something happened: a channel, or (in the bot's direct messages, D…) the person's own target.
+
+    The bot's messages in a direct message are a person's digest, remembered under `ChannelRef.person`; only
+    that person and the bot are in the conversation, so whoever acts there is its person.
+    """
+    if channel_id.startswith("D") and user:
+        return ChannelRef.person(PLATFORM, team, user)
+    return ChannelRef(PLATFORM, team, channel_id)
 
 
 class SlackBot:
@@ -74,6 +127,9 @@ class SlackBot:
         self.events_seen = RecentKeys()
         self.clicks_seen = RecentKeys()
         self.managers = ChannelManagers(admins_only=self.config.admins_only)
+        # One Home publish at a time per person: each reads the store after the one before it published, so
+        # a slower, older read never lands last and leaves a stale Home.
+        self._home_turns: dict[tuple[str, str], asyncio.Lock] = {}
         self._register()
 
     # ----- wiring -----
@@ -131,6 +187,10 @@ class SlackBot:
         app.action(UPVOTE_ACTION)(self._on_upvote_click)
         app.action(SHARE_ACTION)(self._on_share_click)
         app.action(SIMILAR_ACTION)(self._on_similar_click)
+        for home_action in (HOME_UNSUBSCRIBE_ACTION, HOME_SCHEDULE_ACTION, HOME_DIGEST_ACTION):
+            app.action(home_action)(self._on_home_click)
+        app.event("app_home_opened")(self._on_home_opened)
+        app.event("user_change")(self._on_user_change)
         app.event("reaction_added")(self._on_reaction_added)
         app.event("reaction_removed")(self._on_reaction_removed)
         app.event("link_shared")(self._on_link_shared)
@@ -167,8 +227,31 @@ class SlackBot:
                 ctx = CommandContext(channel=channel, user=user, can_manage=can_manage, manage_rule=rule)
             reply = await self.paperboy.execute(ctx, command)
         private, share = visibility(command, reply)
-        message = render_reply(reply, share=share)
+        if isinstance(reply, BibFile):
+            message = await self._send_bib_file(team, user, reply)
+        else:
+            message = render_reply(reply, share=share)
         await self.respond(body.get("response_url"), message, private=private)
+        if changes_home(command) and not isinstance(reply, ErrorReply):
+            await self.publish_home(client, team, user)
+
+    async def _send_bib_file(self, team: str, user: str, bib: BibFile) -> SlackMessage:
+        """Send a person's BibTeX file to their direct messages; say where it went, or show it as text.
+
+        A file keeps every entry whole (a message holds about 140,000 characters of code at most) and stays
+        private to the person; the text is what is left when Slack will not take the file.
+        """
+        person = ChannelRef.person(PLATFORM, team, user)
+        try:
+            await self.publisher.send_file(person, bib.filename, bib.bibtex, comment=bib.heading)
+        except SlackPostError as error:
+            log.info("BibTeX file not sent to %s: %s", person, error)
+            return bib_file_message(
+                bib, preface=f"I could not send it as a file: {error} Here it is as text."
+            )
+        return render_reply(
+            Notice(f"{bib.heading} It is in your direct messages with Paperboy, as {bib.filename}.")
+        )
 
     async def respond(
         self, response_url: str | None, message: SlackMessage, *, private: bool, replace: bool = False
@@ -203,9 +286,9 @@ class SlackBot:
 
     # ----- buttons -----
 
-    async def _on_upvote_click(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def _on_upvote_click(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        self.work.start(self._on_upvote(body), "upvote")
+        self.work.start(self._on_upvote(body, client), "upvote")
 
     async def _on_share_click(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -216,14 +299,20 @@ class SlackBot:
         self.work.start(self._on_similar(body), "similar")
 
     def _action_context(self, body: dict[str, Any]) -> tuple[CommandContext, str]:
-        """Who pressed a button where, and the value (an arXiv id) the button carries."""
+        """Who pressed a button where, and the value (an arXiv id) the button carries.
+
+        A button in the bot's direct messages or in the App Home (a view, no channel) is the person's own.
+        """
         action = (body.get("actions") or [{}])[0]
         team = (body.get("team") or {}).get("id", "")
         user = (body.get("user") or {}).get("id", "")
-        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
-        ctx = CommandContext(channel=ChannelRef(PLATFORM, team, channel_id), user=user, can_manage=False)
+        container = body.get("container") or {}
+        channel_id = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        if container.get("type") == "view" and user:
+            where = ChannelRef.person(PLATFORM, team, user)
+        else:
+            where = conversation_ref(team, channel_id, user)
+        ctx = CommandContext(channel=where, user=user, can_manage=False)
         return ctx, str(action.get("value", ""))
 
     async def _on_similar(self, body: dict[str, Any]) -> None:
@@ -232,7 +321,7 @@ class SlackBot:
         reply = await self.paperboy.execute(ctx, Similar(arxiv_id))
         await self.respond(body.get("response_url"), render_reply(reply, share=True), private=True)
 
-    async def _on_upvote(self, body: dict[str, Any]) -> None:
+    async def _on_upvote(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         """Toggle the clicker's vote for the card's paper and tell them privately where it stands."""
         ctx, arxiv_id = self._action_context(body)
         action = (body.get("actions") or [{}])[0]
@@ -242,7 +331,67 @@ class SlackBot:
             return
         self.clicks_seen.add(key)
         reply = await self.paperboy.execute(ctx, ToggleVote(arxiv_id))
+        if (body.get("container") or {}).get("type") == "view":
+            # The App Home has no response_url: the Home itself shows the vote, and the counts it changed.
+            await self.publish_home(client, ctx.channel.workspace, ctx.user, notice=first_line(reply))
+            return
         await self.respond(body.get("response_url"), render_reply(reply), private=True)
+
+    # ----- the App Home -----
+
+    async def publish_home(
+        self, client: AsyncWebClient, team: str, user: str, *, notice: str | None = None
+    ) -> None:
+        """Publish a person's App Home (views.publish) as the core reads it, with a line about what just happened."""
+        if not (team and user):
+            return
+        person = ChannelRef.person(PLATFORM, team, user)
+        async with self._home_turns.setdefault((team, user), asyncio.Lock()):
+            reply = await self.paperboy.execute(CommandContext(person, user), ShowHome())
+            home = reply if isinstance(reply, Home) else None
+            if home is None:
+                notice = render_text(reply)
+            try:
+                await client.views_publish(user_id=user, view=home_view(home, notice=notice))
+            except SlackApiError as error:
+                # not_enabled: the app's Home tab is off (an app made before 0.3); nothing else depends on it.
+                log.warning("views.publish for %s answered %s", person, slack_error(error))
+            except (aiohttp.ClientError, TimeoutError) as error:
+                log.warning("views.publish for %s failed: %s", person, type(error).__name__)
+
+    async def _on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        """A person opened the App Home: its Home tab is published for them (Bolt acks when this returns)."""
+        team = str(body.get("team_id") or context.team_id or "")
+        user = str(event.get("user") or "")
+        # The event names the person's direct-message conversation: no conversations.open needed for it.
+        self.publisher.direct.remember(team, user, str(event.get("channel") or ""))
+        if event.get("tab") == "home":
+            self.work.start(self.publish_home(client, team, user), "home")
+
+    async def _on_home_click(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        self.work.start(self._on_home_action(body, client), "home action")
+
+    async def _on_home_action(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Run a Home button's command on the person's own digest through the core, then show the Home again."""
+        action = (body.get("actions") or [{}])[0]
+        team = str((body.get("team") or {}).get("id") or "")
+        user = str((body.get("user") or {}).get("id") or "")
+        command = home_command(str(action.get("action_id", "")), str(action.get("value", "")))
+        key = f"{team}:{user}:{action.get('action_ts')}:{action.get('action_id')}:{action.get('value')}"
+        if command is None or not (team and user) or self.clicks_seen.seen(key):
+            return
+        self.clicks_seen.add(key)
+        if isinstance(command.command, PostDigest):
+            # The digest takes a second a paper (Slack's pace in one conversation): say so while it goes.
+            await self.publish_home(
+                client, team, user, notice="Sending today's digest to your direct messages…"
+            )
+        person = ChannelRef.person(PLATFORM, team, user)
+        reply = await self.paperboy.execute(CommandContext(person, user), command)
+        await self.publish_home(client, team, user, notice=first_line(reply))
 
     async def _on_share(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         """Post a paper for the whole channel, where reactions on it count as votes."""
@@ -287,8 +436,9 @@ class SlackBot:
             and user != context.bot_user_id
         )
         if counted:
+            # In the bot's direct messages, the messages are the person's digest (their own target).
             ctx = CommandContext(
-                channel=ChannelRef(PLATFORM, team, str(item.get("channel", ""))), user=str(user)
+                channel=conversation_ref(team, str(item.get("channel", "")), str(user)), user=str(user)
             )
             await self.paperboy.execute(ctx, ReactionVote(str(item.get("ts", "")), cast, event_id or None))
         # Remembered only once handled: a delivery that failed half-way is retried by Slack and redone.
@@ -338,6 +488,23 @@ class SlackBot:
             unfurl_id = str(event.get("unfurl_id", ""))
             await self.publisher.unfurl(team, unfurl_map(reply), unfurl_id=unfurl_id, source="composer")
 
+    async def _on_user_change(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """A person was deactivated (`deleted: true`): everything Paperboy keeps about them there goes."""
+        person = event.get("user") or {}
+        team = str(body.get("team_id") or context.team_id or "")
+        user = str(person.get("id") or "")
+        if person.get("deleted") is not True or not (team and user):
+            return  # every other profile change (a name, a status, a zone) is none of Paperboy's business
+        self.publisher.direct.forget(team, user)
+        self.work.start(self._person_gone(team, user), "person gone")
+
+    async def _person_gone(self, team: str, user: str) -> None:
+        ctx = CommandContext(ChannelRef.person(PLATFORM, team, user), user)
+        reply = await self.paperboy.execute(ctx, PersonGone())
+        log.info("a person of %s left: %s", team, first_line(reply))
+
     async def _on_uninstalled(self, body: dict[str, Any]) -> None:
         """The app was removed from a workspace: forget its installation and every channel's data."""
         self.work.start(self._forget_workspace(body), "uninstall")
@@ -355,6 +522,11 @@ class SlackBot:
         if self.installations is not None:
             await self.installations.delete_team(team, body.get("enterprise_id"))
         await self.paperboy.execute(CommandContext(ChannelRef(PLATFORM, team, ""), ""), ForgetWorkspace())
+
+
+def first_line(reply: Reply) -> str:
+    """The first line of a reply as text: what a notice on the App Home says of it."""
+    return render_text(reply).split("\n", 1)[0]
 
 
 @dataclass

@@ -14,7 +14,10 @@ DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "arrow_up")
 # The history scopes let a digest that was interrupted after posting find its message instead of posting twice
 # (docs/exactly-once.md); votes are never counted by re-reading history. users:read tells a member from a
 # guest or someone of another organisation (and, with PAPERBOY_SLACK_ADMINS_ONLY, an admin) before a channel
-# is changed. links:read and links:write let a shared arXiv or Hugging Face link show its paper's card.
+# is changed, gives a person's time zone for their own digest, and brings `user_change` (someone deactivated).
+# links:read and links:write let a shared arXiv or Hugging Face link show its paper's card. im:write opens a
+# person's direct messages for their own digest, and im:history finds a digest message there after a crash
+# (as channels:history does in a channel). files:write sends `/papers me cite` as a .bib file.
 BOT_SCOPES = (
     "commands",
     "chat:write",
@@ -24,7 +27,25 @@ BOT_SCOPES = (
     "users:read",
     "links:read",
     "links:write",
+    "im:write",
+    "im:history",
+    "files:write",
 )
+
+# What each scope is for, in a few words: what `paperboy doctor` says a missing scope costs.
+SCOPE_USES: dict[str, str] = {
+    "commands": "the /papers command",
+    "chat:write": "posting digests and cards",
+    "reactions:read": "votes by reaction",
+    "channels:history": "no double digest message after a crash",
+    "groups:history": "the same in private channels",
+    "users:read": "who may change a channel, a person's time zone, people who leave",
+    "links:read": "paper links shared in messages",
+    "links:write": "cards under those links",
+    "im:write": "personal digests by direct message",
+    "im:history": "no double direct message after a crash",
+    "files:write": "/papers me cite as a .bib file",
+}
 
 
 class SlackConfigError(ValueError):

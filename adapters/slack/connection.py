@@ -34,8 +34,11 @@ PLATFORM = "slack"
 
 # The Web API methods that create a message. A 5xx or a dropped connection may come after Slack posted it, so
 # a retry of the same request can post it twice: the poster leaves these retries to the delivery engine, which
-# looks for the first message before it posts again. A 429 created nothing, and is still waited out here.
-POSTING_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage"})
+# looks for the first message before it posts again (a file shared in a conversation is a message too). A 429
+# created nothing, and is still waited out here.
+POSTING_METHODS = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "files.completeUploadExternal"}
+)
 
 
 def api_method(request: HttpRequest) -> str:

@@ -1,5 +1,5 @@
-"""Posting to Slack channels: digest messages (parent, then one reply per paper), paced per channel, and cards
-under shared paper links (chat.unfurl)."""
+"""Posting to Slack: digest messages (parent, then one reply per paper) to channels and to a person's direct
+messages, paced per conversation, files sent to a person, and cards under shared paper links (chat.unfurl)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import (
@@ -23,40 +23,12 @@ from adapters.slack.blocks import (
     digest_parent_message,
     paper_message,
 )
+from adapters.slack.direct import DirectMessages, TokenLookup
+from adapters.slack.refusals import ChannelUnavailable, SlackPostError, gone_reasons
 from adapters.slack.runtime import slack_error
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
-from bot.services.publishing import ChannelUnavailable as CoreChannelUnavailable
-from bot.services.publishing import PublishError
 
 log = logging.getLogger(__name__)
-
-TokenLookup = Callable[[str], Awaitable[str | None]]
-"""Finds the bot token of a Slack workspace (team id); None when the app is not installed there."""
-
-"""Called with a reason when a channel can no longer be posted to (the core pauses it)."""
-
-_REINSTALL = "reinstall Paperboy in this workspace, then run /papers schedule on."
-# Slack errors that will not go away by retrying: the channel is paused with a reason people can act on.
-CHANNEL_GONE_REASONS: dict[str, str] = {
-    "not_in_channel": "Paperboy is not a member of this channel; invite it with /invite @Paperboy, "
-    "then run /papers schedule on.",
-    "channel_not_found": "Slack says this channel does not exist or Paperboy cannot see it; invite Paperboy "
-    "to it, then run /papers schedule on.",
-    "is_archived": "This channel is archived; unarchive it, then run /papers schedule on.",
-    "invalid_auth": "Paperboy's access to this workspace is no longer valid; " + _REINSTALL,
-    "not_authed": "Paperboy has no access to this workspace; " + _REINSTALL,
-    "token_revoked": "Paperboy's access to this workspace was revoked; " + _REINSTALL,
-    "token_expired": "Paperboy's access to this workspace expired; " + _REINSTALL,
-    "account_inactive": "Paperboy's access to this workspace was revoked; " + _REINSTALL,
-    "no_installation": "Paperboy is not installed in this workspace; " + _REINSTALL,
-    "missing_scope": "Paperboy lacks the permission to post here; " + _REINSTALL,
-    "restricted_action": "This workspace does not let Paperboy post in this channel; ask an admin, "
-    "then run /papers schedule on.",
-    "ekm_access_denied": "This workspace's key management denies Paperboy access; ask an admin, "
-    "then run /papers schedule on.",
-    "team_access_not_granted": "Paperboy has no access to this channel's workspace; " + _REINSTALL,
-}
-
 
 # Apps outside the Marketplace may read at most 15 messages per conversations.* call, about once a minute.
 # The look-up after a crash reads page after page, back to just after the last message known to be posted
@@ -105,14 +77,6 @@ def _retry_after(error: SlackApiError) -> float:
         return 1.0
 
 
-class SlackPostError(PublishError):
-    """A message could not be posted (after slack_sdk's own retries); the reason is one sentence."""
-
-
-class ChannelUnavailable(SlackPostError, CoreChannelUnavailable):
-    """The channel cannot be posted to until someone acts (invite, unarchive, reinstall); it was paused."""
-
-
 class ChannelPacer:
     """Spaces posts to one channel about a second apart, as Slack asks; other channels never wait for it."""
 
@@ -137,7 +101,11 @@ class ChannelPacer:
 
 
 class SlackPublisher:
-    """The core's DigestPublisher for Slack: each call posts one message and returns its `ts`."""
+    """The core's DigestPublisher for Slack: each call posts one message and returns its `ts`.
+
+    A person's own digest (`ChannelRef.person`) goes to the bot's direct messages with them, a conversation
+    like any other: paced on its own, threaded, found again after a crash by its messages' metadata.
+    """
 
     def __init__(
         self,
@@ -148,10 +116,12 @@ class SlackPublisher:
         vote_emoji: str = "+1",
         lookup_interval: float = LOOKUP_INTERVAL,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        direct: DirectMessages | None = None,
     ) -> None:
         self._client = client
         self._tokens = tokens
         self.pacer = pacer or ChannelPacer()
+        self.direct = direct or DirectMessages(client, tokens)
         self._vote_emoji = vote_emoji
         self.lookup_interval = lookup_interval
         self._sleep = sleep
@@ -203,6 +173,7 @@ class SlackPublisher:
         token = await self._tokens(plan.channel.workspace)
         if token is None:
             await self._channel_gone(plan.channel, "no_installation")
+        conversation = await self.conversation(plan.channel)
         if after:
             oldest = after
         elif since is not None:
@@ -211,7 +182,7 @@ class SlackPublisher:
             oldest = _day_before(plan.local_date)
         args: dict[str, Any] = {
             "token": token,
-            "channel": plan.channel.channel,
+            "channel": conversation,
             "include_all_metadata": True,
             "limit": LOOKUP_PAGE,
             "oldest": oldest,
@@ -239,12 +210,12 @@ class SlackPublisher:
             if code in _NO_HISTORY:
                 log.warning(
                     "cannot read %s to check for an earlier post (%s); posting again. Reinstall Paperboy "
-                    "with the channels:history and groups:history scopes to avoid this.",
+                    "with the channels:history, groups:history and im:history scopes to avoid this.",
                     plan.channel,
                     code,
                 )
                 return None
-            if code in CHANNEL_GONE_REASONS:
+            if code in gone_reasons(plan.channel):
                 await self._channel_gone(plan.channel, code)
             raise SlackPostError(f"Slack would not show the messages of {plan.channel}: {code}.") from error
 
@@ -273,9 +244,10 @@ class SlackPublisher:
         token = await self._tokens(channel.workspace)
         if token is None:
             await self._channel_gone(channel, "no_installation")
+        conversation = await self.conversation(channel)
         args: dict[str, Any] = {
             "token": token,
-            "channel": channel.channel,
+            "channel": conversation,
             "text": message.text,
             "blocks": message.blocks,
             "unfurl_links": False,
@@ -290,7 +262,7 @@ class SlackPublisher:
                 response = await self._client.chat_postMessage(**args)
             except SlackApiError as error:
                 code = slack_error(error)
-                if code in CHANNEL_GONE_REASONS:
+                if code in gone_reasons(channel):
                     await self._channel_gone(channel, code)
                 raise SlackPostError(f"Slack refused the message for {channel}: {code}.") from error
             except (aiohttp.ClientError, TimeoutError) as error:
@@ -338,6 +310,57 @@ class SlackPublisher:
         return True
 
     async def _channel_gone(self, channel: ChannelRef, code: str) -> None:
-        # The core's delivery engine pauses the channel with this reason; a share is simply refused.
+        # The core's delivery engine pauses the channel (or the person's digest) with this reason; a share is
+        # simply refused.
         log.warning("Slack answered %s for %s", code, channel)
-        raise ChannelUnavailable(CHANNEL_GONE_REASONS[code])
+        if channel.is_person and channel.user:
+            # A conversation Slack no longer knows is opened afresh next time.
+            self.direct.forget(channel.workspace, channel.user)
+        raise ChannelUnavailable(gone_reasons(channel)[code])
+
+    async def conversation(self, target: ChannelRef) -> str:
+        """The Slack conversation a target's messages go to: the channel, or the person's direct messages."""
+        return await self.direct.conversation(target) if target.is_person else target.channel
+
+    async def person_timezone(self, person: ChannelRef) -> str | None:
+        """The person's zone as Slack keeps it (users.info `tz`), so their digest comes at 08:00 their time."""
+        return await self.direct.timezone_of(person)
+
+    async def send_file(self, person: ChannelRef, filename: str, content: str, *, comment: str) -> None:
+        """Share a text file in a person's direct messages (files_upload_v2, scope files:write).
+
+        ChannelUnavailable when Slack refuses the direct messages; SlackPostError for anything else.
+        """
+        token = await self._tokens(person.workspace)
+        if token is None:
+            await self._channel_gone(person, "no_installation")
+        conversation = await self.conversation(person)
+        async with self.pacer.turn(person):
+            try:
+                await self._client.files_upload_v2(
+                    token=token,
+                    channel=conversation,
+                    filename=filename,
+                    title=filename,
+                    content=content,
+                    initial_comment=comment,
+                )
+            except SlackApiError as error:
+                code = slack_error(error)
+                if code == "missing_scope":
+                    # The files:write scope, not the direct messages': nothing to pause.
+                    raise SlackPostError(
+                        "Paperboy lacks the permission to upload files in this workspace (the files:write "
+                        "scope); ask an admin to reinstall it."
+                    ) from error
+                if code in gone_reasons(person):
+                    await self._channel_gone(person, code)
+                raise SlackPostError(f"Slack did not take the file ({code}).") from error
+            except (SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
+                raise SlackPostError(
+                    f"Sending the file to {person} failed ({type(error).__name__})."
+                ) from error
+
+
+# The errors a post raises live with the refusals; callers may take them from here as before.
+__all__ = ["ChannelPacer", "ChannelUnavailable", "SlackPostError", "SlackPublisher", "names_delivery"]

@@ -2,8 +2,14 @@
 
 It builds on the shipped loopback Slack of `paperboy bench delivery` (adapters.bench.slack_api), which answers
 chat.postMessage and the conversations.* look-ups; this one adds what only tests need. Every call is recorded.
-Messages that break Slack's limits are refused as Slack refuses them (`invalid_blocks`) and the breach is kept
-in `violations`, so a test can assert there were none.
+Messages and views that break Slack's limits are refused as Slack refuses them (`invalid_blocks`) and the
+breach is kept in `violations`, so a test can assert there were none.
+
+Each workspace grants its bot the scopes of the app manifest unless a test takes some away, and every method
+asks for its scope as Slack does (`missing_scope`, with the granted ones in `X-OAuth-Scopes`). Direct messages
+work as on Slack: `conversations.open users=U…` (im:write) opens the bot's D… conversation with a person of
+the token's workspace, and only an opened D… conversation takes messages. The App Home takes `views.publish`,
+and a file goes up in the three steps of files_upload_v2.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from adapters.bench.slack_api import (
     api_error,
     link_shared_event,
 )
+from adapters.slack.config import BOT_SCOPES
 
 Seen = TypeVar("Seen")
 
@@ -119,6 +126,38 @@ def action_body(
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
+def view_action_body(
+    action_id: str,
+    value: str,
+    *,
+    team: str,
+    user: str,
+    action_ts: str = "1700000001.000001",
+    view_id: str = "VHOME",
+) -> bytes:
+    """A block_actions body for a button in the App Home: a view, so no channel and no response_url."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0PAPERBOY",
+        "team": {"id": team, "domain": team.lower()},
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": "1234.5678",
+        "view": {"id": view_id, "type": "home", "team_id": team, "blocks": [], "hash": "1700000000.abcd"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b1",
+                "value": value,
+                "text": {"type": "plain_text", "text": "x"},
+                "action_ts": action_ts,
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
 def link_shared_body(urls: list[str], *, team: str, event_id: str, **where: Any) -> bytes:
     """A `link_shared` event envelope (see adapters.bench.slack_api.link_shared_event for `where`)."""
     return event_body(link_shared_event(urls, **where), team=team, event_id=event_id)
@@ -143,8 +182,9 @@ def event_body(event: dict[str, Any], *, team: str, event_id: str) -> bytes:
 # ----- Block Kit limits (checked independently of the renderer) -----
 
 
-def block_kit_violations(blocks: Any, text: Any) -> list[str]:
-    """Every way a message breaks Slack's documented Block Kit limits; empty when it is valid."""
+def block_kit_violations(blocks: Any, text: Any, *, max_blocks: int = 50) -> list[str]:
+    """Every way a message (or, with `max_blocks=100`, a view) breaks Slack's documented Block Kit limits;
+    empty when it is valid."""
     problems: list[str] = []
     if text is not None and (not isinstance(text, str) or len(text) > 40_000):
         problems.append("text must be a string of at most 40,000 characters")
@@ -154,8 +194,8 @@ def block_kit_violations(blocks: Any, text: Any) -> list[str]:
         blocks = json.loads(blocks)
     if not isinstance(blocks, list):
         return [*problems, "blocks must be a list"]
-    if len(blocks) > 50:
-        problems.append(f"{len(blocks)} blocks (at most 50)")
+    if len(blocks) > max_blocks:
+        problems.append(f"{len(blocks)} blocks (at most {max_blocks})")
 
     def check_text(
         obj: Any, where: str, limit: int, kinds: tuple[str, ...] = ("mrkdwn", "plain_text")
@@ -183,6 +223,10 @@ def block_kit_violations(blocks: Any, text: Any) -> list[str]:
             for f in fields:
                 check_text(f, f"{where} field", 2000)
             accessory = block.get("accessory")
+            if accessory and accessory.get("type") == "button":
+                check_text(accessory.get("text"), f"{where} accessory button", 75, ("plain_text",))
+                if not accessory.get("action_id") or len(accessory.get("value", "")) > 2000:
+                    problems.append(f"{where}: accessory button without action_id or with a long value")
             if accessory and accessory.get("type") == "image":
                 if len(accessory.get("alt_text", "")) > 2000 or not accessory.get("alt_text"):
                     problems.append(f"{where}: image alt_text must be 1-2000 characters")
@@ -221,12 +265,45 @@ def block_kit_violations(blocks: Any, text: Any) -> list[str]:
 
 @dataclass
 class Team:
-    """A workspace the fake knows: its bot token and bot user."""
+    """A workspace the fake knows: its bot token, bot user, the scopes granted to it, and its App Home."""
 
     id: str
     token: str
     bot_user: str
     admins: set[str] = field(default_factory=set)
+    scopes: set[str] = field(default_factory=lambda: set(BOT_SCOPES))
+    # The app's Home tab (manifest features.app_home.home_tab_enabled); off, views.publish is `not_enabled`.
+    home_tab: bool = True
+    # The app's Messages tab (messages_tab_enabled); off, Slack takes no direct message from the app.
+    messages_tab: bool = True
+
+
+@dataclass
+class SharedFile:
+    """A file files_upload_v2 shared in a conversation: where, its name, its bytes and the comment with it."""
+
+    team: str
+    channel: str
+    filename: str
+    title: str | None
+    content: bytes
+    comment: str | None
+
+
+def required_scope(method: str, args: dict[str, Any]) -> str | None:
+    """The bot scope a Web API method needs for these arguments (None: no scope), as Slack's reference says."""
+    if method in ("conversations.history", "conversations.replies"):
+        channel = str(args.get("channel") or "")
+        kind = {"D": "im", "G": "groups"}.get(channel[:1], "channels")
+        return f"{kind}:history"
+    return {
+        "chat.postMessage": "chat:write",
+        "chat.unfurl": "links:write",
+        "conversations.open": "im:write",
+        "users.info": "users:read",
+        "files.getUploadURLExternal": "files:write",
+        "files.completeUploadExternal": "files:write",
+    }.get(method)
 
 
 class FakeSlack(RateLimitedSlack):
@@ -250,6 +327,14 @@ class FakeSlack(RateLimitedSlack):
         self.people: dict[str, dict[str, Any]] = {}
         # The error users.info answers instead (e.g. "missing_scope"), or None.
         self.users_info_error: str | None = None
+        # (team, user) -> the D… conversation conversations.open opened for them, and its reverse.
+        self.dms: dict[tuple[str, str], str] = {}
+        self._dm_owner: dict[str, tuple[str, str]] = {}
+        # (team, user) -> the App Home view last published for them (views.publish).
+        self.homes: dict[tuple[str, str], dict[str, Any]] = {}
+        # Files sent up (file id -> name and bytes) and the ones shared in a conversation.
+        self.uploads: dict[str, tuple[str, bytes | None]] = {}
+        self.files: list[SharedFile] = []
         self.client_id = "1111.2222"
         self.client_secret = "oauth-client-secret"
         # channel -> Slack error code answered to chat.postMessage there
@@ -264,6 +349,10 @@ class FakeSlack(RateLimitedSlack):
         self.route("oauth.v2.access", self._oauth, needs_token=False)
         self.route("apps.connections.open", self._open_connection, needs_token=False)
         self.route("users.info", self._user_info)
+        self.route("conversations.open", self._open_dm)
+        self.route("views.publish", self._publish_view)
+        self.route("files.getUploadURLExternal", self._upload_url)
+        self.route("files.completeUploadExternal", self._complete_upload)
 
     # -- setup --
 
@@ -283,6 +372,27 @@ class FakeSlack(RateLimitedSlack):
         """Only the bot tokens of known workspaces are valid."""
         team = self.teams.get(token or "")
         return None if team is None else (team.id, team.bot_user)
+
+    def team(self, team_id: str) -> Team:
+        """A known workspace by its id."""
+        return next(team for team in self.teams.values() if team.id == team_id)
+
+    def open_dm(self, user: str, team: str = "T1") -> str:
+        """The bot's direct messages with a person, as Slack has them once the person opened the app."""
+        key = (team, user)
+        if key not in self.dms:
+            channel = f"D{len(self.dms) + 1:04d}{team.removeprefix('T')}"
+            self.dms[key] = channel
+            self._dm_owner[channel] = key
+        return self.dms[key]
+
+    def dm_channel(self, user: str, team: str = "T1") -> str | None:
+        """The D… conversation conversations.open opened with a person, or None."""
+        return self.dms.get((team, user))
+
+    def home_of(self, user: str, team: str = "T1") -> dict[str, Any] | None:
+        """The App Home view last published for a person."""
+        return self.homes.get((team, user))
 
     # -- queries for tests --
 
@@ -340,6 +450,7 @@ class FakeSlack(RateLimitedSlack):
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
 
     async def _read_call(self, request: web.Request) -> ApiCall:
         call = await super()._read_call(request)
@@ -353,6 +464,18 @@ class FakeSlack(RateLimitedSlack):
 
     def _received(self, call: ApiCall) -> None:
         self.calls.append(call)
+
+    def _answer(self, call: ApiCall) -> Answer:
+        """Slack's scope check first (for a known bot token), then the method; scopes in X-OAuth-Scopes."""
+        team = self.teams.get(call.token or "")
+        if team is None:
+            return super()._answer(call)
+        needed = required_scope(call.method, call.args)
+        granted = {"X-OAuth-Scopes": ",".join(sorted(team.scopes))}
+        if needed is not None and needed not in team.scopes:
+            return 200, {"ok": False, "error": "missing_scope", "needed": needed}, granted
+        status, body, headers = super()._answer(call)
+        return status, body, {**granted, **headers}
 
     def _answered(self, call: ApiCall) -> None:
         self._notify()
@@ -418,6 +541,9 @@ class FakeSlack(RateLimitedSlack):
         channel = str(call.args.get("channel"))
         if channel in self.channel_errors:
             return api_error(self.channel_errors[channel])
+        refused = self._dm_refusal(call, channel)
+        if refused is not None:
+            return api_error(refused)
         problems = block_kit_violations(call.args.get("blocks"), call.args.get("text"))
         if problems:
             self.violations += problems
@@ -428,6 +554,111 @@ class FakeSlack(RateLimitedSlack):
             call.args["_ts"] = body["ts"]
             call.args["_team"] = self.teams[call.token or ""].id
         return status, body, headers
+
+    def _dm_refusal(self, call: ApiCall, channel: str) -> str | None:
+        """Why Slack refuses a message to a direct-message conversation (None: it takes it, or not a DM).
+
+        Only a D… conversation opened in the token's workspace exists; a person's target (`@U…`) is no
+        conversation at all; a bot's direct messages take nothing from another bot.
+        """
+        if channel.startswith("@"):
+            return "channel_not_found"
+        if not channel.startswith("D"):
+            return None
+        owner = self._dm_owner.get(channel)
+        team = self.teams[call.token or ""]
+        if owner is None or owner[0] != team.id:
+            return "channel_not_found"
+        if self.people.get(owner[1], {}).get("is_bot"):
+            return "cannot_dm_bot"
+        if not team.messages_tab:
+            return "messages_tab_disabled"
+        return None
+
+    def _history(self, call: ApiCall) -> Answer:
+        """conversations.history, in a conversation of the token's workspace only (direct messages too)."""
+        refused = self._dm_refusal(call, str(call.args.get("channel") or ""))
+        return api_error(refused) if refused == "channel_not_found" else super()._history(call)
+
+    def _replies(self, call: ApiCall) -> Answer:
+        """conversations.replies, as conversations.history."""
+        refused = self._dm_refusal(call, str(call.args.get("channel") or ""))
+        return api_error(refused) if refused == "channel_not_found" else super()._replies(call)
+
+    def _open_dm(self, call: ApiCall) -> Answer:
+        """conversations.open with one user: the bot's direct messages with them, the same D… every time."""
+        team = self.teams[call.token or ""]
+        users = [u for u in str(call.args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            return api_error("not_enough_users" if not users else "too_many_users")
+        user = users[0]
+        person = self.people.get(user, {})
+        if person.get("unknown") or not user.startswith(("U", "W")):
+            return api_error("user_not_found")
+        if person.get("deleted"):
+            return api_error("user_disabled")
+        if person.get("team_id", team.id) != team.id and not person.get("shared"):
+            return api_error("user_not_visible")
+        return 200, {"ok": True, "channel": {"id": self.open_dm(user, team.id)}}, {}
+
+    def _publish_view(self, call: ApiCall) -> Answer:
+        """views.publish: a Home view (at most 100 blocks) for a user of the token's workspace."""
+        team = self.teams[call.token or ""]
+        if not team.home_tab:
+            return api_error("not_enabled")
+        view = call.args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        user = str(call.args.get("user_id") or "")
+        if not isinstance(view, dict) or view.get("type") != "home" or not user:
+            return api_error("invalid_arguments")
+        problems = block_kit_violations(view.get("blocks"), None, max_blocks=100)
+        if problems:
+            self.violations += problems
+            return 200, {"ok": False, "error": "invalid_arguments", "errors": problems}, {}
+        self.homes[(team.id, user)] = view
+        return 200, {"ok": True, "view": {"id": f"V{len(self.homes)}", "team_id": team.id, **view}}, {}
+
+    def _upload_url(self, call: ApiCall) -> Answer:
+        """files.getUploadURLExternal: where to send a file's bytes (this fake's /upload/{file_id})."""
+        filename = str(call.args.get("filename") or "")
+        if not filename or not str(call.args.get("length") or "").isdigit():
+            return api_error("invalid_arguments")
+        file_id = f"F{len(self.uploads) + 1:06d}"
+        self.uploads[file_id] = (filename, None)
+        return 200, {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}, {}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="no such upload")
+        data = await request.read()
+        self.uploads[file_id] = (self.uploads[file_id][0], data)
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, call: ApiCall) -> Answer:
+        """files.completeUploadExternal: share uploaded files in a conversation of the token's workspace."""
+        team = self.teams[call.token or ""]
+        files = call.args.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        if not isinstance(files, list) or not files:
+            return api_error("invalid_arguments")
+        if any(self.uploads.get(str(f.get("id")), ("", None))[1] is None for f in files):
+            return api_error("file_not_found")
+        channel = str(call.args.get("channel_id") or "")
+        refused = self._dm_refusal(call, channel) if channel else None
+        if refused is not None:
+            return api_error(refused)
+        shared = []
+        for f in files:
+            name, data = self.uploads[str(f["id"])]
+            assert data is not None
+            if channel:
+                comment = call.args.get("initial_comment")
+                self.files.append(SharedFile(team.id, channel, name, f.get("title"), data, comment))
+            shared.append({"id": f["id"], "name": name, "title": f.get("title") or name})
+        return 200, {"ok": True, "files": shared}, {}
 
     def _unfurl(self, call: ApiCall) -> Answer:
         """chat.unfurl: every card's blocks checked against Block Kit's limits first; then the shipped fake."""
@@ -462,7 +693,7 @@ class FakeSlack(RateLimitedSlack):
                 "ok": True,
                 "app_id": "A0PAPERBOY",
                 "authed_user": {"id": "UINSTALLER"},
-                "scope": "commands,chat:write,reactions:read,channels:history,groups:history",
+                "scope": ",".join(sorted(team.scopes)),
                 "token_type": "bot",
                 "access_token": team.token,
                 "bot_user_id": team.bot_user,

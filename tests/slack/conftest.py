@@ -23,7 +23,14 @@ from bot.core import Paperboy
 from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.clock import FixedClock
-from tests.fakes.slack import FakeSlack, action_body, command_body, event_body, signed_headers
+from tests.fakes.slack import (
+    FakeSlack,
+    action_body,
+    command_body,
+    event_body,
+    signed_headers,
+    view_action_body,
+)
 
 Checked = TypeVar("Checked")
 
@@ -97,6 +104,31 @@ class SlackHarness:
         response = await self.send(body, FORM)
         assert response.status_code == 200, response.text
         return name
+
+    async def home_click(
+        self, action_id: str, value: str, *, team: str = "T1", user: str = "U1", action_ts: str | None = None
+    ) -> None:
+        """Press a button in a person's App Home (a view: no channel, no response_url)."""
+        number = next(self._names)
+        body = view_action_body(
+            action_id, value, team=team, user=user, action_ts=action_ts or f"1700000300.{number:06d}"
+        )
+        response = await self.send(body, FORM)
+        assert response.status_code == 200, response.text
+
+    async def open_home(self, *, user: str = "U1", team: str = "T1", tab: str = "home") -> httpx.Response:
+        """A person opens the app (its Home tab, or its Messages tab), as `app_home_opened` tells it."""
+        number = next(self._names)
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": self.fake.open_dm(user, team),
+            "tab": tab,
+            "event_ts": f"1700000400.{number:06d}",
+        }
+        response = await self.event(event, team=team, event_id=f"EvHome{number}")
+        assert response.status_code == 200, response.text
+        return response
 
     async def event(
         self, event: dict[str, Any], *, team: str = "T1", event_id: str, **headers: str

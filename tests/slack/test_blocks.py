@@ -7,22 +7,27 @@ from datetime import UTC, date, datetime
 import pytest
 
 from adapters.slack.blocks import (
+    bib_file_message,
     digest_parent_message,
     escape,
     fit_escaped,
+    home_view,
     paper_message,
     render_reply,
     unescape,
 )
-from bot.domain import ChannelRef, ChannelSettings, DigestPlan, Paper, ScoredPaper, Topic
+from bot.domain import Bookmark, ChannelRef, ChannelSettings, DigestPlan, Paper, ScoredPaper, Topic
 from bot.replies import (
+    BibFile,
     Citation,
     DigestReply,
     ErrorReply,
     HelpReply,
+    Home,
     Notice,
     PaperCard,
     PaperList,
+    ReadingList,
     Reply,
     ScheduleStatus,
     TopicList,
@@ -32,6 +37,7 @@ from tests.fakes.slack import block_kit_violations
 from tests.slack.conftest import block_text
 
 CHANNEL = ChannelRef("slack", "T1", "C1")
+PERSON = ChannelRef.person("slack", "T1", "U1")
 
 
 def monster(n: int = 0) -> ScoredPaper:
@@ -75,6 +81,38 @@ def replies() -> list[Reply]:
         VoteReply("2611.00000", "<!channel> " * 500, True, True, 3),
         DigestReply(plan, posted=False),
         DigestReply(plan, posted=True),
+        *personal_replies(),
+    ]
+
+
+def monster_home(topics: int = 25) -> Home:
+    """A person's home with everything at its largest: 25 topics, 10 votes, 5 trending papers, all hostile."""
+    settings = ChannelSettings(PERSON, hour=8, paused=True, pause_reason="<!channel> " * 400, recap_day=None)
+    bookmarks = tuple(Bookmark(monster(n).paper, datetime(2026, 11, 20, tzinfo=UTC)) for n in range(10))
+    return Home(
+        settings,
+        None,
+        tuple(Topic(PERSON, "<!here> " * 100, i) for i in range(1, topics + 1)),
+        bookmarks,
+        tuple(monster(n) for n in range(5)),
+    )
+
+
+def personal_replies() -> list[Reply]:
+    """A person's own replies at their largest: topics, schedule, reading list, BibTeX file, home."""
+    bookmarks = tuple(Bookmark(monster(n).paper, datetime(2026, 11, 20, tzinfo=UTC)) for n in range(60))
+    settings = ChannelSettings(PERSON, paused=True, pause_reason="<!channel> " * 400, recap_day=None)
+    return [
+        TopicList(
+            tuple(Topic(PERSON, "<!here> " * 100, i) for i in range(1, 26)), "<h>" * 200, personal=True
+        ),
+        TopicList((), "Your topics", personal=True),
+        ScheduleStatus(settings, None, 3, None, "<!channel>" * 100),
+        ReadingList("all", bookmarks, 600),
+        ReadingList("week", (), 0),
+        BibFile("votes.bib", "@misc{x,\n" + "  author = {<@U1> & more},\n" * 20_000 + "}\n", 600, "<!here>"),
+        monster_home(),
+        Home(None, None, (), (), ()),
     ]
 
 
@@ -132,3 +170,45 @@ def test_a_long_text_is_cut_near_its_limit_at_a_word_boundary() -> None:
     assert 180 <= len(fitted) <= 220
     assert fitted.endswith("…")
     assert fitted.startswith("Learned representations are central &amp; useful Learned")
+
+
+def test_a_persons_digest_parent_lists_every_title_within_the_limits() -> None:
+    plan = DigestPlan(PERSON, date(2026, 11, 26), ("<t>",), tuple(monster(n) for n in range(25)))
+    message = digest_parent_message(plan)
+    assert block_kit_violations(message.blocks, message.text) == []
+    text = block_text({"blocks": message.blocks})
+    assert "Your papers for Thursday 26 November 2026" in text and "25 papers in this thread" in text
+    assert all(f"\n{n}. <" in "\n" + text for n in range(1, 26))
+    assert "<!channel>" not in text and "<t>" not in text
+
+
+def test_the_home_view_holds_at_most_a_hundred_blocks_and_mentions_nobody() -> None:
+    view = home_view(monster_home(), notice="<!channel> done " * 500)
+    assert view["type"] == "home"
+    assert block_kit_violations(view["blocks"], None, max_blocks=100) == []
+    # Everything fits, nothing is cut: every topic with its Remove button, every trending paper.
+    assert [b["accessory"]["text"]["text"] for b in view["blocks"] if "accessory" in b].count("Remove") == 25
+    assert "more not shown" not in block_text(view)
+    text = block_text(view)
+    for markup in ("<!channel>", "<!here>", "<@U"):
+        assert markup not in text
+    assert "Resume" in text and "Remove" in text
+    empty = home_view(None, notice="Something went wrong on my side; please try again in a minute.")
+    assert block_kit_violations(empty["blocks"], None, max_blocks=100) == []
+
+
+def test_a_schedule_of_a_person_has_no_recap_and_says_how_they_resume() -> None:
+    settings = ChannelSettings(PERSON, paused=True, pause_reason="Your account is gone.", recap_day=None)
+    text = block_text({"blocks": render_reply(ScheduleStatus(settings, None, 0, None, "Yours")).blocks})
+    assert "Weekly recap" not in text and "by direct message" in text
+    assert "Paused: Your account is gone. Resume with /papers me schedule on." in text
+    assert "Last delivery*\nnone yet" in text
+
+
+def test_a_bib_file_shown_as_text_says_why_and_that_it_was_cut() -> None:
+    bib = BibFile("votes.bib", "@misc{x,\n" + "  title = {A},\n" * 20_000 + "}\n", 600, "BibTeX for 600")
+    message = bib_file_message(bib, preface="I could not send it as a file: no files:write.")
+    assert block_kit_violations(message.blocks, message.text) == []
+    text = block_text({"blocks": message.blocks})
+    assert text.startswith("I could not send it as a file: no files:write.")
+    assert "too long to show here" in text

@@ -65,6 +65,9 @@ def test_client_id_and_secret_serve_many_workspaces_and_ask_users_read_to_know_m
         "users:read",
         "links:read",
         "links:write",
+        "im:write",
+        "im:history",
+        "files:write",
     )
     admins = config_from(
         SLACK_CLIENT_ID="1.2",

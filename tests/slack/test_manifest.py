@@ -36,7 +36,17 @@ def test_manifest_scopes_and_events_match_the_adapter() -> None:
         "app_uninstalled",
         "tokens_revoked",
         "link_shared",
+        "app_home_opened",
+        "user_change",
     }
+
+
+def test_manifest_turns_on_the_home_tab_and_the_messages_tab_direct_messages_need() -> None:
+    text = MANIFEST.read_text()
+    features = text.split("\nfeatures:\n", 1)[1].split("\noauth_config:", 1)[0]
+    app_home = features.split("  app_home:\n", 1)[1]
+    assert "    home_tab_enabled: true" in app_home
+    assert "    messages_tab_enabled: true" in app_home
 
 
 def test_manifest_points_every_request_at_slack_events() -> None:

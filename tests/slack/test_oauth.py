@@ -22,7 +22,8 @@ async def install(slack: SlackHarness, code: str) -> httpx.Response:
     assert authorize_url is not None
     query = parse_qs(urlparse(authorize_url.group(1).replace("&amp;", "&")).query)
     assert query["scope"] == [
-        "commands,chat:write,reactions:read,channels:history,groups:history,users:read,links:read,links:write"
+        "commands,chat:write,reactions:read,channels:history,groups:history,users:read,links:read,links:write,"
+        "im:write,im:history,files:write"
     ]
     state = query["state"][0]
     # Bolt's state cookie is Secure; the browser in this test talks plain HTTP, so it is sent by hand.
