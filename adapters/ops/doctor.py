@@ -256,12 +256,18 @@ async def check_slack(settings: Settings, http: httpx.AsyncClient) -> list[Check
     granted = {scope.strip() for scope in header.split(",") if scope.strip()}
     missing = [scope for scope in config.oauth_scopes if scope not in granted]
     if missing:
+        from adapters.slack.config import SCOPE_USES
+
+        # Each scope with what lacks without it: an operator sees what a reinstall brings back.
+        named = ", ".join(
+            f"{scope} ({SCOPE_USES[scope]})" if scope in SCOPE_USES else scope for scope in missing
+        )
         checks.append(
             Check(
                 "slack scopes",
                 "fail",
-                f"missing {', '.join(missing)}; add them under OAuth & Permissions (see "
-                "deploy/slack-app-manifest.yml) and reinstall the app",
+                f"missing {named}; add them under OAuth & Permissions (see deploy/slack-app-manifest.yml) "
+                "and reinstall the app",
             )
         )
     else:

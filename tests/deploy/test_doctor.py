@@ -89,6 +89,22 @@ async def test_every_check_passes_with_good_settings(
     assert report.splitlines()[-1] == "Everything checked is fine."
 
 
+async def test_an_app_installed_before_personal_digests_is_told_which_scopes_they_need(
+    tmp_path: Path, services: FakeServices, make_settings: MakeSettings
+) -> None:
+    services.scopes = tuple(s for s in services.scopes if s not in ("im:write", "im:history", "files:write"))
+    settings = make_settings(DATABASE_URL=await migrated_database(tmp_path), **services.settings())
+
+    report, healthy = await doctor_report(settings=settings)
+
+    assert not healthy
+    assert lines_by_name(report)["slack scopes"] == (
+        "✗ missing im:write (personal digests by direct message), im:history (no double direct message after "
+        "a crash), files:write (/papers me cite as a .bib file); add them under OAuth & Permissions (see "
+        "deploy/slack-app-manifest.yml) and reinstall the app"
+    )
+
+
 async def test_socket_mode_checks_the_app_token(
     tmp_path: Path, services: FakeServices, make_settings: MakeSettings
 ) -> None:
@@ -120,9 +136,17 @@ async def test_each_problem_is_a_failed_line_and_the_report_is_unhealthy(
     assert not healthy
     lines = lines_by_name(report)
     assert lines["slack scopes"].startswith(
-        "✗ missing chat:write, reactions:read, channels:history, groups:history, users:read, links:read, "
-        "links:write;"
+        "✗ missing chat:write (posting digests and cards), reactions:read ("
     )
+    for scope in (
+        "channels:history",
+        "groups:history",
+        "users:read",
+        "links:read",
+        "links:write",
+        "im:write",
+    ):
+        assert f" {scope} (" in lines["slack scopes"]
     assert lines["discord"] == "✗ Discord refused DISCORD_TOKEN; copy the bot token again from the portal"
     assert lines["hugging face"] == "✗ Daily Papers answered HTTP 503"
     assert lines["time zones"].startswith(
