@@ -1,0 +1,23 @@
+"""`paperboy bench delivery` end to end on a few channels and people: every digest arrives once, a person's in
+their direct messages, and the report says so with the numbers (which it prints, and this test does not judge)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.bench.delivery import OPEN_BURST, bench_delivery
+
+
+async def test_the_benchmark_delivers_channels_and_people_once_and_reports_the_dms(tmp_path: Path) -> None:
+    result = await bench_delivery(3, 2, people=4, workdir=tmp_path / "bench")
+    report = result.report()
+    print(report)
+
+    assert result.problems == [] and "lost or doubled: none" in report
+    assert (result.channels, result.people, result.messages_expected) == (3, 4, 7 * 3)
+    assert result.messages_posted == result.messages_expected
+    # Each person's digest went to their own direct messages, opened once each, within the fake's limits.
+    assert (result.dm_conversations, result.opens, result.open_rate_limited) == (4, 4, 0)
+    assert result.opens <= OPEN_BURST and result.rate_limited == 0
+    assert "direct messages: 4 DMs received digests; conversations.open: 4 calls" in report
+    assert "in one DM: " in report and "in one DM: n/a" not in report
