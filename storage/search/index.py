@@ -136,6 +136,9 @@ class TantivyIndex:
         # Papers written since the last commit (fingerprint, or None when deleted): searchers cannot see them
         # yet, but the next write of the same paper must.
         self._uncommitted: dict[str, int | None] = {}
+        # Writes by anything but catch-up (add_papers, stage_papers, stage_stored): a catch-up that rebuilds
+        # an empty index skips looking papers up while this does not move.
+        self._other_writes = 0
         self._write_lock = threading.Lock()
         self._closed = False
         # When this process last searched (monotonic seconds): a catch-up makes room while it serves.
@@ -256,6 +259,7 @@ class TantivyIndex:
                     len(counts.stored),
                 )
                 return False
+            self._other_writes += 1
             self._stage_locked(counts.stored)
             if counts.stamp is not None:
                 reached = max(
@@ -274,18 +278,23 @@ class TantivyIndex:
                     len(papers),
                 )
                 return False
+            self._other_writes += 1
             self._stage_locked(papers)
             if commit and self._uncommitted:
                 self._commit_locked()
             return True
 
-    def _stage_locked(self, papers: Sequence[Paper]) -> int:
-        """Write the papers that differ from what the index holds; return how many were written."""
+    def _stage_locked(self, papers: Sequence[Paper], *, committed_hold_none: bool = False) -> int:
+        """Write the papers that differ from what the index holds; return how many were written.
+
+        `committed_hold_none`: the caller knows no committed document is one of these papers, so they are not
+        looked up (a lookup a batch cost a rebuild about as much as indexing the papers).
+        """
         assert self._writer is not None
         writer, schema = self._writer, self._schema
         ids = list(dict.fromkeys(paper.arxiv_id for paper in papers))
         # What the index will hold after the next commit: the committed copies, overridden by staged ones.
-        held = self._committed_fingerprints(ids)
+        held = {} if committed_hold_none else self._committed_fingerprints(ids)
         for arxiv_id in ids:
             if arxiv_id in self._uncommitted:
                 staged = self._uncommitted[arxiv_id]
@@ -364,15 +373,18 @@ class TantivyIndex:
         if after is None and (watermark := self._state.legacy_watermark()) is not None:
             # Written before marks existed, when stamps could lag behind commits: read its margin once.
             after = watermark - CATCH_UP_MARGIN
+        # Rebuilding an empty index, the papers read (each once) are new to it, unless something else writes.
+        rebuild_from: int | None = None
         if await asyncio.to_thread(self._num_docs) == 0:
             after = None
+            rebuild_from = self._other_writes
         progress = _CatchUpProgress(after)
         last_commit = time.monotonic()
         with young_garbage_only():
             async with contextlib.aclosing(store.papers_changed_after(after, CATCH_UP_BATCH)) as batches:
                 began = time.monotonic()
                 async for batch in batches:
-                    written = await asyncio.to_thread(self._stage_page, batch)
+                    written = await asyncio.to_thread(self._stage_page, batch, rebuild_from)
                     progress.staged(batch, written)
                     if progress.uncommitted >= CATCH_UP_COMMIT_EVERY or (
                         progress.uncommitted and time.monotonic() - last_commit >= CATCH_UP_COMMIT_SECONDS
@@ -407,9 +419,9 @@ class TantivyIndex:
         with self._write_lock:
             return self._take_writer(warn=False)
 
-    def _stage_page(self, papers: Sequence[Paper]) -> int:
+    def _stage_page(self, papers: Sequence[Paper], rebuild_from: int | None) -> int:
         with self._write_lock:
-            return self._stage_locked(papers)
+            return self._stage_locked(papers, committed_hold_none=rebuild_from == self._other_writes)
 
     def _num_docs(self) -> int:
         return int(self._index.searcher().num_docs)

@@ -431,3 +431,29 @@ async def test_a_snapshot_ingest_indexes_papers_as_the_store_merged_them(
     finally:
         await index.close()
         await store.close()
+
+
+async def test_a_rebuild_that_another_write_meets_indexes_each_paper_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "CATCH_UP_BATCH", 4)
+    monkeypatch.setattr(search_index, "CATCH_UP_COMMIT_EVERY", 4)
+    store = await open_store(database_url, clock=fixed_clock())
+    index = await open_index(tmp_path / "index")
+    reads = CountingReads(store)
+    try:
+        await store.upsert_papers(library(0, 12))
+        late = (await store.get_papers(["2501.00010"]))["2501.00010"]
+
+        async def index_a_later_paper_meanwhile() -> None:
+            # As `paperboy run` does when an ingest comes in while its new index is being rebuilt.
+            if reads.papers_returned == 4:
+                await index.add_papers([late])
+
+        reads.between = index_a_later_paper_meanwhile
+        assert await index.catch_up(reads.repository()) == 11
+        assert await ids_for(index, "topic10") == ["2501.00010"]
+        assert len(await ids_for(index, "paper", limit=50)) == 12
+    finally:
+        await index.close()
+        await store.close()
