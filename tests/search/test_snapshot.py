@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from adapters.sources.snapshot import ingest_snapshot, parse_line
+import pytest
+
+from adapters.sources.snapshot import SnapshotLineInvalid, SnapshotReadFailed, ingest_snapshot, parse_line
 from storage.search.index import open_index
 from storage.sql import SqlStore
 from tests.search.conftest import FakePaperStore, ids_for
@@ -183,3 +186,50 @@ async def test_a_line_whose_id_is_not_an_arxiv_id_is_skipped(tmp_path: Path) -> 
         assert list(store.papers) == ["hep-th/9901001"]
     finally:
         await index.close()
+
+
+async def test_a_worker_process_parses_a_snapshot_into_the_same_papers_and_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    snapshot = tmp_path / "arxiv.json.gz"
+    with gzip.open(snapshot, "wt") as handle:
+        handle.write("\n".join(SNAPSHOT_LINES) + "\n")
+    results = []
+    for in_worker in (False, True):
+        store = FakePaperStore()
+        index = await open_index(tmp_path / f"index-{in_worker}")
+        caplog.clear()
+        try:
+            counts = await ingest_snapshot(
+                snapshot, store, index, batch_size=2, progress=False, parse_in_worker=in_worker
+            )
+            assert await ids_for(index, "diphoton") == ["0704.0001"]
+        finally:
+            await index.close()
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        results.append((counts, store.papers, warnings))
+    assert results[0] == results[1]
+    counts, papers, warnings = results[1]
+    assert (counts.new, counts.skipped) == (4, 3)
+    assert papers["0704.0001"].authors == ["A. Person", "B. Person Jr"]
+    assert warnings[0].startswith("Snapshot line 3 skipped: not JSON")
+
+
+async def test_a_snapshot_the_worker_cannot_read_fails_with_a_sentence(tmp_path: Path) -> None:
+    snapshot = tmp_path / "arxiv.json.gz"
+    snapshot.write_bytes(b"this is not gzip")
+    index = await open_index(tmp_path / "index")
+    try:
+        with pytest.raises(SnapshotReadFailed, match=r"Reading .*arxiv\.json\.gz failed"):
+            await ingest_snapshot(snapshot, FakePaperStore(), index, progress=False, parse_in_worker=True)
+    finally:
+        await index.close()
+
+
+async def test_a_line_the_fast_parser_refuses_is_read_as_before() -> None:
+    # A lone surrogate in a string: orjson refuses it, the standard library takes it.
+    line = json.dumps(_record("0704.0009", "Odd \ud800 title"), ensure_ascii=True)
+    paper = parse_line(line)
+    assert paper is not None and paper.title == "Odd \ud800 title"
+    with pytest.raises(SnapshotLineInvalid, match="not JSON"):
+        parse_line("{ this line is broken")
