@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from adapters.cli.collector import resume_collector
 from adapters.cli.exits import fail
 from adapters.cli.groups import command_group
 
@@ -45,6 +46,7 @@ def sync_command(
     from adapters.settings import Settings
 
     settings = Settings()
+    resume_collector()
     try:
         message = asyncio.run(
             sync_commands(settings, guild_id=guild, clear_guild_copies=not keep_guild_copies)
@@ -68,6 +70,7 @@ def invite_url_command(
     from adapters.settings import Settings
 
     if client_id is None:
+        resume_collector()
         try:
             client_id = asyncio.run(application_id(Settings()))
         except DISCORD_FAILURES as error:

@@ -11,6 +11,8 @@ from typing import TypeVar
 
 import typer
 
+from adapters.cli.collector import resume_collector
+
 T = TypeVar("T")
 
 INSTALL_SEMANTIC = "pip install 'paperboy-bot[semantic]'"
@@ -46,6 +48,7 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine; user-facing errors (a bad id, an unreachable database) become one sentence and exit 1."""
     import asyncio
 
+    resume_collector()
     try:
         return asyncio.run(_awaited(factory))
     except Exception as error:

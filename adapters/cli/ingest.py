@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
+from adapters.cli.collector import resume_collector
 from adapters.cli.exits import fail
 from adapters.cli.groups import command_group
 
@@ -75,6 +76,7 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
     from adapters.sources.errors import SourceError
     from storage.sql import StoreError
 
+    resume_collector()
     try:
         return asyncio.run(_as_coroutine(factory))
     except (SourceError, StoreError) as error:

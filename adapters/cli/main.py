@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from adapters.cli.bench import bench_app
+from adapters.cli.collector import pause_collector, resume_collector
 from adapters.cli.discord import discord_app
 from adapters.cli.exits import fail, run_async
 from adapters.cli.groups import command_group
@@ -494,6 +495,7 @@ def doctor(
 
     from adapters.ops.doctor import doctor_report
 
+    resume_collector()
     report, healthy = asyncio.run(doctor_report(time_limit=timeout))
     typer.echo(report)
     raise typer.Exit(0 if healthy else 1)
@@ -501,6 +503,7 @@ def doctor(
 
 def main() -> None:
     """Entry point of the `paperboy` console script."""
+    pause_collector()  # until the command's work starts (adapters/cli/collector.py)
     try:
         app()
     finally:

@@ -153,3 +153,41 @@ def test_bench_startup_runs_compile_bytecode_once_even_where_writing_it_is_turne
     subprocess.run([sys.executable, "-c", "import adapters.cli.groups"], env=env, cwd=tmp_path, check=True)
 
     assert list(tmp_path.rglob("groups.cpython-*.pyc"))
+
+
+# A command's work as the console script runs it (the collector paused at start) or as a test invokes it in-process.
+_COLLECTOR_PROBE = """\
+import gc, json, sys
+from adapters.cli.collector import pause_collector
+from adapters.cli.exits import run_async
+
+if sys.argv[1] == "paused":
+    pause_collector()
+started = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+
+
+async def work() -> dict[str, object]:
+    return {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+
+
+print(json.dumps({"started": started, "working": run_async(work)}))
+"""
+
+
+@pytest.mark.parametrize(("start", "frozen_at_work"), [("paused", True), ("as-is", False)])
+def test_the_garbage_collector_is_on_for_a_commands_work_and_objects_are_frozen_only_after_a_paused_start(
+    tmp_path: Path, start: str, frozen_at_work: bool
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR_PROBE, start],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=True,
+    )
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert said["started"] == {"enabled": start != "paused", "frozen": 0}
+    assert said["working"]["enabled"] is True
+    assert (said["working"]["frozen"] > 0) is frozen_at_work
