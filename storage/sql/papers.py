@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -69,9 +70,9 @@ def _json_strings(items: list[str]) -> str:
 Processor = Callable[[Any], Any]
 
 
-def _fast_json_encoder(processor: Processor | None) -> Processor | None:
+def _fast_json_encoder(processor: Processor) -> Processor:
     """The JSON column's bind processor, or a faster one for lists of strings when it writes the same text."""
-    if processor is None or any(processor(sample) != _json_strings(sample) for sample in _JSON_SAMPLES):
+    if any(processor(sample) != _json_strings(sample) for sample in _JSON_SAMPLES):
         return processor
     slow = processor
 
@@ -82,6 +83,23 @@ def _fast_json_encoder(processor: Processor | None) -> Processor | None:
             except TypeError:  # an item that is no string
                 pass
         return slow(value)
+
+    return encode
+
+
+def _fast_date_encoder(processor: Processor) -> Processor:
+    """A bind processor, or date.isoformat when it is one for dates that writes the same (SQLite's DATE)."""
+    samples = (date(2025, 1, 2), date(999, 12, 31), date(1, 1, 1), date(9999, 12, 31))
+    try:
+        same = all(processor(sample) == sample.isoformat() for sample in samples)
+    except (TypeError, ValueError, AttributeError):  # a processor of something else than dates
+        return processor
+    if not same:
+        return processor
+    slow = processor
+
+    def encode(value: Any) -> Any:
+        return value.isoformat() if type(value) is date else slow(value)
 
     return encode
 
@@ -108,9 +126,14 @@ _RAW_COLUMNS = [
 ]
 
 
+# A paper's stored fields, and a row dictionary's, as tuples in _PAPER_FIELDS order (read in C).
+_fields_of_paper = operator.attrgetter(*_PAPER_FIELDS)
+_fields_of_values = operator.itemgetter(*_PAPER_FIELDS)
+
+
 def _paper_values(paper: Paper) -> dict[str, Any]:
     """The stored fields of a paper, as a row dictionary (without id and updated_at)."""
-    return {name: getattr(paper, name) for name in _PAPER_FIELDS}
+    return dict(zip(_PAPER_FIELDS, _fields_of_paper(paper), strict=True))
 
 
 def _merge(base: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
@@ -152,10 +175,13 @@ class _PaperCodec:
         types = {name: papers.c[name].type.dialect_impl(dialect) for name in ("arxiv_id", *written)}
         json_fields = {name for name, column in types.items() if isinstance(column, JSON)}
         binds = {name: types[name].bind_processor(dialect) for name in written}
-        encoders = [
-            _fast_json_encoder(binds[name]) if name in json_fields else binds[name] for name in written
+        self._stamp_encoder = binds["updated_at"]
+        # Only the fields whose values need encoding, by their place in _PAPER_FIELDS.
+        self._field_encoders = [
+            (place, _fast_json_encoder(bind) if name in json_fields else _fast_date_encoder(bind))
+            for place, name in enumerate(_PAPER_FIELDS)
+            if (bind := binds[name]) is not None
         ]
-        self._field_encoders, self._stamp_encoder = encoders[:-1], encoders[-1]
         # Only the fields whose values need decoding, so that a row's other values are taken as they are.
         self._decoders = [
             (name, _fast_json_decoder(decode) if name in json_fields else decode)
@@ -196,12 +222,12 @@ class _PaperCodec:
 
     def encode(self, values: dict[str, Any]) -> list[Any]:
         """The stored fields, in _PAPER_FIELDS order, as the driver takes them."""
-        return [
-            value if encode is None or value is None else encode(value)
-            for encode, value in zip(
-                self._field_encoders, [values[name] for name in _PAPER_FIELDS], strict=True
-            )
-        ]
+        row = list(_fields_of_values(values))
+        for place, encode in self._field_encoders:
+            value = row[place]
+            if value is not None:
+                row[place] = encode(value)
+        return row
 
     def papers(self, rows: Sequence[Sequence[Any]]) -> list[Paper]:
         """Papers from rows of `raw_columns` (the id, the stored fields, `updated_at`), as the driver gave them."""

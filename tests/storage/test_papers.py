@@ -206,17 +206,30 @@ async def test_an_upsert_hands_back_its_stamp_the_newest_before_it_and_the_paper
     assert third == UpsertCounts(unchanged=1) and third.stored == () and third.previous == second.stamp
 
 
-async def test_lists_are_stored_as_json_dumps_writes_them_and_read_back_by_catch_up(store: SqlStore) -> None:
+async def test_lists_and_days_are_stored_as_sqlalchemy_writes_them_and_read_back_by_catch_up(
+    store: SqlStore,
+) -> None:
     authors = ["Zoë Æther", 'A "quoted" \\ name', "emoji 😀", ""]
     odd = ["lone \ud800 surrogate"] if store.engine.dialect.name == "sqlite" else []
     await store.upsert_papers(
-        [make_paper("2501.00042", authors=authors, categories=["cs.CL"], ai_keywords=odd)]
+        [
+            make_paper(
+                "2501.00042",
+                authors=authors,
+                categories=["cs.CL"],
+                ai_keywords=odd,
+                published=date(999, 12, 31),
+            )
+        ]
     )
     async with store.engine.connect() as conn:
         result = await conn.exec_driver_sql(
-            "SELECT CAST(authors AS TEXT), CAST(categories AS TEXT), CAST(ai_keywords AS TEXT) FROM papers"
+            "SELECT CAST(authors AS TEXT), CAST(categories AS TEXT), CAST(ai_keywords AS TEXT), "
+            "CAST(published AS TEXT) FROM papers"
         )
         row = result.one()
-    assert tuple(row) == (json.dumps(authors), json.dumps(["cs.CL"]), json.dumps(odd))
+    assert tuple(row) == (json.dumps(authors), json.dumps(["cs.CL"]), json.dumps(odd), "0999-12-31")
     read = [paper async for batch in store.papers_changed_after(None, 10) for paper in batch]
-    assert [(p.authors, p.categories, p.ai_keywords) for p in read] == [(authors, ["cs.CL"], odd)]
+    assert [(p.authors, p.categories, p.ai_keywords, p.published) for p in read] == [
+        (authors, ["cs.CL"], odd, date(999, 12, 31))
+    ]
