@@ -291,7 +291,8 @@ class _ParsedInWorker:
     def __init__(self, path: Path, size: int) -> None:
         # The worker imports this very code, wherever it was imported from here.
         root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+        paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -430,6 +431,8 @@ async def ingest_snapshot(
         with contextlib.suppress(Exception):
             # Let a parse in flight end before the file closes under it.
             await parsing
-        await feeder.finish()
-        await asyncio.to_thread(source.close)
+        try:
+            await feeder.finish()
+        finally:
+            await asyncio.to_thread(source.close)
     return counts
