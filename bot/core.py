@@ -52,6 +52,7 @@ from bot.commands import (
     parse_command,
 )
 from bot.domain import (
+    DELIVERY_POSTED,
     SHOWN_AS_CARD,
     ChannelRef,
     ChannelSettings,
@@ -302,7 +303,10 @@ class Paperboy:
         digest_id = await self.store.create_digest(plan)
         if digest_id is None:
             self.telemetry.digest_delivered(channel, "already_posted", 0, time.perf_counter() - started)
-            return DigestReply(plan, posted=False, already_posted_on=day)
+            # Today's digest exists; some of it may still be on its way (a crash, a paused target resumed).
+            counts = await self.store.delivery_counts(channel, day)
+            unsent = sum(count for state, count in counts.items() if state != DELIVERY_POSTED)
+            return DigestReply(plan, posted=False, already_posted_on=day, unsent=unsent)
         try:
             posted = await self.delivery.deliver(digest_id, plan, publisher)
         except Exception:

@@ -295,7 +295,13 @@ def render_text(reply: Reply) -> str:
             else:
                 verb = "Took back your vote for" if vote.changed else "You had not voted for"
             return f"{verb} {vote.title} [{vote.arxiv_id}]; {vote.votes_here} vote(s) here."
-        case DigestReply(plan=plan, posted=posted, already_posted_on=already):
+        case DigestReply(plan=plan, posted=posted, already_posted_on=already, unsent=unsent):
+            if already and unsent:
+                whose = "Your" if plan.channel.is_person else "This channel's"
+                return (
+                    f"{whose} digest for {already.isoformat()} is on its way: {unsent} message(s) still to "
+                    "send. They follow within a few minutes once the digest is not paused."
+                )
             if already:
                 if plan.channel.is_person:
                     return f"Your digest for {already.isoformat()} was already sent to you."

@@ -153,6 +153,8 @@ class DigestReply:
     plan: DigestPlan
     posted: bool
     already_posted_on: date | None = None
+    # Of a digest that exists already: its messages not posted yet (they follow, or wait for a resume).
+    unsent: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -447,6 +447,11 @@ async def test_a_dm_the_platform_refuses_pauses_the_persons_digest_and_says_why(
     assert status.splitlines()[-1] == f"Paused: {reason}."
     world.dms.refuse = None
     assert "Paused" not in await world.read("/papers me schedule on")
+    # Asked again before the engine's next round, the person learns the digest is on its way, not "sent".
+    assert await world.read("/papers me digest") == (
+        f"Your digest for {world.clock.now().date().isoformat()} is on its way: 3 message(s) still to send. "
+        "They follow within a few minutes once the digest is not paused."
+    )
     # Resumed the same day, the engine finishes today's digest where it stopped.
     assert await world.tick() == 3
     assert world.dms.parents_to(me()) == 1 and sorted(world.dms.papers_to(me())) == sorted(SPLATTING)
