@@ -52,7 +52,11 @@ class PaperRepository(Protocol):
     """Stores papers; the database is the only copy of them."""
 
     async def upsert_papers(self, papers: Sequence[Paper]) -> UpsertCounts:
-        """Insert new papers and update known ones in one transaction; report what changed."""
+        """Insert new papers and update known ones in one transaction; report what changed.
+
+        A store that stamps its writes also says which stamp this write took, the newest one before it and
+        the papers it stored (UpsertCounts.stamp, previous, stored), so that an index can follow its writes.
+        """
         ...
 
     async def get_paper(self, arxiv_id: str) -> Paper | None:
