@@ -3,6 +3,7 @@ rate-limited fake.
 
     paperboy bench delivery --channels 1000 --papers 5 [--people 0] [--rate 200] [--database URL] [--workdir DIR]
     python -m adapters.bench.delivery --channels 500 --people 2000 --papers 5
+    paperboy bench delivery --channels 0 --people 300 --next-day    # again, on the store the last run left
 
 The fake Slack (adapters.bench.slack_api) runs in its own process and takes one message a second per
 conversation and `--rate` a second in all, answering 429 with Retry-After beyond that. A person's own digest
@@ -13,6 +14,11 @@ the real thing in this process: the store (SQLite in --workdir, or --database), 
 every digest, the delivery engine, the Slack publisher and slack_sdk. The limit a perfect sender meets is the
 largest of digests x messages / rate, (messages - 1) seconds (the per-conversation pace) and the time
 conversations.open allows for the people beyond its burst.
+
+`--next-day` delivers the following day's digests on the store an earlier run left (the same --workdir or
+--database, the same --channels and --people), in this new process with a new fake Slack: what each day's
+`paperboy digest --due`, or a restart, meets. A perfect sender opens no conversation it opened before, so the
+limit leaves the opens out.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ import resource
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.domain import ChannelRef
 
 DEFAULT_WORKDIR = Path("bench-data") / "delivery"
 FAKE_BURST = 20
@@ -62,6 +71,8 @@ class DeliveryBenchResult:
     closest_in_channel: float | None = None
     closest_in_dm: float | None = None
     busiest_second: int = 0
+    day: date | None = None
+    next_day: bool = False
 
     @property
     def digests(self) -> int:
@@ -77,6 +88,8 @@ class DeliveryBenchResult:
         """The numbers, one per line."""
         within = self.total_seconds <= self.limit_seconds * 1.10
         lines = [
+            f"day: {self.day} "
+            + ("(the next day, on the store an earlier run left)" if self.next_day else "(a new store)"),
             f"channels: {self.channels}, people: {self.people} (their own digests, by direct message), "
             f"messages planned: {self.messages_expected} "
             f"(one parent and {self.messages_expected // self.digests - 1} papers each)",
@@ -141,6 +154,17 @@ def _serve_fake(conn: Connection, rate: float) -> None:
     asyncio.run(main())
 
 
+class ShiftedClock:
+    """The real clock moved `days` ahead: the next day's digests come due at once."""
+
+    def __init__(self, days: int) -> None:
+        self.offset = timedelta(days=days)
+
+    def now(self) -> datetime:
+        """The current UTC time, `days` ahead."""
+        return datetime.now(UTC) + self.offset
+
+
 def _fresh_workdir(workdir: Path) -> Path:
     """An empty work directory (the benchmark's own, emptied first)."""
     if workdir.exists():
@@ -167,15 +191,22 @@ async def bench_delivery(
     rate: float = 200.0,
     database_url: str | None = None,
     workdir: Path = DEFAULT_WORKDIR,
+    next_day: bool = False,
 ) -> DeliveryBenchResult:
-    """Run the benchmark once; the fake runs in a child process."""
+    """Run the benchmark once; the fake runs in a child process.
+
+    `next_day`: deliver the day after the last one delivered, on the store an earlier run left in `workdir` (or
+    at `database_url`) with the same channels and people.
+    """
+    # The store is checked before the fake starts, so that a wrong one is refused at once.
+    store = await _bench_store(channels, people, database_url, workdir, next_day)
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     fake = context.Process(target=_serve_fake, args=(theirs, rate), daemon=True)
     fake.start()
     try:
         port = await asyncio.to_thread(ours.recv)
-        result = await _run(port, channels, people, papers, rate, database_url, workdir)
+        result = await _run(port, channels, people, papers, rate, store)
         ours.send("stop")
         fake_rss = float(await asyncio.to_thread(ours.recv))
     finally:
@@ -185,36 +216,73 @@ async def bench_delivery(
     return DeliveryBenchResult(**{**result, "fake_peak_rss_mb": fake_rss})
 
 
+def _targets(channels: int, people: int) -> tuple[list[ChannelRef], list[ChannelRef]]:
+    """The benchmark's channels and people's own targets, named the same in every run."""
+    from bot.domain import ChannelRef
+
+    refs = [ChannelRef("slack", WORKSPACE, f"C{n:05d}") for n in range(channels)]
+    return refs, [ChannelRef.person("slack", WORKSPACE, f"U{n:05d}") for n in range(people)]
+
+
+@dataclass(frozen=True, slots=True)
+class _BenchStore:
+    """Where a run delivers: the store's URL, the folder of its files, the day and the papers stored before."""
+
+    url: str
+    folder: Path
+    days_ahead: int
+    papers_before: int
+    next_day: bool
+
+
+async def _bench_store(
+    channels: int, people: int, database_url: str | None, workdir: Path, next_day: bool
+) -> _BenchStore:
+    """A new empty store, or (`next_day`) the one an earlier run left with the same targets, checked."""
+    from storage.sql import open_store
+
+    refs, persons = _targets(channels, people)
+    folder = workdir if next_day else await asyncio.to_thread(_fresh_workdir, workdir)
+    url = database_url or f"sqlite:///{folder / 'bench.db'}"
+    if next_day and database_url is None and not (folder / "bench.db").exists():
+        raise ValueError(f"--next-day needs the store of an earlier run in {workdir}; run once without it.")
+    probe = await open_store(url)
+    try:
+        stored = {settings.channel for settings in await probe.list_channels()}
+        if not next_day and stored:
+            raise ValueError("The benchmark needs an empty database; give --database a new one.")
+        if next_day and stored != set(refs + persons):
+            raise ValueError(
+                f"--next-day needs the store of an earlier run with the same --channels and --people; this one "
+                f"has {len(stored)} targets, not {channels + people}."
+            )
+        # The first day from today that has no digest yet.
+        days = 0
+        while next_day and await probe.has_digest(
+            (refs + persons)[0], datetime.now(UTC).date() + timedelta(days)
+        ):
+            days += 1
+        return _BenchStore(url, folder, days, await probe.count_papers(), next_day)
+    finally:
+        await probe.close()
+
+
 async def _run(
-    port: int,
-    channels: int,
-    people: int,
-    papers: int,
-    rate: float,
-    database_url: str | None,
-    workdir: Path,
+    port: int, channels: int, people: int, papers: int, rate: float, where: _BenchStore
 ) -> dict[str, Any]:
     from pydantic import SecretStr
 
     from adapters.app.compose import compose
     from adapters.bench.slack_api import direct_conversation
     from adapters.settings import Settings
-    from bot.domain import ChannelRef, ChannelSettings, Paper
+    from bot.domain import ChannelSettings, Paper
     from bot.services.due_digests import DigestScheduler
-    from storage.sql import open_store
 
-    fresh = await asyncio.to_thread(_fresh_workdir, workdir)
-    url = database_url or f"sqlite:///{fresh / 'bench.db'}"
-    probe = await open_store(url)
-    try:
-        if await probe.list_channels():
-            raise ValueError("The benchmark needs an empty database; give --database a new one.")
-    finally:
-        await probe.close()
+    refs, persons = _targets(channels, people)
     # The real process's parts, built as `paperboy digest --due` builds them, pointed at the fake Slack.
     settings = Settings(
-        database_url=url,
-        index_dir=fresh / "index",
+        database_url=where.url,
+        index_dir=where.folder / "index",
         slack_bot_token=SecretStr("xoxb-bench"),
         slack_signing_secret=SecretStr("bench-secret"),
         slack_api_url=f"http://127.0.0.1:{port}/api/",
@@ -222,13 +290,15 @@ async def _run(
         slack_rate=rate,
         delivery_concurrency=max(2000, channels + people),
     )
-    async with compose(settings, platforms=True) as house:
+    clock = ShiftedClock(where.days_ahead)
+    async with compose(settings, platforms=True, clock=clock) as house:
         paperboy, store, engine = house.core, house.store, house.engine
-        today = datetime.now(UTC).date()
+        today = clock.now().date()
+        # The day's papers, beside those of earlier days (a channel never gets a paper twice).
         await paperboy.ingest(
             [
                 Paper(
-                    arxiv_id=f"2611.{n:05d}",
+                    arxiv_id=f"2611.{where.papers_before + n:05d}",
                     title=f"Benchmark paper {n}",
                     authors=["A. Author", "B. Author"],
                     abstract="An abstract of a fair length. " * 20,
@@ -238,9 +308,7 @@ async def _run(
                 for n in range(1, papers + 11)
             ]
         )
-        refs = [ChannelRef("slack", WORKSPACE, f"C{n:05d}") for n in range(channels)]
-        persons = [ChannelRef.person("slack", WORKSPACE, f"U{n:05d}") for n in range(people)]
-        for ref in refs + persons:
+        for ref in [] if where.next_day else refs + persons:
             await store.save_settings(
                 ChannelSettings(
                     ref, hour=0, minute=0, timezone="UTC", weekdays_only=False, digest_size=papers
@@ -265,7 +333,8 @@ async def _run(
     messages = (channels + people) * (papers + 1)
     first, last = audit.get("first"), audit.get("last")
     # Every person's first message waits for their conversation to open; past the burst, at the tier's pace.
-    opening = max(0, people - OPEN_BURST) / OPEN_RATE
+    # On a next day a perfect sender opens nothing: it remembers the conversations it opened before.
+    opening = 0.0 if where.next_day else max(0, people - OPEN_BURST) / OPEN_RATE
     return {
         "channels": channels,
         "people": people,
@@ -286,6 +355,8 @@ async def _run(
         "limit_seconds": max(messages / rate, float(papers), opening + (papers if people else 0)),
         "rate": rate,
         "peak_rss_mb": _peak_rss_mb(),
+        "day": today,
+        "next_day": where.next_day,
     }
 
 
@@ -300,6 +371,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--database", default=None, help="a database URL (default: SQLite in --workdir)")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument(
+        "--next-day", action="store_true", help="deliver the next day on the store an earlier run left"
+    )
     args = parser.parse_args(argv)
     result = asyncio.run(
         bench_delivery(
@@ -309,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
             rate=args.rate,
             database_url=args.database,
             workdir=args.workdir,
+            next_day=args.next_day,
         )
     )
     print(result.report())

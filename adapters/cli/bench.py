@@ -82,6 +82,14 @@ def bench_delivery_command(
     workdir: Annotated[Path, typer.Option(help="Where the benchmark's files go.")] = Path(
         "bench-data/delivery"
     ),
+    next_day: Annotated[
+        bool,
+        typer.Option(
+            "--next-day",
+            help="Deliver the next day's digests on the store an earlier run left (same --workdir or "
+            "--database, --channels and --people), as a new process does.",
+        ),
+    ] = False,
 ) -> None:
     """Post every channel's and person's digest at once through Slack's adapter to a rate-limited fake."""
     from adapters.bench.delivery import bench_delivery
@@ -90,7 +98,13 @@ def bench_delivery_command(
         raise fail("Give the benchmark some --channels or --people to post to.")
     result = run_async(
         lambda: bench_delivery(
-            channels, papers, people=people, rate=rate, database_url=database, workdir=workdir
+            channels,
+            papers,
+            people=people,
+            rate=rate,
+            database_url=database,
+            workdir=workdir,
+            next_day=next_day,
         )
     )
     typer.echo(result.report())
