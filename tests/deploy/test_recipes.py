@@ -219,6 +219,23 @@ def test_the_build_installs_exactly_the_locked_dependencies_then_the_project_alo
     assert len(installs) == 2
 
 
+def test_the_build_compiles_bytecode_once_checked_by_hash_after_the_last_install() -> None:
+    # The image sets PYTHONDONTWRITEBYTECODE, so bytecode the build does not leave is compiled at every start.
+    commands = [
+        part.strip()
+        for keyword, arguments in dockerfile_stages()[0]
+        if keyword == "RUN"
+        for part in arguments.split("&&")
+    ]
+    installs = [i for i, command in enumerate(commands) if " install " in f" {command} "]
+    compiles = [i for i, command in enumerate(commands) if "-m compileall" in command]
+
+    assert compiles and compiles[-1] > max(installs)
+    # By source hash, not mtime: two builds of one commit give the same files.
+    assert "--invalidation-mode unchecked-hash" in commands[compiles[-1]]
+    assert "/opt/paperboy" in commands[compiles[-1]]
+
+
 def locked_versions() -> dict[str, str]:
     """Package name (normalized) -> the version requirements.lock pins."""
     pins = re.findall(r"^([A-Za-z0-9._-]+)==([^\s;]+)", LOCK.read_text(encoding="utf-8"), flags=re.MULTILINE)
