@@ -175,6 +175,22 @@ def _folder_size(path: Path) -> int:
     return sum(entry.stat().st_size for entry in path.iterdir() if entry.is_file())
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used so far by this process (all its threads) and by its ended child processes."""
+    here = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return here.ru_utime + here.ru_stime, children.ru_utime + children.ru_stime
+
+
+def _cpu_note(before: tuple[float, float], papers: int) -> str:
+    """CPU a paper since `before`: a rate on a busy machine depends on the others, the CPU it took does not."""
+    here, children = (now - then for now, then in zip(_cpu_seconds(), before, strict=True))
+    note = f"CPU {(here + children) / max(papers, 1) * 1e6:,.0f} µs a paper"
+    if children:
+        note += f" ({children / max(papers, 1) * 1e6:,.0f} of them in the snapshot parser)"
+    return note
+
+
 def _peak_rss_mb() -> float:
     # ru_maxrss is in kilobytes on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -217,13 +233,13 @@ async def bench_search(papers: int, snapshot: Path | None, queries: int, workdir
     index = await open_index(index_dir)
     rebuilt: TantivyIndex | None = None
     try:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_seconds()
         counts = await ingest_snapshot(snapshot, store, index)
         ingest_seconds = time.perf_counter() - began
         stored = await store.count_papers()
         lines.append(
             f"ingest snapshot (store + index): {counts.new:,} new, {counts.skipped:,} skipped in "
-            f"{ingest_seconds:.1f} s = {stored / ingest_seconds:,.0f} papers/s"
+            f"{ingest_seconds:.1f} s = {stored / ingest_seconds:,.0f} papers/s, {_cpu_note(cpu, stored)}"
         )
 
         began = time.perf_counter()
@@ -238,13 +254,13 @@ async def bench_search(papers: int, snapshot: Path | None, queries: int, workdir
         )
 
         rebuilt = await open_index(rebuilt_dir)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_seconds()
         indexed = await rebuilt.catch_up(store)
         build_seconds = time.perf_counter() - began
         lines.append(
             f"index build from the store (a new replica's catch-up): {indexed:,} papers in "
             f"{build_seconds:.1f} s = {indexed / max(build_seconds, 1e-9):,.0f} papers/s, "
-            f"{_folder_size(index_dir) / 1e6:,.0f} MB on disk"
+            f"{_cpu_note(cpu, indexed)}, {_folder_size(index_dir) / 1e6:,.0f} MB on disk"
         )
         await rebuilt.close()
         rebuilt = None
@@ -261,6 +277,7 @@ async def bench_search(papers: int, snapshot: Path | None, queries: int, workdir
         lines.append(_latency_line("raw index.search", raw))
         lines.append(_latency_line("service Paperboy.search", service))
         lines.append(f"peak resident memory: {_peak_rss_mb():,.0f} MB")
+        lines.append(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
         if rebuilt is not None:
             await rebuilt.close()
