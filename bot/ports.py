@@ -172,6 +172,28 @@ class ChannelRepository(Protocol):
         ...
 
 
+class AddressBook(Protocol):
+    """Where a platform delivers a target that names no conversation of its own: a Slack person's D… id.
+
+    The address of a person's own target (`ChannelRef.person`) is found with a call the platform rations
+    (Slack's conversations.open: about 50 a minute per workspace), and it does not change: kept here, a
+    restart or the next day's run does not ask for it again. It lives with the target's settings, so only a
+    target that has settings keeps one, and it goes when they go.
+    """
+
+    async def address_of(self, target: ChannelRef) -> str | None:
+        """Where the platform delivers this target, as remembered; None when unknown."""
+        ...
+
+    async def remember_address(self, target: ChannelRef, address: str) -> None:
+        """Note where the platform delivers this target; nothing for a target without settings."""
+        ...
+
+    async def forget_address(self, target: ChannelRef, address: str) -> None:
+        """Forget `address` (the platform no longer knows it), unless another address replaced it meanwhile."""
+        ...
+
+
 class VoteRepository(Protocol):
     """Stores chat votes, one per (platform, workspace, user, paper)."""
 
@@ -419,6 +441,7 @@ class LeaseBook(Protocol):
 class Store(
     PaperRepository,
     ChannelRepository,
+    AddressBook,
     VoteRepository,
     DigestRepository,
     DeliveryQueue,

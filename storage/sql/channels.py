@@ -118,6 +118,34 @@ class ChannelRows(StorePart):
         async with transaction(self.engine, write=True) as conn:
             return await self._enrol(conn, channel, change)
 
+    async def address_of(self, target: ChannelRef) -> str | None:
+        """Where the platform delivers the target (a Slack person's D… conversation), or None when unknown."""
+        statement = select(channel_settings.c.address).where(of_channel(channel_settings, target))
+        async with self.engine.connect() as conn:
+            address: str | None = (await conn.execute(statement)).scalar_one_or_none()
+        return address
+
+    async def remember_address(self, target: ChannelRef, address: str) -> None:
+        """Note where the platform delivers the target; a target without settings keeps nothing."""
+        # Only this column: the target's settings may be changing at the same moment.
+        statement = (
+            update(channel_settings)
+            .where(of_channel(channel_settings, target), channel_settings.c.address.is_distinct_from(address))
+            .values(address=address)
+        )
+        async with transaction(self.engine, write=True) as conn:
+            await conn.execute(statement)
+
+    async def forget_address(self, target: ChannelRef, address: str) -> None:
+        """Forget `address` for the target, unless another one replaced it meanwhile."""
+        statement = (
+            update(channel_settings)
+            .where(of_channel(channel_settings, target), channel_settings.c.address == address)
+            .values(address=None)
+        )
+        async with transaction(self.engine, write=True) as conn:
+            await conn.execute(statement)
+
     async def delete_person(self, person: ChannelRef) -> PersonalData:
         """Delete one person's target (settings, topics, digests, remembered messages) and votes, at once."""
         user = person.user or person.channel

@@ -121,6 +121,9 @@ class ChannelSettingsRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UtcDateTime)
     # The weekly recap's day (Monday 0 … Sunday 6), None when off (migration 0006 gave every channel Friday).
     recap_day: int | None = None
+    # Where the platform delivers the target when its id is not a conversation: a Slack person's D… id, which
+    # conversations.open (rationed by Slack) answers; None until known, and for channels (migration 0008).
+    address: str | None = Field(default=None, sa_type=String(REF_PART))
 
 
 class TopicRow(SQLModel, table=True):

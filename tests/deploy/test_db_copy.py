@@ -23,6 +23,7 @@ from adapters.slack.installations import SlackInstallations
 from adapters.slack.tokens import TokenSealer
 from adapters.sources.demo import load_demo_papers
 from bot.domain import SHOWN_AS_CARD, ChannelRef, ChannelSettings, DigestPlan, ScoredPaper, Vote, WeekRecap
+from bot.ports import SettingsChange
 from storage.sql.engine import create_engine_for
 from storage.sql.store import SqlStore, open_store
 from storage.sql.tables import metadata
@@ -31,6 +32,7 @@ from tests.conftest import POSTGRES_SERVER, REQUIRE_POSTGRES
 PAPERBOY = str(Path(sys.executable).with_name("paperboy"))
 DAY = date(2026, 11, 25)
 CHANNEL = ChannelRef("slack", "T1", "C1")
+PERSON = ChannelRef.person("slack", "T1", "U1")
 pytestmark = pytest.mark.postgres
 
 
@@ -74,6 +76,9 @@ async def filled_sqlite(tmp_path: Path) -> str:
                 ChannelRef("discord", "G1", "C2"), paused=True, pause_reason="gone", recap_day=None
             )
         )
+        # A person's own target, with the D… conversation Slack opened for them (migration 0008).
+        await store.enrol(PERSON, SettingsChange())
+        await store.remember_address(PERSON, "D0PERSON")
         for topic in ("gaussian splatting", "cat:cs.CL", 'author:"Ada Lovelace"'):
             await store.add_topic(CHANNEL, topic)
         for user in ("U1", "U2", "U3"):
@@ -192,6 +197,7 @@ async def test_the_copy_keeps_working_as_a_store_where_new_ids_follow_the_copied
         digest_id = await store.create_digest(plan)
         assert await store.paper_for_message(CHANNEL, "1700000099.000001") == papers[5].arxiv_id
         assert (await store.vote_counts([papers[0].arxiv_id], None)) == {papers[0].arxiv_id: 3}
+        assert await store.address_of(PERSON) == "D0PERSON"
     finally:
         await store.close()
     assert [t.query for t in topics][-1] == "diffusion" and len(topics) == 4

@@ -72,7 +72,7 @@ async def test_the_migrated_schema_is_exactly_the_tables_of_the_code(database_ur
 
     assert names == TABLES
     assert differences == []
-    assert revision == HEAD == "0007"
+    assert revision == HEAD == "0008"
 
 
 async def test_downgrade_removes_every_table_and_upgrade_brings_them_back(database_url: str) -> None:
