@@ -374,10 +374,9 @@ class TantivyIndex:
             # Written before marks existed, when stamps could lag behind commits: read its margin once.
             after = watermark - CATCH_UP_MARGIN
         # Rebuilding an empty index, the papers read (each once) are new to it, unless something else writes.
-        rebuild_from: int | None = None
-        if await asyncio.to_thread(self._num_docs) == 0:
+        rebuild_from = await asyncio.to_thread(self._rebuild_point)
+        if rebuild_from is not None:
             after = None
-            rebuild_from = self._other_writes
         progress = _CatchUpProgress(after)
         last_commit = time.monotonic()
         with young_garbage_only():
@@ -425,6 +424,11 @@ class TantivyIndex:
 
     def _num_docs(self) -> int:
         return int(self._index.searcher().num_docs)
+
+    def _rebuild_point(self) -> int | None:
+        """When the index holds no document, the count of other writes so far (taken together, under the lock)."""
+        with self._write_lock:
+            return self._other_writes if self._num_docs() == 0 else None
 
     def _reopen(self) -> None:
         with self._write_lock:
