@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.vectors.model import DEFAULT_MODEL, ModelChoice, bundled_model_path, choose_model
@@ -60,11 +61,17 @@ def _say_off_once(reason: str) -> None:
 
 
 def open_semantic(
-    store: EmbeddingStore, model: str | None, *, topic_similarity: float = DEFAULT_TOPIC_SIMILARITY
+    store: EmbeddingStore,
+    model: str | None,
+    *,
+    topic_similarity: float = DEFAULT_TOPIC_SIMILARITY,
+    cache_dir: Path | None = None,
 ) -> SemanticSearch | None:
     """The semantic index over the store's embeddings, or None (said once in the log) when it is off.
 
-    Nothing heavy happens here: the model loads on first use, the vectors on the first search.
+    Nothing heavy happens here: the model loads on first use, the vectors on the first search. A local
+    mean-pooled model runs on ONNX Runtime when it is installed (built once into `cache_dir`, see
+    storage.vectors.onnx); any other on sentence-transformers.
     """
     choice = choose_model(model)
     if choice is None:
@@ -77,6 +84,12 @@ def open_semantic(
         )
         return None
     # Imported here, not above: it needs numpy and torch, which this module must do without.
-    from storage.vectors.index import SemanticSearch, SentenceEmbedder
+    from storage.vectors.index import MAX_TOKENS, Embedder, SemanticSearch, SentenceEmbedder
+    from storage.vectors.onnx import OnnxEmbedder, mean_pooled, onnx_runtime_installed
 
-    return SemanticSearch(store, SentenceEmbedder(choice), topic_similarity=topic_similarity)
+    embedder: Embedder
+    if choice.local and onnx_runtime_installed() and mean_pooled(Path(choice.source)):
+        embedder = OnnxEmbedder(choice, max_tokens=MAX_TOKENS, cache_dir=cache_dir)
+    else:
+        embedder = SentenceEmbedder(choice)
+    return SemanticSearch(store, embedder, topic_similarity=topic_similarity)

