@@ -245,7 +245,7 @@ async def bench_relevance(
     hidden = await asyncio.to_thread(distractor_papers, distractors, vocabulary)
     papers = demo + hidden
     lines = [
-        f"paperboy bench relevance: {len(queries)} queries ({', '.join(kinds)}) {len(held_out)} held out and "
+        f"paperboy bench relevance: {len(queries)} queries ({', '.join(kinds)}), {len(held_out)} held out and "
         f"{len(descriptions)} descriptions, "
         f"{len(demo)} demo papers among {distractors:,} distractors, {date.today().isoformat()}"
     ]
@@ -377,7 +377,8 @@ async def _open_semantic(store: SqlStore, on_progress: Callable[[Any], None] | N
     seconds = time.perf_counter() - began
     rate = f" = {progress.embedded / seconds:,.1f} papers/s" if progress.embedded else ""
     note = (
-        f"  embeddings ({semantic_index.model}): {progress.embedded:,} computed in {seconds:,.1f} s{rate}, "
+        f"  embeddings ({semantic_index.model} on {getattr(semantic_index.embedder, 'runtime', '?')}): "
+        f"{progress.embedded:,} computed in {seconds:,.1f} s{rate}, "
         f"{progress.current:,} reused from an earlier run"
     )
     await semantic_index.catch_up()

@@ -142,6 +142,8 @@ def _from_rows(blobs: Sequence[bytes]) -> np.ndarray:
 class SentenceEmbedder:
     """A sentence-transformers model on the CPU, loaded on first use; one forward pass at a time."""
 
+    runtime = "sentence-transformers"
+
     def __init__(self, choice: ModelChoice, *, device: str = "cpu", max_tokens: int = MAX_TOKENS) -> None:
         self.name = choice.key
         self._choice = choice

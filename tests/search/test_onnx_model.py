@@ -1,5 +1,5 @@
 """The default model on ONNX Runtime (storage.vectors.onnx): built once from the packaged model into a cache
-folder, the same vectors as sentence-transformers' to within int8 rounding, the same answers, and a query
+folder, the same vectors as sentence-transformers', batched by length, and a query
 embedded in a fresh process without importing torch. Skipped where the semantic extra is not installed."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -67,23 +66,13 @@ def test_the_build_keeps_the_vectors_and_is_made_once(cache: Path) -> None:
 
     cosines = (fast * exact).sum(axis=1)
     assert fast.shape == exact.shape == (50, 384)
-    assert cosines.min() >= 0.97 and cosines.mean() >= 0.985
-    # Each paper's nearest other paper stays the same for most (44 of 50 when written): int8 rounding swaps
-    # a few near-ties; a broken export or pooling would swap most.
-    nearest_fast = (fast @ fast.T - 2 * _identity(50)).argmax(axis=1)
-    nearest_exact = (exact @ exact.T - 2 * _identity(50)).argmax(axis=1)
-    assert (nearest_fast == nearest_exact).sum() >= 40
+    # The same model in float32: the same vectors, to rounding (vectors stored before stay valid).
+    assert cosines.min() > 0.9999
     # Loading again, or building again, reuses the build.
     assert build(Path(choice.source), folder) == folder
     OnnxEmbedder(choice, max_tokens=MAX_TOKENS, cache_dir=cache).encode(["one more"])
     assert (folder / MODEL_FILE).stat().st_mtime_ns == built
     assert [p.name for p in cache.iterdir()] == [folder.name]  # no staging folder left behind
-
-
-def _identity(size: int) -> Any:
-    import numpy as np
-
-    return np.eye(size, dtype=np.float32)
 
 
 @needs_extra
@@ -97,10 +86,9 @@ def test_batches_sorted_by_length_give_each_text_its_own_vector(cache: Path) -> 
     together = embedder.encode(texts)
     alone = embedder.encode([texts[0]])[0], embedder.encode([texts[-1]])[0], embedder.encode([texts[7]])[0]
     assert together.shape == (42, 384)
-    # int8 activations are scaled per forward pass, so a text's vector moves a little with its batch (a cosine
-    # of 0.988 at worst when written); a batch handed back in the wrong order would fall far below.
+    # Padding is masked out: a text's vector does not depend on the batch it is in, nor on its place there.
     for vector, row in zip(alone, (0, 41, 7), strict=True):
-        assert float(vector @ together[row]) > 0.97
+        assert float(vector @ together[row]) > 0.9999
     assert float(alone[0] @ together[41]) < 0.9
     assert embedder.encode([]).shape[0] == 0
 
