@@ -151,7 +151,8 @@ async def _connect_slack(settings: Settings, store: SqlStore, telemetry: Telemet
     config = SlackConfig.from_settings(settings)
     # Many workspaces: their installations live in Paperboy's own database, on the store's engine.
     engine = store.engine if config.uses_oauth and not config.socket_mode else None
-    return await connect_slack(config, telemetry, engine=engine)
+    # The store is the Slack publisher's address book: people's D… conversations outlive this process.
+    return await connect_slack(config, telemetry, engine=engine, addresses=store)
 
 
 @asynccontextmanager

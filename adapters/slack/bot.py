@@ -365,8 +365,12 @@ class SlackBot:
         """A person opened the App Home: its Home tab is published for them (Bolt acks when this returns)."""
         team = str(body.get("team_id") or context.team_id or "")
         user = str(event.get("user") or "")
-        # The event names the person's direct-message conversation: no conversations.open needed for it.
-        self.publisher.direct.remember(team, user, str(event.get("channel") or ""))
+        # The event names the person's direct-message conversation: no conversations.open needed for it. It is
+        # noted in the background: the ack need not wait for the store, whose writers take turns.
+        person = ChannelRef.person(PLATFORM, team, user)
+        self.work.start(
+            self.publisher.direct.note(person, str(event.get("channel") or "")), "direct messages"
+        )
         if event.get("tab") == "home":
             self.work.start(self.publish_home(client, team, user), "home")
 

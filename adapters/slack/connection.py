@@ -22,10 +22,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.config import SlackConfig
+from adapters.slack.direct import DirectMessages
 from adapters.slack.installations import SlackInstallations, open_installations
 from adapters.slack.publisher import ChannelPacer, SlackPublisher
 from adapters.slack.ratelimits import ReportingRateLimitHandler
-from bot.ports import NullTelemetry, Telemetry
+from bot.ports import AddressBook, NullTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,11 @@ class SlackConnection:
     """Slack's Web API for one process: Bolt's client, the digest poster, installations and the publisher."""
 
     def __init__(
-        self, config: SlackConfig, telemetry: Telemetry, installations: SlackInstallations | None
+        self,
+        config: SlackConfig,
+        telemetry: Telemetry,
+        installations: SlackInstallations | None,
+        addresses: AddressBook | None = None,
     ) -> None:
         self.config = config
         self.telemetry = telemetry
@@ -128,6 +133,8 @@ class SlackConnection:
             self.bot_token,
             pacer=ChannelPacer(config.post_interval),
             vote_emoji=config.vote_emoji[0],
+            # People's D… conversations are kept in the store too: a restart opens none of them again.
+            direct=DirectMessages(self.poster, self.bot_token, addresses=addresses),
         )
 
     async def bot_token(self, team_id: str) -> str | None:
@@ -142,13 +149,20 @@ class SlackConnection:
 
 
 async def connect_slack(
-    config: SlackConfig, telemetry: Telemetry, *, engine: AsyncEngine | None = None
+    config: SlackConfig,
+    telemetry: Telemetry,
+    *,
+    engine: AsyncEngine | None = None,
+    addresses: AddressBook | None = None,
 ) -> SlackConnection:
-    """The one Slack build: check the configuration, open the installations (OAuth) and the publisher."""
+    """The one Slack build: check the configuration, open the installations (OAuth) and the publisher.
+
+    `addresses` (the store) keeps each person's D… conversation, so that no later process opens it again.
+    """
     config.validate()
     installations: SlackInstallations | None = None
     if config.uses_oauth:
         if engine is None:
             raise ValueError("The OAuth install needs the database engine for its installation tables.")
         installations = await open_installations(engine, config.client_id or "", config.secret_keys)
-    return SlackConnection(config, telemetry, installations)
+    return SlackConnection(config, telemetry, installations, addresses)

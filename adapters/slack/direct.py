@@ -2,7 +2,10 @@
 
 A person's own digest target (`ChannelRef.person`, `slack:T123:@U456`) names a user, not a conversation.
 `conversations.open users=U456` (scope im:write) answers the D… id of the bot's direct messages with them;
-it is the same id every time, so it is remembered (the App Home's `app_home_opened` event tells it too).
+it is the same id every time, so it is remembered (the App Home's `app_home_opened` event tells it too): in
+memory, and in the core's address book (the store, given by the composition root), so that a restart or each
+day's `paperboy digest --due` does not open every person's conversation again at Slack's tier 3 pace (about
+50 a minute per workspace: 2,000 people would wait some 40 minutes).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.refusals import PERSON_GONE_REASONS, ChannelUnavailable, SlackPostError
 from adapters.slack.runtime import slack_error
 from bot.domain import ChannelRef
+from bot.ports import AddressBook
 from bot.services.pacing import RateGate
 
 log = logging.getLogger(__name__)
@@ -36,19 +40,25 @@ MAX_REMEMBERED = 200_000
 
 
 class DirectMessages:
-    """Finds (and remembers) the D… conversation of a person's direct messages, and reads their time zone."""
+    """Finds (and remembers) the D… conversation of a person's direct messages, and reads their time zone.
+
+    A conversation is looked for in memory, then in the address book (when given), and only then opened; what
+    is opened or told by an event is written to both.
+    """
 
     def __init__(
         self,
         client: AsyncWebClient,
         tokens: TokenLookup,
         *,
+        addresses: AddressBook | None = None,
         open_rate: float = OPEN_RATE,
         open_burst: int = OPEN_BURST,
         max_remembered: int = MAX_REMEMBERED,
     ) -> None:
         self._client = client
         self._tokens = tokens
+        self._book = addresses
         self._open_rate = open_rate
         self._open_burst = open_burst
         self._max = max_remembered
@@ -56,7 +66,7 @@ class DirectMessages:
         self._gates: dict[str, RateGate] = {}
 
     def remember(self, workspace: str, user: str, conversation: str) -> None:
-        """Note the D… conversation of a person's direct messages (as an event from Slack told it)."""
+        """Note the D… conversation of a person's direct messages in memory."""
         if not (workspace and user and conversation.startswith("D")):
             return
         self._known[(workspace, user)] = conversation
@@ -64,23 +74,89 @@ class DirectMessages:
         while len(self._known) > self._max:
             self._known.popitem(last=False)
 
+    async def note(self, person: ChannelRef, conversation: str) -> None:
+        """Note the D… conversation an event from Slack told (app_home_opened), in memory and in the book."""
+        if not (person.workspace and person.user and conversation.startswith("D")):
+            return
+        if self.known(person.workspace, person.user) == conversation:
+            # Told before (each time the person opens the app): stored then, or they had no settings to keep
+            # it with, and their first digest stores it. One write less per visit.
+            return
+        self.remember(person.workspace, person.user, conversation)
+        await self._keep(person, conversation)
+
     def forget(self, workspace: str, user: str) -> None:
-        """Forget a person's conversation (they left, or Slack no longer knows it)."""
+        """Forget a person's conversation in memory (they left, or Slack refused their direct messages)."""
         self._known.pop((workspace, user), None)
 
+    async def forget_stale(self, person: ChannelRef, conversation: str) -> None:
+        """Forget a conversation Slack no longer knows, in memory and in the book (unless replaced meanwhile)."""
+        user = person.user or ""
+        if self._known.get((person.workspace, user)) == conversation:
+            del self._known[(person.workspace, user)]
+        if self._book is None:
+            return
+        try:
+            await self._book.forget_address(person, conversation)
+        except Exception as error:
+            # The next look-up may find the stale id again; it is then forgotten again and opened afresh.
+            log.warning("could not forget the stored conversation of %s: %s", person, type(error).__name__)
+
     def known(self, workspace: str, user: str) -> str | None:
-        """The remembered conversation of a person, or None."""
+        """The conversation of a person remembered in memory, or None."""
         return self._known.get((workspace, user))
 
     async def conversation(self, person: ChannelRef) -> str:
         """The D… id of the bot's direct messages with a person; ChannelUnavailable when Slack refuses them."""
+        conversation, _opened = await self.find(person)
+        return conversation
+
+    async def find(self, person: ChannelRef) -> tuple[str, bool]:
+        """The D… id of a person's direct messages, and whether it was opened just now (False: remembered).
+
+        Memory first, then the address book, then conversations.open at the workspace's pace; an id opened is
+        written to both.
+        """
         user = person.user
         if not user:
             raise ValueError(f"{person} is not a person's target")
         found = self.known(person.workspace, user)
         if found is not None:
             self._known.move_to_end((person.workspace, user))
-            return found
+            return found, False
+        stored = await self._stored(person)
+        if stored is not None:
+            self.remember(person.workspace, user, stored)
+            return stored, False
+        conversation = await self._open(person, user)
+        self.remember(person.workspace, user, conversation)
+        await self._keep(person, conversation)
+        return conversation, True
+
+    async def _stored(self, person: ChannelRef) -> str | None:
+        """The conversation the address book holds for a person, or None (also when the book cannot answer)."""
+        if self._book is None:
+            return None
+        try:
+            stored = await self._book.address_of(person)
+        except Exception as error:
+            # The book saves calls; it is never a reason not to deliver: the conversation is opened instead.
+            log.warning("could not read the stored conversation of %s: %s", person, type(error).__name__)
+            return None
+        return stored if stored and stored.startswith("D") else None
+
+    async def _keep(self, person: ChannelRef, conversation: str) -> None:
+        """Write a person's conversation to the address book (a person without settings keeps nothing)."""
+        if self._book is None:
+            return
+        try:
+            await self._book.remember_address(person, conversation)
+        except Exception as error:
+            # Kept in memory all the same; a later process opens the conversation once more.
+            log.warning("could not store the conversation of %s: %s", person, type(error).__name__)
+
+    async def _open(self, person: ChannelRef, user: str) -> str:
+        """conversations.open for a person, at the workspace's pace; the D… id Slack answers."""
         token = await self._tokens(person.workspace)
         if token is None:
             raise ChannelUnavailable(PERSON_GONE_REASONS["no_installation"])
@@ -100,7 +176,6 @@ class DirectMessages:
         conversation = str((response.get("channel") or {}).get("id") or "")
         if not conversation:
             raise SlackPostError(f"Slack opened no conversation for {person}.")
-        self.remember(person.workspace, user, conversation)
         return conversation
 
     def _gate(self, workspace: str) -> RateGate:

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -29,6 +29,8 @@ from adapters.slack.runtime import slack_error
 from bot.domain import ChannelRef, Delivery, DigestPlan, ScoredPaper
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Apps outside the Marketplace may read at most 15 messages per conversations.* call, about once a minute.
 # The look-up after a crash reads page after page, back to just after the last message known to be posted
@@ -173,24 +175,24 @@ class SlackPublisher:
         token = await self._tokens(plan.channel.workspace)
         if token is None:
             await self._channel_gone(plan.channel, "no_installation")
-        conversation = await self.conversation(plan.channel)
         if after:
             oldest = after
         elif since is not None:
             oldest = _slack_ts(since - CLOCK_MARGIN)
         else:
             oldest = _day_before(plan.local_date)
-        args: dict[str, Any] = {
-            "token": token,
-            "channel": conversation,
-            "include_all_metadata": True,
-            "limit": LOOKUP_PAGE,
-            "oldest": oldest,
-            "inclusive": False,
-        }
         thread = None if delivery.is_parent else thread_id
-        pages = 0
-        try:
+
+        async def look_in(conversation: str) -> str | None:
+            args: dict[str, Any] = {
+                "token": token,
+                "channel": conversation,
+                "include_all_metadata": True,
+                "limit": LOOKUP_PAGE,
+                "oldest": oldest,
+                "inclusive": False,
+            }
+            pages = 0
             while True:
                 if pages:
                     await self._sleep(self.lookup_interval)
@@ -205,6 +207,9 @@ class SlackPublisher:
                     log.info("delivery %s is not in %s (%d page(s) read)", delivery.id, plan.channel, pages)
                     return None
                 args["cursor"] = cursor
+
+        try:
+            return await self._in_conversation(plan.channel, look_in)
         except SlackApiError as error:
             code = slack_error(error)
             if code in _NO_HISTORY:
@@ -244,10 +249,8 @@ class SlackPublisher:
         token = await self._tokens(channel.workspace)
         if token is None:
             await self._channel_gone(channel, "no_installation")
-        conversation = await self.conversation(channel)
         args: dict[str, Any] = {
             "token": token,
-            "channel": conversation,
             "text": message.text,
             "blocks": message.blocks,
             "unfurl_links": False,
@@ -257,19 +260,23 @@ class SlackPublisher:
             args["thread_ts"] = thread_ts
         if metadata:
             args["metadata"] = metadata
-        async with self.pacer.turn(channel):
-            try:
-                response = await self._client.chat_postMessage(**args)
-            except SlackApiError as error:
-                code = slack_error(error)
-                if code in gone_reasons(channel):
-                    await self._channel_gone(channel, code)
-                raise SlackPostError(f"Slack refused the message for {channel}: {code}.") from error
-            except (aiohttp.ClientError, TimeoutError) as error:
-                # Not retried here: the message may be in the channel already (see connection.POSTING_METHODS).
-                raise SlackPostError(
-                    f"Slack's answer for {channel} was lost ({type(error).__name__}); it may have been posted."
-                ) from error
+
+        async def send(conversation: str) -> Any:
+            async with self.pacer.turn(channel):
+                return await self._client.chat_postMessage(channel=conversation, **args)
+
+        try:
+            response = await self._in_conversation(channel, send)
+        except SlackApiError as error:
+            code = slack_error(error)
+            if code in gone_reasons(channel):
+                await self._channel_gone(channel, code)
+            raise SlackPostError(f"Slack refused the message for {channel}: {code}.") from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            # Not retried here: the message may be in the channel already (see connection.POSTING_METHODS).
+            raise SlackPostError(
+                f"Slack's answer for {channel} was lost ({type(error).__name__}); it may have been posted."
+            ) from error
         return str(response["ts"])
 
     async def post_card(self, channel: ChannelRef, item: ScoredPaper) -> str:
@@ -322,6 +329,30 @@ class SlackPublisher:
         """The Slack conversation a target's messages go to: the channel, or the person's direct messages."""
         return await self.direct.conversation(target) if target.is_person else target.channel
 
+    async def _in_conversation(self, target: ChannelRef, call: Callable[[str], Awaitable[T]]) -> T:
+        """`call` with the Slack conversation of a target, its SlackApiError raised as it came.
+
+        A person's conversation remembered from before (in memory or in the store) that Slack no longer knows
+        (channel_not_found) is forgotten and opened afresh, once; one opened just now is refused as it is.
+        The refused call took nothing (no message, no file), so making it again doubles nothing.
+        """
+        if not target.is_person:
+            return await call(target.channel)
+        conversation, opened = await self.direct.find(target)
+        try:
+            return await call(conversation)
+        except SlackApiError as error:
+            if opened or slack_error(error) != "channel_not_found":
+                raise
+            log.warning(
+                "Slack no longer knows %s, the direct messages of %s; opening them again",
+                conversation,
+                target,
+            )
+        await self.direct.forget_stale(target, conversation)
+        conversation = await self.direct.conversation(target)
+        return await call(conversation)
+
     async def person_timezone(self, person: ChannelRef) -> str | None:
         """The person's zone as Slack keeps it (users.info `tz`), so their digest comes at 08:00 their time."""
         return await self.direct.timezone_of(person)
@@ -334,9 +365,9 @@ class SlackPublisher:
         token = await self._tokens(person.workspace)
         if token is None:
             await self._channel_gone(person, "no_installation")
-        conversation = await self.conversation(person)
-        async with self.pacer.turn(person):
-            try:
+
+        async def upload(conversation: str) -> None:
+            async with self.pacer.turn(person):
                 await self._client.files_upload_v2(
                     token=token,
                     channel=conversation,
@@ -345,21 +376,22 @@ class SlackPublisher:
                     content=content,
                     initial_comment=comment,
                 )
-            except SlackApiError as error:
-                code = slack_error(error)
-                if code == "missing_scope":
-                    # The files:write scope, not the direct messages': nothing to pause.
-                    raise SlackPostError(
-                        "Paperboy lacks the permission to upload files in this workspace (the files:write "
-                        "scope); ask an admin to reinstall it."
-                    ) from error
-                if code in gone_reasons(person):
-                    await self._channel_gone(person, code)
-                raise SlackPostError(f"Slack did not take the file ({code}).") from error
-            except (SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
+
+        try:
+            await self._in_conversation(person, upload)
+        except SlackApiError as error:
+            code = slack_error(error)
+            if code == "missing_scope":
+                # The files:write scope, not the direct messages': nothing to pause.
                 raise SlackPostError(
-                    f"Sending the file to {person} failed ({type(error).__name__})."
+                    "Paperboy lacks the permission to upload files in this workspace (the files:write "
+                    "scope); ask an admin to reinstall it."
                 ) from error
+            if code in gone_reasons(person):
+                await self._channel_gone(person, code)
+            raise SlackPostError(f"Slack did not take the file ({code}).") from error
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
+            raise SlackPostError(f"Sending the file to {person} failed ({type(error).__name__}).") from error
 
 
 # The errors a post raises live with the refusals; callers may take them from here as before.

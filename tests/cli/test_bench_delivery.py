@@ -37,6 +37,9 @@ async def test_a_next_day_run_delivers_again_on_the_store_an_earlier_run_left(tm
     assert first.day is not None and again.day == first.day + timedelta(days=1)
     assert again.problems == [] and again.messages_posted == again.messages_expected == 3 * 3
     assert again.dm_conversations == 2
+    # The first run stored each person's conversation: this new process opens none.
+    assert (first.opens, again.opens) == (2, 0)
+    assert "conversations.open: 0 calls" in report
     assert "(the next day, on the store an earlier run left)" in report
 
     with pytest.raises(

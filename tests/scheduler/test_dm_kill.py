@@ -99,6 +99,9 @@ async def test_personal_digests_survive_sigkill_at_random_moments(tmp_path: Path
             # Every message went to a person's direct messages, none to a conversation named after the target.
             assert audit["channels"] == audit["direct_messages"] == len(people), f"{REPLAY}: {audit}"
         assert await run.all_posted() == [], REPLAY
+        # Each person's conversation is in the store, whatever moment a kill came at: tomorrow opens none.
+        for person in people:
+            assert await run.store.address_of(person) == direct_conversation(TEAM, person.user or ""), REPLAY
 
         await same_day_again(run, people, lambda: len(fake.messages))
 

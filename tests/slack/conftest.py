@@ -255,12 +255,15 @@ async def start(
     running: list[SlackService] = []
     connections: list[SlackConnection] = []
     clients: list[httpx.AsyncClient] = []
+    # One count for every harness on the fake: the response_url names of two (a restart) never meet.
+    names = itertools.count(1)
 
     async def starter(**overrides: Any) -> SlackHarness:
         config = replace(slack_config, **overrides)
         # In the composition root's order: Slack's connection first, then a core that posts through it.
         engine = store.engine if config.uses_oauth else None  # the store the core keeps
-        connection = await connect_slack(config, paperboy.telemetry, engine=engine)
+        # The store keeps people's D… conversations, as the composition root has it.
+        connection = await connect_slack(config, paperboy.telemetry, engine=engine, addresses=store)
         connections.append(connection)
         core = Paperboy(
             paperboy.store,
@@ -274,7 +277,7 @@ async def start(
         running.append(service)
         http = httpx.AsyncClient(timeout=30)
         clients.append(http)
-        return SlackHarness(fake_slack, service, core, http)
+        return SlackHarness(fake_slack, service, core, http, _names=names)
 
     try:
         yield starter
