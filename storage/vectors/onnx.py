@@ -213,9 +213,7 @@ class OnnxEmbedder:
                 tokenizer.enable_truncation(max_length=self._max_tokens)
                 tokenizer.no_padding()
                 self._session, self._tokenizer = session, tokenizer
-                log.info(
-                    "Semantic model %s (ONNX) loaded in %.1f s.", self.name, time.perf_counter() - began
-                )
+                log.info("Semantic model %s (ONNX) loaded in %.1f s.", self.name, time.perf_counter() - began)
             return self._session, self._tokenizer
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
