@@ -19,6 +19,7 @@ normalization (all-MiniLM-L6-v2 and most sentence-transformers models). Any othe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -46,6 +47,8 @@ TOKENIZER_FILE = "tokenizer.json"
 # Texts per forward pass. Texts are sorted by length first, so a batch pads to about its own length.
 BATCH = 32
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# A staging folder this old belongs to a build that was killed (a build takes a minute at most).
+ABANDONED_SECONDS = 3600.0
 
 
 def default_cache_dir() -> Path:
@@ -108,6 +111,7 @@ def build(source: Path, folder: Path) -> Path:
     began = time.perf_counter()
     log.info("Building the ONNX model of %s once (a minute at most); it is kept in %s.", source, folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         _export(source, staging / "exported.onnx")
@@ -127,6 +131,14 @@ def build(source: Path, folder: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("ONNX model built in %.1f s.", time.perf_counter() - began)
     return folder
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Delete staging folders of this build that a killed process left, an hour old or more."""
+    for staging in folder.parent.glob(f".{folder.name}-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - staging.stat().st_mtime > ABANDONED_SECONDS:
+                shutil.rmtree(staging, ignore_errors=True)
 
 
 def _export(source: Path, target: Path) -> None:

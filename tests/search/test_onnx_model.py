@@ -122,6 +122,40 @@ def _environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name != "PAPERBOY_SEMANTIC_MODEL"}
 
 
+def test_a_build_clears_what_a_killed_build_left_an_hour_ago(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import storage.vectors.onnx as onnx_module
+    from storage.vectors.onnx import ABANDONED_SECONDS, build
+
+    def failing_export(source: Path, target: Path) -> None:
+        target.write_bytes(b"half an export")
+        raise RuntimeError("the export failed")
+
+    monkeypatch.setattr(onnx_module, "_export", failing_export)
+
+    folder = tmp_path / "model-abc"
+    folder.mkdir()
+    (folder / MODEL_FILE).write_bytes(b"built")
+    abandoned, recent = tmp_path / ".model-abc-old", tmp_path / ".model-abc-busy"
+    for staging in (abandoned, recent):
+        staging.mkdir()
+    long_ago = os.stat(recent).st_mtime - ABANDONED_SECONDS - 60
+    os.utime(abandoned, (long_ago, long_ago))
+
+    # A finished build is reused as it is; a build that has to run first clears the abandoned staging, and a
+    # failed one its own.
+    assert build(tmp_path / "no-model-needed", folder) == folder
+    assert abandoned.exists()
+    (folder / MODEL_FILE).unlink()
+    with pytest.raises(RuntimeError, match="the export failed"):
+        build(tmp_path / "no-model-needed", folder)
+    assert not abandoned.exists() and recent.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model-abc-busy", "model-abc"]
+
+
 def test_only_mean_pooled_models_are_built(tmp_path: Path) -> None:
     def model_folder(name: str, pooling: dict[str, bool], modules: list[str]) -> Path:
         folder = tmp_path / name
