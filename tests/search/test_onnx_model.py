@@ -116,6 +116,48 @@ print(type(semantic.embedder).__name__, vector.shape[0], "torch" in sys.modules,
     assert done.stdout.split() == ["OnnxEmbedder", "384", "False", "False"]
 
 
+@needs_extra
+@skip_without
+def test_paperboy_search_answers_by_meaning_without_importing_torch(cache: Path, tmp_path: Path) -> None:
+    from tests.cli.without_extra import run_paperboy
+
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'paperboy.db'}",
+        "PAPERBOY_INDEX_DIR": str(tmp_path / "index"),
+        "PAPERBOY_MODEL_CACHE": str(cache),
+        "PAPERBOY_SEMANTIC_MODEL": "",
+    }
+    ingested = run_paperboy(tmp_path, "ingest", "demo", env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    embedded = run_paperboy(tmp_path, "index", "embeddings", "--no-progress", env=env)
+    assert "50 already current" in embedded.stdout, embedded.stdout + embedded.stderr
+
+    # Words the papers lack, so only the model can answer; -X importtime lists every module the process loaded.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "from adapters.cli.main import main; main()",
+            "search",
+            "remember stuff at runtime",
+            "--json",
+        ],
+        env={**_environment(), **env, "PAPERBOY_REFRESH_MINUTES": "0"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)[0]["title"] == "Titans: Learning to Memorize at Test Time"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert {"onnxruntime", "tokenizers", "numpy"} <= imported
+    assert not {"torch", "sentence_transformers", "transformers"} & imported
+
+
 def _environment() -> dict[str, str]:
     import os
 
