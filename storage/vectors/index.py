@@ -123,7 +123,9 @@ def text_hash(text: str) -> str:
 
 def to_bytes(vector: np.ndarray) -> bytes:
     """A vector as stored: little-endian float16."""
-    return np.asarray(vector, dtype="<f2").tobytes()
+    # Named, so that mypy reads bytes whether numpy's types are installed (the extra) or not.
+    stored: bytes = np.asarray(vector, dtype="<f2").tobytes()
+    return stored
 
 
 def from_bytes(data: bytes) -> np.ndarray:
