@@ -20,6 +20,7 @@ from bot.core import Paperboy
 from storage.search.index import TantivyIndex, open_index
 from storage.sql import SqlStore, open_store
 from tests.clock import FixedClock
+from tests.conftest import copy_of_migrated_sqlite
 from tests.fakes.discord import FORUM, FakeDiscord, InteractionRecord
 
 # A Wednesday, so weekday digests are due.
@@ -87,9 +88,9 @@ async def discord_core(fake: FakeDiscord, store: SqlStore, index: TantivyIndex) 
 
 
 @pytest.fixture
-async def paperboy(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[Paperboy]:
+async def paperboy(tmp_path: Path, fake: FakeDiscord, migrated_sqlite: Path) -> AsyncIterator[Paperboy]:
     """The core on a fresh SQLite store and index (see `discord_core`)."""
-    store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
+    store = await open_store(copy_of_migrated_sqlite(migrated_sqlite, tmp_path / "paperboy.db"))
     index = await open_index(tmp_path / "index")
     try:
         async with discord_core(fake, store, index) as app:

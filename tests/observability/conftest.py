@@ -20,6 +20,7 @@ from bot.core import Paperboy
 from storage.search.index import open_index
 from storage.sql import open_store
 from tests.clock import FixedClock
+from tests.conftest import copy_of_migrated_sqlite
 
 TODAY = date(2026, 11, 25)
 
@@ -35,10 +36,10 @@ class Served:
 
 
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, migrated_sqlite: Path) -> AsyncIterator[Served]:
     """Paperboy holding the demo papers, with /healthz, /readyz and /metrics on a free loopback port."""
     telemetry = Observability()
-    store = await open_store(f"sqlite:///{tmp_path / 'paperboy.db'}")
+    store = await open_store(copy_of_migrated_sqlite(migrated_sqlite, tmp_path / "paperboy.db"))
     index = await open_index(tmp_path / "index")
     paperboy = Paperboy(
         store=store,

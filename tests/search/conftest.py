@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from bot.domain import Paper, UpsertCounts
@@ -17,6 +16,7 @@ from bot.query import parse_query
 from storage.search.index import TantivyIndex, open_index
 from storage.sql import SqlStore, open_store
 from tests.clock import FixedClock
+from tests.conftest import copy_of_migrated_sqlite, empty_postgres
 
 Fill = Callable[[Sequence[Paper]], Awaitable[TantivyIndex]]
 
@@ -111,29 +111,15 @@ async def index(tmp_path: Path) -> AsyncIterator[TantivyIndex]:
         await opened.close()
 
 
-async def _empty_postgres(url: str) -> None:
-    """Empty every table of the session's PostgreSQL database but Alembic's."""
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        names = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-        )
-        if names:
-            tables = ", ".join(f'"{row["tablename"]}"' for row in names)
-            await conn.execute(f"TRUNCATE {tables} CASCADE")
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(params=["direct", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def paper_source(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     """Where `fill` puts papers first: nowhere (None), or the URL of an empty SQLite or PostgreSQL store."""
     if request.param == "direct":
         return None
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'papers.db'}"
+        return copy_of_migrated_sqlite(request.getfixturevalue("migrated_sqlite"), tmp_path / "papers.db")
     database = request.getfixturevalue("postgres_database")
-    asyncio.run(_empty_postgres(database.url))
+    asyncio.run(empty_postgres(database.url))
     return str(database.url)
 
 
