@@ -171,7 +171,10 @@ async def test_a_key_that_cannot_read_the_stored_tokens_stops_the_start_with_a_s
     assert len(await stored_bot_tokens(engine_of(slack))) == 2  # nothing was changed or lost
 
 
-@pytest.mark.parametrize("value", ["not-a-key", f"{KEY},short", "x" * 44])
+# Ids by hand: KEY is new in every process, and xdist's workers must collect the same test names.
+@pytest.mark.parametrize(
+    "value", ["not-a-key", f"{KEY},short", "x" * 44], ids=["not-a-key", "a-key-then-a-short-one", "44-x"]
+)
 def test_a_malformed_key_is_a_configuration_sentence(slack_config: SlackConfig, value: str) -> None:
     config = oauth_config(slack_config, tuple(value.split(",")))
 
