@@ -215,8 +215,11 @@ class Paperboy:
         started = time.perf_counter()
         counts = await self.store.upsert_papers(papers)
         if counts.new or counts.updated:
-            await self.index.add_papers(papers)
-            await self._embed(papers)
+            # The papers as stored: a store merges what each source knows (an arXiv record never blanks
+            # Hugging Face's organization or featured day), and the index must search that, not the record.
+            changed = counts.stored or tuple(papers)
+            await self.index.add_papers(changed)
+            await self._embed(changed)
         self.telemetry.ingest_ran(source, counts, time.perf_counter() - started)
         return counts
 

@@ -93,6 +93,18 @@ async def test_phrase_exclusion_and_author_filters(paperboy: Paperboy) -> None:
     assert [p.paper.arxiv_id for p in by_author] == [MATRYOSHKA]
 
 
+async def test_a_later_record_that_knows_less_leaves_what_search_finds(paperboy: Paperboy) -> None:
+    # Hugging Face said who published it; arXiv's record of the same paper (a pasted link) does not know.
+    known = await paperboy.paper(MATRYOSHKA)
+    await paperboy.ingest([replace(known.paper, organization="Paperboy Lab", updated_at=None)], source="hf")
+    from_arxiv = replace(known.paper, organization=None, featured_on=None, comment="v2", updated_at=None)
+
+    counts = await paperboy.ingest([from_arxiv], source="arxiv")
+
+    assert counts.updated == 1
+    assert [p.paper.arxiv_id for p in await paperboy.search('org:"Paperboy Lab"', 10)] == [MATRYOSHKA]
+
+
 async def test_trending_ranks_by_upvotes_and_a_chat_vote_moves_a_paper_up(paperboy: Paperboy) -> None:
     before = await paperboy.trending("day", workspace=Workspace("console", "local"), limit=50)
     assert len(before) == 50
