@@ -168,3 +168,32 @@ def bench_serving_command(
         lambda: bench_serving(papers, requests, interval_ms=interval_ms, rebuild=rebuild, workdir=workdir)
     )
     typer.echo(result.report())
+
+
+@bench_app.command("memory")
+def bench_memory_command(
+    papers: Annotated[
+        int, typer.Option(min=100, help="Papers in the store (built once in --workdir, shared with serving).")
+    ] = 100_000,
+    searches: Annotated[int, typer.Option(min=0, help="Searches sent one at a time after the start.")] = 1000,
+    channels: Annotated[
+        int,
+        typer.Option(min=0, help="Channels whose digests the measured tick plans and posts (0: no tick)."),
+    ] = 100,
+    tracemalloc: Annotated[
+        bool,
+        typer.Option(
+            "--tracemalloc", help="Trace the run's Python memory and print what holds it (costs memory)."
+        ),
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
+        "bench-data/serving"
+    ),
+) -> None:
+    """Resident memory of a words-only `paperboy run`: after start, after searches, after a digest tick."""
+    from adapters.bench.memory import bench_memory
+
+    result = run_async(
+        lambda: bench_memory(papers, searches, channels=channels, traced=tracemalloc, workdir=workdir)
+    )
+    typer.echo(result.report())

@@ -1,0 +1,157 @@
+"""`paperboy bench memory` reads a real `paperboy run`'s memory at three moments and says what it is made of."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.bench import traced_run
+from adapters.bench.memory import MemorySample, read_memory, traced_command
+from adapters.bench.traced_run import TRACE_FILE_VARIABLE, holder
+from adapters.cli.main import app
+from bot.domain import Paper
+from bot.query import parse_query
+from storage.search.index import open_index
+
+
+def _megabytes(line: str, name: str) -> float:
+    found = re.search(rf"{name}\s+([\d.]+)", line)
+    assert found is not None, line
+    return float(found.group(1))
+
+
+def test_bench_memory_reports_rss_after_start_searches_and_a_digest_tick_planned_anew_each_run(
+    tmp_path: Path,
+) -> None:
+    shown = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "memory",
+            "--papers",
+            "300",
+            "--searches",
+            "5",
+            "--channels",
+            "3",
+            "--workdir",
+            str(tmp_path),
+        ],
+    )
+
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].startswith(
+        "paperboy bench memory: 300 papers (SQLite), paperboy run with Slack, words only;"
+    )
+    moments = [line.strip() for line in lines if line.strip().startswith("after ") and " RSS " in line]
+    assert [m.split(" RSS ")[0].strip() for m in moments] == [
+        "after start",
+        "after 5 searches",
+        "after a digest tick (3 channels)",
+    ]
+    for moment in moments:
+        rss = _megabytes(moment, "RSS")
+        parts = [_megabytes(moment, name) for name in ("anonymous", "index files", "other files")]
+        # /proc's RSS is the anonymous and file pages together; smaps rounds each mapping to whole kB.
+        assert 30 < rss < 2000 and abs(sum(parts) - rss) < 1.0, moment
+        assert _megabytes(moment, "peak") >= rss
+    assert "5 searches, request -> answer: p50 " in shown.output
+    # Each channel's topic is a word of a paper featured today: the tick queues all three and all are posted.
+    assert "digest tick: 3 due, 3 queued, 0 already there, 0 with nothing new;" in shown.output
+    assert "exit code 0" in shown.output
+
+    again = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "memory",
+            "--papers",
+            "300",
+            "--searches",
+            "0",
+            "--channels",
+            "3",
+            "--workdir",
+            str(tmp_path),
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    # The first run's digests were forgotten before the second started, so its tick queued them again.
+    assert "digest tick: 3 due, 3 queued, 0 already there, 0 with nothing new;" in again.output
+
+
+def test_a_traced_process_writes_what_holds_its_python_memory_on_sigusr1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "top.json"
+    monkeypatch.setenv(TRACE_FILE_VARIABLE, str(target))
+    previous = signal.getsignal(signal.SIGUSR1)
+    try:
+        traced_run.install()
+        kept = [bytearray(1000) for _ in range(2000)]
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.1)  # the handler runs between two bytecodes of this thread; this gives it some
+        top = json.loads(target.read_text())
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        tracemalloc.stop()
+
+    assert len(kept) == 2000
+    assert top["traced"] >= 2_000_000 and top["overhead"] > 0 and top["modules"] > 100
+    here = [entry for entry in top["holders"] if entry["holder"] == "tests"]
+    assert here and here[0]["size"] >= 2_000_000
+    assert any(entry["where"].startswith(__file__) for entry in top["lines"])
+
+
+def test_the_traced_command_starts_paperboy(tmp_path: Path) -> None:
+    command = [*traced_command()[:-1], "--help"]
+    shown = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONTRACEMALLOC": "1"},
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert "run" in shown.stdout and "bench" in shown.stdout
+
+
+def test_read_memory_counts_the_index_pages_a_search_maps_apart_from_anonymous_memory(tmp_path: Path) -> None:
+    async def search_and_read() -> MemorySample:
+        index = await open_index(tmp_path / "index")
+        try:
+            await index.add_papers([Paper(f"2401.{n:05d}", f"Matryoshka paper {n}") for n in range(1, 200)])
+            assert await index.search(parse_query("matryoshka"), 5)
+            # Read while the index is open: its files are mapped into this process until it closes.
+            return read_memory(os.getpid(), "now", tmp_path / "index", tmp_path / "paperboy.db")
+        finally:
+            await index.close()
+
+    sample = asyncio.run(search_and_read())
+
+    assert sample.index_pages > 0
+    assert sample.database_pages == 0
+    assert sample.anonymous > sample.index_pages
+    assert abs(sample.anonymous + sample.index_pages + sample.other_files - sample.rss) < 1024
+
+
+def test_holder_names_the_package_that_allocated() -> None:
+    import sqlalchemy
+
+    assert holder(sqlalchemy.__file__ or "") == "sqlalchemy"
+    assert holder("<frozen importlib._bootstrap_external>") == "code of imported modules (importlib)"
+    assert holder(os.__file__) == "stdlib os"
+    assert holder(str(Path(__file__).resolve())) == "tests"
