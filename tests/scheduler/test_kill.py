@@ -1,11 +1,13 @@
 """Kill tests: a real `paperboy digest --due` killed with SIGKILL at random moments of a fan-out, then run again.
 
-Each round adds channels that are due, starts `paperboy digest --due` against a fake platform on loopback,
-kills it (inside the fake's handler right after it accepted the k-th message, so the answer never arrives;
-or at a random moment after the first message), runs it again to the end, and checks every channel so far:
-exactly one parent and exactly one message per planned paper, all in the parent's thread.
+Each round adds channels that are due, starts `paperboy digest --due` against a fake platform on loopback and
+kills it: inside the fake's handler right after it accepted the k-th message, so the answer never arrives; or at
+a random moment after the first message. The next round's run resumes what the killed one left (beside its own
+new channels) and is killed in turn; after each kill, nothing may have been posted twice or outside its thread.
+After the last round a run goes to the end, and every channel so far is checked: exactly one parent and exactly
+one message per planned paper, all in the parent's thread.
 
-The suite runs PAPERBOY_KILL_ROUNDS rounds (3 by default, a few seconds each: two process starts); run
+The suite runs PAPERBOY_KILL_ROUNDS rounds (3 by default: four process starts, a few seconds each); run
 `PAPERBOY_KILL_ROUNDS=20 pytest tests/scheduler/test_kill.py` for the twenty rounds of the issue.
 The kills follow PAPERBOY_KILL_SEED (a fixed seed by default, so that CI runs the same kills every time; set
 another to explore); every failure report names the seed that replays it.
@@ -94,8 +96,8 @@ class KillRun:
             stderr=asyncio.subprocess.PIPE,
         )
 
-    async def round(self, number: int, after_kill: Callable[[], None] | None = None) -> None:
-        """Start, kill at a random moment, run again to the end."""
+    async def killed_run(self, number: int, after_kill: Callable[[], None] | None = None) -> None:
+        """Start, and kill inside the fake's handler or at a random moment, as the seed picks."""
         self.accepted_this_round = 0
         self.first_message.clear()
         inside = self.rng.random() < 0.6
@@ -114,7 +116,7 @@ class KillRun:
             await asyncio.sleep(self.rng.uniform(0.0, 0.3))
             if self.process.returncode is None:
                 self.process.kill()
-        _out, err = await asyncio.wait_for(self.process.communicate(), timeout=60)
+        await asyncio.wait_for(self.process.communicate(), timeout=60)
         how = f"after message {self.kill_at}" if inside else "at a random moment"
         self.log.append(
             f"round {number}: killed {how}, exit {self.process.returncode}, {self.accepted_this_round} accepted"
@@ -123,10 +125,18 @@ class KillRun:
         self.kill_at = None
         if after_kill is not None:
             after_kill()
+
+    async def run_to_end(self, label: str) -> None:
+        """Start again and let it finish what is due and what the killed runs left: it must exit 0."""
         again = await self.start()
         out, err = await asyncio.wait_for(again.communicate(), timeout=120)
-        assert again.returncode == 0, f"{REPLAY}: the second run failed: {err.decode()[-2000:]}"
-        self.log.append(f"round {number}: second run: {out.decode().strip().splitlines()[-1]}")
+        assert again.returncode == 0, f"{REPLAY}: the run to the end failed: {err.decode()[-2000:]}"
+        self.log.append(f"{label}: run to the end: {out.decode().strip().splitlines()[-1]}")
+
+    async def round(self, number: int, after_kill: Callable[[], None] | None = None) -> None:
+        """Start, kill at a random moment, run again to the end."""
+        await self.killed_run(number, after_kill)
+        await self.run_to_end(f"round {number}")
 
     async def all_posted(self) -> list[str]:
         """Channels whose deliveries are not all recorded as posted."""
@@ -175,10 +185,14 @@ async def test_slack_digests_survive_sigkill_at_random_moments(tmp_path: Path) -
             await run.add_channels(
                 [ChannelRef("slack", "T1", f"C{number:02d}X{n}") for n in range(CHANNELS_PER_ROUND)]
             )
-            await run.round(number)
-            expected = {ref.channel: PAPERS for ref in run.channels}
-            audit = fake.audit(expected)
+            await run.killed_run(number)
+            # What is posted so far: one parent a channel, replies in its thread, nothing twice.
+            audit = fake.audit()
             assert audit["problems"] == [], f"{REPLAY}: {audit['problems']}\n" + "\n".join(run.log)
+        await run.run_to_end("last")
+        expected = {ref.channel: PAPERS for ref in run.channels}
+        audit = fake.audit(expected)
+        assert audit["problems"] == [], f"{REPLAY}: {audit['problems']}\n" + "\n".join(run.log)
         assert await run.all_posted() == [], REPLAY
         print("\n".join(run.log))
         # The look-ups after a crash are what kept this exact: they must have happened.
@@ -211,9 +225,12 @@ async def test_discord_digests_survive_sigkill_even_after_discord_forgot_the_non
             channel_ids += new
             await run.add_channels([ChannelRef("discord", str(guild), str(c)) for c in new])
             # A restart later than Discord's nonce window: only our own look-up can prevent a repeat.
-            await run.round(number, after_kill=fake.expire_nonces)
-            problems = [p for c in channel_ids for p in discord_audit(fake, c, PAPERS)]
+            await run.killed_run(number, after_kill=fake.expire_nonces)
+            problems = [p for c in channel_ids for p in discord_audit(fake, c, None)]
             assert problems == [], f"{REPLAY}: {problems}\n" + "\n".join(run.log)
+        await run.run_to_end("last")
+        problems = [p for c in channel_ids for p in discord_audit(fake, c, PAPERS)]
+        assert problems == [], f"{REPLAY}: {problems}\n" + "\n".join(run.log)
         assert await run.all_posted() == [], REPLAY
         print("\n".join(run.log), f"\n{fake.history_reads} history reads")
     finally:
