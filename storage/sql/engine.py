@@ -137,7 +137,9 @@ def create_engine_for(url: str) -> AsyncEngine:
         _check_sqlite_location(path)
     driver_url = async_url(url)
     if make_url(driver_url).get_backend_name() == "sqlite":
-        engine = create_async_engine(driver_url)
+        # The most recently used connection first: one at a time, the same one or two answer everything, and the
+        # pool's other connections stay cold instead of each filling its 2 MB page cache (SQLite's default).
+        engine = create_async_engine(driver_url, pool_use_lifo=True)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
