@@ -19,6 +19,7 @@ from adapters.app.index_sync import start_index_sync
 from adapters.app.jobs import start_digest_scheduler
 from adapters.discord.ratelimits import watch_discord_rate_limits
 from adapters.ops.health import Readiness, ReadinessCheck, add_health_routes, database_check
+from adapters.ops.heap import limit_malloc_arenas, trim_heap
 from adapters.ops.logs import setup_logging
 from adapters.ops.telemetry import Observability
 from adapters.settings import Settings
@@ -44,6 +45,7 @@ class RunningService(Protocol):
 # the settings, the scheduler and the web application before the server starts.
 ServiceStarter = Callable[[House, AsyncIOScheduler, Any], Awaitable[RunningService | None]]
 EXTRA_STARTERS: list[ServiceStarter] = [start_index_sync, start_digest_scheduler]
+HEAP_TRIM_JOB_ID = "paperboy-heap-trim"
 
 
 def wants_console(settings: Settings, force_console: bool) -> bool:
@@ -109,6 +111,8 @@ async def serve(
     """
     from adapters.sources.refresh import refresh_job
 
+    # Before compose starts the threads that would each take an arena (adapters.ops.heap).
+    limit_malloc_arenas()
     telemetry = Observability()
     # Chat platforms must be answered at once, so the start-up catch-up of the index runs in the background
     # there; the console alone can wait for it and then answer from everything stored.
@@ -124,6 +128,8 @@ async def serve(
         paperboy = house.core
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.start()
+        # Once a tick, what the last round of work freed (planning, deliveries, searches) goes back to the system.
+        scheduler.add_job(trim_heap, "interval", seconds=house.delivery.tick_seconds, id=HEAP_TRIM_JOB_ID)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
