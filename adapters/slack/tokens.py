@@ -9,8 +9,10 @@ without it was stored in plain text before a key was set, and is read as it is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet, MultiFernet
 
 SEALED_PREFIX = "fernet:"
 MAKE_A_KEY = 'make one with `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`'
@@ -42,9 +44,12 @@ class TokenSealer:
     """Encrypts tokens for the database and decrypts them back; the first key encrypts, every key decrypts."""
 
     def __init__(self, keys: Sequence[str]) -> None:
+        # Imported here: a process without a key never loads cryptography (its Rust library is 5 MB resident).
+        from cryptography.fernet import Fernet, MultiFernet
+
         if not keys:
             raise SecretKeyError(f"PAPERBOY_SECRET_KEY holds no key; {MAKE_A_KEY}.")
-        fernets = []
+        fernets: list[Fernet] = []
         for number, key in enumerate(keys, start=1):
             try:
                 fernets.append(Fernet(key))
@@ -54,8 +59,8 @@ class TokenSealer:
                     f"PAPERBOY_SECRET_KEY: {which} is not a Fernet key (32 bytes in url-safe base64); "
                     f"{MAKE_A_KEY}."
                 ) from None
-        self._newest = fernets[0]
-        self._every = MultiFernet(fernets)
+        self._newest: Fernet = fernets[0]
+        self._every: MultiFernet = MultiFernet(fernets)
 
     def seal(self, token: str) -> str:
         """The token encrypted with the first key, as stored."""
@@ -63,6 +68,8 @@ class TokenSealer:
 
     def open(self, stored: str) -> str:
         """The token a stored value holds: decrypted, or as it is when it was stored in plain text."""
+        from cryptography.fernet import InvalidToken
+
         if not is_sealed(stored):
             return stored
         try:
@@ -80,6 +87,8 @@ class TokenSealer:
 
     def resealed(self, stored: str) -> str | None:
         """What to store instead of a value in plain text or encrypted with an older key; None if it is fine."""
+        from cryptography.fernet import InvalidToken
+
         if not is_sealed(stored):
             return self.seal(stored)
         raw = self._raw(stored)
