@@ -27,6 +27,8 @@ NOT_SETTINGS = {
     "PAPERBOY_MODEL_CACHE",
     # `paperboy bench memory` tells the paperboy run it traces where to write; no user sets it.
     "PAPERBOY_BENCH_TRACE_FILE",
+    # The snapshot parser's worker process is given this process's import path.
+    "PYTHONPATH",
 }
 
 
