@@ -13,6 +13,7 @@ from sqlalchemy import Connection, event, literal, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import QueuePool
 
 # A database host that drops packets should fail a start within seconds, not asyncpg's default minute.
 _CONNECT_TIMEOUT_SECONDS = 10
@@ -139,7 +140,13 @@ def create_engine_for(url: str) -> AsyncEngine:
     if make_url(driver_url).get_backend_name() == "sqlite":
         # The most recently used connection first: one at a time, the same one or two answer everything, and the
         # pool's other connections stay cold instead of each filling its 2 MB page cache (SQLite's default).
-        engine = create_async_engine(driver_url, pool_use_lifo=True)
+        parsed = make_url(driver_url)
+        # Older SQLAlchemy releases give a file database NullPool (a new connection each time), which has no
+        # order to choose (and refuses the option); the queue pool of newer ones takes it.
+        # (The SQLite dialects' get_pool_class is not in SQLAlchemy's Dialect type, hence getattr.)
+        pool_class = getattr(parsed.get_dialect(), "get_pool_class")(parsed)  # noqa: B009
+        pooled = isinstance(pool_class, type) and issubclass(pool_class, QueuePool)
+        engine = create_async_engine(driver_url, **({"pool_use_lifo": True} if pooled else {}))
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
