@@ -39,7 +39,7 @@ from bot.commands import (
     Trending,
     Unsubscribe,
 )
-from bot.core import Paperboy
+from bot.core import Paperboy, person_of
 from bot.domain import MAX_DIGEST_SIZE, ChannelRef, Topic
 from bot.replies import ErrorReply, PaperCard, PaperList, Reply
 
@@ -106,12 +106,17 @@ def topic_choices(topics: list[Topic], current: str) -> list[app_commands.Choice
     return choices[:CHOICES_LIMIT]
 
 
-def schedule_words(time: str | None, timezone: str | None, days: str | None, papers: int | None) -> list[str]:
-    """The `/papers schedule` words that the typed options stand for (the core parses them)."""
+def schedule_changes(
+    time: str | None, timezone: str | None, days: str | None, papers: int | None, state: str | None
+) -> list[Schedule]:
+    """The `/papers schedule` lines the typed options stand for (the core parses them): settings, then on/off."""
     words = [w for w in (time, timezone, days) if w]
     if papers is not None:
         words.append(f"papers {papers}")
-    return words
+    changes = [Schedule(" ".join(words))] if words else []
+    if state:
+        changes.append(Schedule(state))
+    return changes
 
 
 def context_of(interaction: discord.Interaction[Any]) -> CommandContext:
@@ -319,14 +324,10 @@ class PapersGroup(app_commands.Group):
         | None = None,
     ) -> None:
         """Show or change the schedule."""
-        words = schedule_words(time, timezone, days, papers)
-        commands: list[Command] = []
-        if words:
-            commands.append(Schedule(" ".join(words)))
-        if state:
-            commands.append(Schedule(state))
+        commands: list[Command] = [*schedule_changes(time, timezone, days, papers, state)]
         if recap:
             commands.append(ScheduleRecap(None if recap == "off" else WEEKDAYS.index(recap)))
+        # No option typed: show the schedule.
         await answer(self.paperboy, interaction, *(commands or [Schedule("")]))
 
     @schedule.autocomplete("timezone")
@@ -374,8 +375,9 @@ class PapersGroup(app_commands.Group):
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         """The asker's own topics in this server that contain what was typed."""
-        person = ChannelRef.person("discord", str(interaction.guild_id), str(interaction.user.id))
-        return topic_choices(await self.paperboy.topics.of_channel(person), current)
+        return topic_choices(
+            await self.paperboy.topics.of_channel(person_of(context_of(interaction))), current
+        )
 
     @me.command(name="topics", description="Your topics, and when your next digest comes")
     async def me_topics(self, interaction: discord.Interaction[Any]) -> None:
@@ -400,13 +402,8 @@ class PapersGroup(app_commands.Group):
         state: Literal["on", "off"] | None = None,
     ) -> None:
         """Show or change the asker's own schedule."""
-        words = schedule_words(time, timezone, days, papers)
-        commands: list[Command] = []
-        if words:
-            commands.append(ForMe(Schedule(" ".join(words))))
-        if state:
-            commands.append(ForMe(Schedule(state)))
-        await answer(self.paperboy, interaction, *(commands or [ForMe(Schedule(""))]))
+        changes = schedule_changes(time, timezone, days, papers, state) or [Schedule("")]
+        await answer(self.paperboy, interaction, *(ForMe(change) for change in changes))
 
     @me_schedule.autocomplete("timezone")
     async def _my_timezone_choices(
