@@ -24,9 +24,9 @@ HOME_VOTES = 10
 WINDOW_WORDS = {"week": "of the last week", "month": "of the last month", "all": "of all time"}
 
 
-def workspace_of(person: ChannelRef) -> Workspace:
-    """The workspace a person's target belongs to."""
-    return Workspace(person.platform, person.workspace)
+def voter_of(person: ChannelRef) -> tuple[Workspace, str]:
+    """The workspace and the user whose votes a person's own target stands for."""
+    return Workspace(person.platform, person.workspace), person.user or person.channel
 
 
 class People:
@@ -69,16 +69,14 @@ class People:
 
     async def votes(self, person: ChannelRef, window: str, limit: int | None) -> list[Bookmark]:
         """The papers the person voted for in the window, newest vote first (at most `limit`)."""
-        user = person.user or person.channel
-        return await self._store.votes_of(workspace_of(person), user, self._since(window), limit)
+        return await self._store.votes_of(*voter_of(person), self._since(window), limit)
 
     async def reading_list(self, person: ChannelRef, window: str) -> ReadingList:
         """The person's votes in a window as a reading list: the newest, and how many there are in all."""
         items = await self.votes(person, window, READING_LIST_LIMIT)
         total = len(items)
         if total >= READING_LIST_LIMIT:
-            user = person.user or person.channel
-            total = await self._store.count_votes_of(workspace_of(person), user, self._since(window))
+            total = await self._store.count_votes_of(*voter_of(person), self._since(window))
         return ReadingList(window, tuple(items), total)
 
     async def bib_file(self, person: ChannelRef, window: str) -> BibFile | None:
@@ -97,11 +95,10 @@ class People:
 
     async def held(self, person: ChannelRef) -> PersonalData:
         """What Paperboy keeps about a person in their workspace, without changing it."""
-        user = person.user or person.channel
         return PersonalData(
             topics=len(await self._store.list_topics(person)),
             schedule=await self._store.get_settings(person) is not None,
-            votes=await self._store.count_votes_of(workspace_of(person), user, None),
+            votes=await self._store.count_votes_of(*voter_of(person), None),
         )
 
     async def next_digest_line(self, person: ChannelRef) -> str:
