@@ -85,6 +85,18 @@ def command_body(
     ).encode()
 
 
+def pressed_button(action_id: str, value: str, action_ts: str) -> dict[str, object]:
+    """The one button a block_actions payload says was pressed."""
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": "b1",
+        "value": value,
+        "text": {"type": "plain_text", "text": "x"},
+        "action_ts": action_ts,
+    }
+
+
 def action_body(
     action_id: str,
     value: str,
@@ -112,16 +124,7 @@ def action_body(
         },
         "trigger_id": "1234.5678",
         "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b1",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": action_ts,
-            }
-        ],
+        "actions": [pressed_button(action_id, value, action_ts)],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -144,16 +147,7 @@ def view_action_body(
         "container": {"type": "view", "view_id": view_id},
         "trigger_id": "1234.5678",
         "view": {"id": view_id, "type": "home", "team_id": team, "blocks": [], "hash": "1700000000.abcd"},
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "b1",
-                "value": value,
-                "text": {"type": "plain_text", "text": "x"},
-                "action_ts": action_ts,
-            }
-        ],
+        "actions": [pressed_button(action_id, value, action_ts)],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
