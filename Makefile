@@ -18,8 +18,12 @@ run: $(STAMP)
 	$(BIN)/paperboy ingest demo --if-empty
 	$(BIN)/paperboy run
 
+# The suite in TEST_WORKERS processes (pytest-xdist): on this 2-core machine 3 keep both cores busy while tests
+# wait on sockets and subprocesses. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 3
+
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
