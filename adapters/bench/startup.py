@@ -4,10 +4,18 @@ A person waits for the whole process: the interpreter, every import, opening the
 answer. So each run is a fresh subprocess of the installed `paperboy` script, timed from start to exit, on a
 store of its own (the demo papers in a temporary SQLite file), with one untimed warm-up run of each command
 first so that compiling the bytecode is not counted (also where PYTHONDONTWRITEBYTECODE is set).
+
+`--papers N` adds N synthetic papers (those of `paperboy bench search`) to the demo ones, through `paperboy
+ingest snapshot`, so that a search reads an index and, with search by meaning, loads vectors of a store that size.
+Those papers' vectors are random unit vectors stored under the model's name (embedding 20,000 papers would take
+ten minutes and change no timing: loading and scanning a vector costs the same whatever it holds); the demo
+papers' vectors are the model's own, made by `paperboy ingest demo`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -75,13 +83,64 @@ def _run(args: list[str], env: dict[str, str], folder: Path) -> float:
     return seconds
 
 
-def time_commands(runs: int, word: str, *, semantic: bool = False) -> list[StartupTimes]:
-    """Prepare a demo store, then time `paperboy --help` and `paperboy search <word>` `runs` times each."""
+def add_synthetic_papers(paperboy: list[str], env: dict[str, str], folder: Path, papers: int) -> Path:
+    """Ingest `papers` synthetic papers into the benchmark's store (index included); return their snapshot."""
+    from adapters.bench.search import load_vocabulary, write_synthetic_snapshot
+
+    snapshot = folder / "synthetic.jsonl"
+    write_synthetic_snapshot(snapshot, papers, load_vocabulary())
+    _run([*paperboy, "ingest", "snapshot", "--no-progress", str(snapshot)], env, folder)
+    return snapshot
+
+
+async def store_random_vectors(database_url: str, snapshot: Path, model: str | None) -> int:
+    """Store a random unit vector (seeded) for each paper of `snapshot` under the configured model; the count."""
+    import numpy as np
+
+    from storage.sql import open_store
+    from storage.vectors.index import paper_text, text_hash, to_bytes
+    from storage.vectors.model import choose_model
+
+    choice = choose_model(model)
+    if choice is None:
+        raise StartupBenchError("Search by meaning is off (PAPERBOY_SEMANTIC_MODEL); --semantic needs it on.")
+    dimension = 384
+    rng = np.random.default_rng(7)
+    store = await open_store(database_url)
+    stored = 0
+    try:
+        with snapshot.open(encoding="utf-8") as lines:
+            batch: list[tuple[str, str, bytes]] = []
+            for line in lines:
+                record = json.loads(line)
+                vector = rng.standard_normal(dimension).astype("float32")
+                vector /= np.linalg.norm(vector)
+                text = paper_text(record["title"], record["abstract"])
+                batch.append((record["id"], text_hash(text), to_bytes(vector)))
+                if len(batch) == 2000:
+                    await store.save_embeddings(choice.key, dimension, batch)
+                    stored += len(batch)
+                    batch = []
+            await store.save_embeddings(choice.key, dimension, batch)
+            stored += len(batch)
+    finally:
+        await store.close()
+    return stored
+
+
+def time_commands(runs: int, word: str, *, semantic: bool = False, papers: int = 0) -> list[StartupTimes]:
+    """Prepare a demo store (plus `papers` synthetic ones), then time `paperboy --help` and `paperboy search
+    <word>` `runs` times each."""
     paperboy = paperboy_command()
     with tempfile.TemporaryDirectory(prefix="paperboy-bench-startup-") as temporary:
         folder = Path(temporary)
         env = store_environment(folder, semantic=semantic)
         _run([*paperboy, "ingest", "demo"], env, folder)
+        if papers:
+            snapshot = add_synthetic_papers(paperboy, env, folder, papers)
+            if semantic:
+                model = env.get("PAPERBOY_SEMANTIC_MODEL")
+                asyncio.run(store_random_vectors(env["DATABASE_URL"], snapshot, model))
         commands = {"paperboy --help": ["--help"], f"paperboy search {word}": ["search", word]}
         measured: list[StartupTimes] = []
         for label, args in commands.items():
@@ -91,14 +150,17 @@ def time_commands(runs: int, word: str, *, semantic: bool = False) -> list[Start
         return measured
 
 
-def bench_startup(runs: int, word: str, *, semantic: bool = False) -> str:
+def bench_startup(runs: int, word: str, *, semantic: bool = False, papers: int = 0) -> str:
     """The benchmark's report: one line per command with its median and slowest run."""
-    measured = time_commands(runs, word, semantic=semantic)
+    measured = time_commands(runs, word, semantic=semantic, papers=papers)
     meaning = "on (the semantic extra's model)" if semantic else "off"
+    stored = "demo papers" if not papers else f"demo papers and {papers:,} synthetic ones"
+    if papers and semantic:
+        stored += " (random vectors)"
     width = max(len(times.command) for times in measured)
     lines = [
         f"paperboy bench startup: {runs} run(s) of each command after one warm-up, fresh processes, "
-        f"demo papers in SQLite, search by meaning {meaning}"
+        f"{stored} in SQLite, search by meaning {meaning}"
     ]
     lines += [
         f"  {times.command:<{width}}  median {times.median:.3f} s  max {times.slowest:.3f} s"

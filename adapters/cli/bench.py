@@ -117,12 +117,20 @@ def bench_startup_command(
     semantic: Annotated[
         bool, typer.Option(help="Leave search by meaning on (loads the semantic extra's model).")
     ] = False,
+    papers: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Synthetic papers added to the demo store (random vectors with --semantic)."
+        ),
+    ] = 0,
 ) -> None:
     """Time `paperboy --help` and `paperboy search WORD` in fresh processes on a demo store: median and max."""
     from adapters.bench.startup import StartupBenchError, bench_startup
+    from adapters.cli.collector import resume_collector
 
+    resume_collector()
     try:
-        typer.echo(bench_startup(runs, word, semantic=semantic))
+        typer.echo(bench_startup(runs, word, semantic=semantic, papers=papers))
     except StartupBenchError as error:
         raise fail(str(error)) from None
 

@@ -191,3 +191,61 @@ def test_the_garbage_collector_is_on_for_a_commands_work_and_objects_are_frozen_
     assert said["started"] == {"enabled": start != "paused", "frozen": 0}
     assert said["working"]["enabled"] is True
     assert (said["working"]["frozen"] > 0) is frozen_at_work
+
+
+def test_bench_startup_with_papers_searches_a_store_of_that_size(tmp_path: Path) -> None:
+    shown = CliRunner().invoke(app, ["bench", "startup", "--runs", "1", "--papers", "300"])
+
+    assert shown.exit_code == 0, shown.output
+    assert "demo papers and 300 synthetic ones in SQLite" in shown.output
+    assert any(
+        line.strip().startswith("paperboy search matryoshka  median") for line in shown.output.splitlines()
+    )
+
+
+@pytest.mark.semantic
+def test_bench_startup_stores_a_unit_vector_for_every_synthetic_paper_under_the_models_name(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from storage.vectors.semantic import missing_extra
+    from tests.conftest import skip_without_semantic_extra
+
+    skip_without_semantic_extra(missing_extra())
+    import numpy as np
+
+    from adapters.bench.search import load_vocabulary, write_synthetic_snapshot
+    from adapters.bench.startup import store_random_vectors
+    from adapters.sources.snapshot import ingest_snapshot
+    from storage.search.index import open_index
+    from storage.sql import open_store
+    from storage.vectors.index import from_bytes
+    from storage.vectors.model import DEFAULT_MODEL
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    snapshot = tmp_path / "synthetic.jsonl"
+    write_synthetic_snapshot(snapshot, 120, load_vocabulary())
+
+    async def stored_vectors() -> list[float]:
+        store = await open_store(url)
+        try:
+            rows = await store.embeddings_since(DEFAULT_MODEL, None, "", 1000)
+        finally:
+            await store.close()
+        return [float(np.linalg.norm(from_bytes(row.vector))) for row in rows]
+
+    async def ingest() -> None:
+        store = await open_store(url)
+        index = await open_index(tmp_path / "index")
+        try:
+            await ingest_snapshot(snapshot, store, index, progress=False)
+        finally:
+            await index.close()
+            await store.close()
+
+    asyncio.run(ingest())
+    assert asyncio.run(store_random_vectors(url, snapshot, None)) == 120
+    norms = asyncio.run(stored_vectors())
+    assert len(norms) == 120
+    assert all(abs(norm - 1.0) < 1e-2 for norm in norms)
