@@ -1,6 +1,7 @@
 """Benchmark: the resident memory of a lexical-only `paperboy run` on N papers, at three moments.
 
     paperboy bench memory [--papers 100000] [--searches 1000] [--channels 100] [--tracemalloc] [--workdir DIR]
+                          [--limit-mb 150]
     python -m adapters.bench.memory --papers 1000000
 
 The store, the index and the run are those of `paperboy bench serving` (same --workdir, built once): Slack over
@@ -17,6 +18,10 @@ native allocations, thread stacks) plus file pages it has mapped: the search ind
 (tantivy maps them; the kernel's page cache, shared and dropped under memory pressure) and the code of the
 shared libraries. Peak is VmHWM. With --tracemalloc the run is traced from its first allocation and what
 holds the Python memory is printed at each moment; tracing itself costs memory, so RSS is higher then.
+
+With --limit-mb the run starts inside a memory cgroup of that size, as a container's limit (see
+adapters.bench.limits), its store and index evicted from the page cache first: the kernel then keeps the mapped
+index pages within what the process's own memory leaves, and the searches' times show what that costs.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from adapters.bench.limits import MemoryLimit, evict_from_page_cache
 from adapters.bench.serving import (
     DEFAULT_WORKDIR,
     SIGNING_SECRET,
@@ -105,6 +111,7 @@ class MemoryResult:
     digest_seconds: float = float("nan")
     prepared: list[str] = field(default_factory=list)
     exit_code: int | None = None
+    limit: list[str] = field(default_factory=list)
 
     def report(self) -> str:
         """The numbers, one per line."""
@@ -113,6 +120,7 @@ class MemoryResult:
             f"paperboy bench memory: {self.papers:,} papers (SQLite), paperboy run with Slack, words only; "
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}",
             *[f"  {line}" for line in self.prepared],
+            *[f"  {line}" for line in self.limit],
             "  resident memory of paperboy run (MB): RSS = anonymous (the process's own) + index files mapped "
             "(page cache) + libraries"
             + ("; traced by tracemalloc, which costs memory itself" if self.traced else ""),
@@ -306,6 +314,7 @@ async def bench_memory(
     channels: int = 100,
     traced: bool = False,
     workdir: Path = DEFAULT_WORKDIR,
+    limit_mb: int | None = None,
 ) -> MemoryResult:
     """Run the benchmark once; return what it measured."""
     from adapters.bench.search import load_vocabulary, query_mix
@@ -340,6 +349,16 @@ async def bench_memory(
     if traced:
         environment |= {"PYTHONTRACEMALLOC": "1", TRACE_FILE_VARIABLE: str(trace_file)}
     command = traced_command() if traced else _run_command()
+    limit = None
+    if limit_mb is not None:
+        limit = MemoryLimit.create(limit_mb, f"paperboy-bench-{os.getpid()}")
+        files = [index_dir, *database.parent.glob(database.name + "*")]
+        evicted = await asyncio.to_thread(evict_from_page_cache, files)
+        result.limit.append(
+            f"memory limit: {limit_mb} MB (cgroup v{limit.version}); the store and index ({evicted / 1e6:,.0f} MB) "
+            "evicted from the page cache first"
+        )
+        command = limit.command(command)
     events_url = f"http://127.0.0.1:{port}/slack/events"
     log_file = await asyncio.to_thread(open, log_path, "wb")
     try:
@@ -377,6 +396,13 @@ async def bench_memory(
             await fake.stop()
     finally:
         await asyncio.to_thread(log_file.close)
+        if limit is not None:
+            events = limit.events()
+            result.limit.append(
+                f"the group's peak: {limit.peak_mb():.1f} MB; reached the limit {events['at the limit']:,} times, "
+                f"processes killed for memory: {events['killed']}"
+            )
+            limit.remove()
     return result
 
 
@@ -412,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=100)
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--limit-mb", type=int, default=None, help="run inside a memory cgroup of this size")
     args = parser.parse_args(argv)
     result = asyncio.run(
         bench_memory(
@@ -420,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             channels=args.channels,
             traced=args.tracemalloc,
             workdir=args.workdir,
+            limit_mb=args.limit_mb,
         )
     )
     print(result.report())

@@ -197,11 +197,23 @@ def bench_memory_command(
     workdir: Annotated[Path, typer.Option(help="Where the benchmark store and index go.")] = Path(
         "bench-data/serving"
     ),
+    limit_mb: Annotated[
+        int | None,
+        typer.Option(
+            min=32, help="Run inside a memory cgroup of this many MB, as a container's limit (Linux, root)."
+        ),
+    ] = None,
 ) -> None:
     """Resident memory of a words-only `paperboy run`: after start, after searches, after a digest tick."""
+    from adapters.bench.limits import LimitUnavailable
     from adapters.bench.memory import bench_memory
 
-    result = run_async(
-        lambda: bench_memory(papers, searches, channels=channels, traced=tracemalloc, workdir=workdir)
-    )
+    try:
+        result = run_async(
+            lambda: bench_memory(
+                papers, searches, channels=channels, traced=tracemalloc, workdir=workdir, limit_mb=limit_mb
+            )
+        )
+    except LimitUnavailable as error:
+        raise fail(str(error)) from None
     typer.echo(result.report())

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.bench import traced_run
+from adapters.bench.limits import LimitUnavailable, MemoryLimit, evict_from_page_cache
 from adapters.bench.memory import MemorySample, read_memory, traced_command
 from adapters.bench.traced_run import TRACE_FILE_VARIABLE, holder
 from adapters.cli.main import app
@@ -155,3 +157,36 @@ def test_holder_names_the_package_that_allocated() -> None:
     assert holder("<frozen importlib._bootstrap_external>") == "code of imported modules (importlib)"
     assert holder(os.__file__) == "stdlib os"
     assert holder(str(Path(__file__).resolve())) == "tests"
+
+
+def _memory_limit_or_skip(megabytes: int) -> MemoryLimit:
+    try:
+        return MemoryLimit.create(megabytes, f"paperboy-test-{os.getpid()}-{time.monotonic_ns()}")
+    except LimitUnavailable as error:
+        pytest.skip(f"no memory cgroup to make here: {error}")
+
+
+def test_a_process_started_in_a_memory_limit_runs_in_its_group_and_is_held_to_it(tmp_path: Path) -> None:
+    limit = _memory_limit_or_skip(64)
+    # The process writes its group, then holds 200 MB of its own: more than the limit lets it keep.
+    probe = "import pathlib; print(pathlib.Path('/proc/self/cgroup').read_text()); x = bytearray(200 * 2**20)"
+    try:
+        done = subprocess.run(
+            limit.command([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=60
+        )
+        peak, events = limit.peak_mb(), limit.events()
+    finally:
+        limit.remove()
+
+    assert limit.folder.name in done.stdout
+    assert done.returncode == -signal.SIGKILL
+    assert events["killed"] >= 1
+    assert 32 < peak <= 64.5
+
+
+def test_evicting_a_file_from_the_page_cache_says_how_many_bytes_it_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "segment").write_bytes(b"x" * 5000)
+    (tmp_path / "paperboy.db").write_bytes(b"y" * 3000)
+
+    assert evict_from_page_cache([tmp_path / "index", tmp_path / "paperboy.db"]) == 8000
