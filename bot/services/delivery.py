@@ -195,10 +195,12 @@ class DeliveryEngine:
             await self.resume_held_digests()
             while not self._stopping:
                 self._wake.clear()
+                # Read before the claim: a digest the producer commits while the claim's query runs may be
+                # missing from its answer, so a producer seen done only afterwards must not end an idle run.
+                producing = produced is not None and not produced.done()
                 claimed = await self._claim_batch()
                 if claimed and self._limited:
                     continue  # more may be waiting beyond the batch
-                producing = produced is not None and not produced.done()
                 if until_idle and not producing and not self._jobs and claimed == 0:
                     break
                 await self._idle(produced if producing else None)

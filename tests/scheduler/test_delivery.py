@@ -201,6 +201,32 @@ async def test_two_replicas_share_the_work_and_post_each_message_once(world: Wor
     assert_each_once(world.platform, channels)
 
 
+async def test_a_digest_queued_while_a_claim_is_on_its_way_is_posted_before_an_idle_run_ends(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under load the tick commits its digest while a claim's query runs: that claim answers nothing, and the
+    # tick is done by the time the answer is back. `digest --due` must not end there, leaving the digest.
+    channels = await due_channels(world, 1)
+    claim = world.store.claim_deliveries
+    claim_ran, queued = asyncio.Event(), asyncio.Event()
+
+    async def claim_answered_late(*args: Any, **kwargs: Any) -> list[Delivery]:
+        found = await claim(*args, **kwargs)
+        if not claim_ran.is_set():
+            claim_ran.set()
+            await queued.wait()
+        return found
+
+    async def produce() -> None:
+        await claim_ran.wait()
+        await world.scheduler.tick({"console"})
+        queued.set()
+
+    monkeypatch.setattr(world.store, "claim_deliveries", claim_answered_late)
+    assert await world.engine.run({"console": world.platform}, until_idle=True, producer=produce()) == 4
+    assert_each_once(world.platform, channels)
+
+
 async def test_stopping_releases_what_was_not_posted_and_a_later_run_finishes_it_once(world: World) -> None:
     world.restart(paces=paced(0.2).paces)
     channels = await due_channels(world, 3)
