@@ -22,12 +22,15 @@ class PlatformPace:
 
 # Slack's publisher spaces each channel itself (its ChannelPacer) and slack_sdk waits out every Retry-After;
 # what neither does is keep the whole app under a global rate. discord.py waits out 429s and follows the
-# per-route buckets but does not pace ahead of them, and each digest message costs about two requests
-# (message and reaction, or message and thread) of Discord's 50 requests a second.
+# per-route buckets but does not pace ahead of them, and each digest message costs up to two requests
+# (message and reaction, message and thread, or opening a DM and the heading) of Discord's 50 requests a
+# second. A bucket lets `burst + rate` messages through in any one second, so Discord's burst is 1:
+# 2 x (1 + 20) = 42 requests in the busiest second leaves 8, 0.2 s of requests, for the way to Discord (a burst
+# of 5 made it 2 x 25 = 50, the limit itself, and any request held up on the way tipped a second over).
 UNPACED = PlatformPace(channel_interval=0.0)
 DEFAULT_PACES: dict[str, PlatformPace] = {
     "slack": PlatformPace(channel_interval=0.0, rate=50.0, burst=5),
-    "discord": PlatformPace(channel_interval=1.0, rate=20.0, burst=5),
+    "discord": PlatformPace(channel_interval=1.0, rate=20.0, burst=1),
     "console": PlatformPace(channel_interval=0.0),
 }
 
