@@ -568,10 +568,17 @@ class TantivyIndex:
         first = self._top(built.query, max(limit, RERANK_DEPTH), searcher)
         if not first:
             return []
-        candidates = Query.term_set_query(self._schema, "arxiv_id", [arxiv_id for arxiv_id, _ in first])
+        candidates = Query.const_score_query(
+            Query.term_set_query(self._schema, "arxiv_id", [arxiv_id for arxiv_id, _ in first]), 0.0
+        )
+        # Each bonus clause intersected with the candidates on its own: tantivy then checks a phrase's positions
+        # only at the candidates. Under one "candidates and any of the clauses", the clauses' union walked their
+        # whole postings, reading positions of every paper that holds both words.
         bonus_query = Query.boolean_query(
-            [(Occur.Must, Query.const_score_query(candidates, 0.0))]
-            + [(Occur.Should, clause) for clause in built.bonus]
+            [
+                (Occur.Should, Query.boolean_query([(Occur.Must, candidates), (Occur.Must, clause)]))
+                for clause in built.bonus
+            ]
         )
         extra = {
             searcher.doc(address)["arxiv_id"][0]: float(score)
