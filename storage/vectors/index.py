@@ -362,6 +362,12 @@ class VectorMatrix:
         return found[:limit]
 
 
+def _observed(future: asyncio.Future[Any]) -> None:
+    """Read a future's outcome, so that an error nobody awaits is not reported as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 def _dot(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """matrix @ vector (or a matrix of column vectors), on the model's thread: by torch when the model runs on it.
 
@@ -526,13 +532,29 @@ class SemanticSearch:
     ) -> list[tuple[str, float]]:
         if limit <= 0 or not text.strip() or (restrict_to is not None and not restrict_to):
             return []
-        await self._ready()
+        early = await self._embed_while_loading(text)
+        try:
+            await self._ready()
+        except BaseException:
+            if early is not None:
+                early.add_done_callback(_observed)
+            raise
         if not len(self._matrix):
             return []  # nothing embedded yet: no need to load the model for the query
-        query = await self.embed_query(text)
+        query = await early if early is not None else await self.embed_query(text)
         return await in_daemon_thread(
             functools.partial(self._matrix.top, query, limit, restrict_to=restrict_to, centered=centered)
         )
+
+    async def _embed_while_loading(self, text: str) -> asyncio.Future[np.ndarray] | None:
+        """The query's vector on its way, when this is the first search of a process and vectors are stored.
+
+        The model then loads in its thread while the vectors load (both mostly outside the interpreter): a
+        command-line search by meaning at 20,000 papers waited 0.36 s for the vectors, then 0.2 s for the model.
+        """
+        if self._loaded or not await self.store.embeddings_since(self.model, None, "", 1):
+            return None
+        return asyncio.ensure_future(self.embed_query(text))
 
     async def similar(self, paper: Paper, limit: int) -> list[tuple[str, float]]:
         """The papers closest in meaning to `paper`, itself left out."""

@@ -4,7 +4,9 @@ match by meaning, similar papers. Skipped, with the reason, where the semantic e
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -136,6 +138,51 @@ async def test_another_process_loads_the_stored_vectors_without_embedding_again(
     hits = await other.search("sparse activation to speed up language model inference", 3)
     assert hits[0][0] == COREINFER
     assert other.embedder.texts == 1  # the query only
+
+
+class _VectorsAfterTheQuery:
+    """The store, whose vectors are handed over only once the model has been asked for the query's vector."""
+
+    def __init__(self, store: SqlStore, asked: threading.Event) -> None:
+        self.store = store
+        self.asked = asked
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def embeddings_since(self, *args: Any) -> Any:
+        rows = await self.store.embeddings_since(*args)
+        if args[3] > 1 and not await asyncio.to_thread(self.asked.wait, 30):
+            raise AssertionError("the vectors loaded before the model was asked for the query")
+        return rows
+
+
+class _TellingEmbedder(CountingEmbedder):
+    def __init__(self, inner: Any, asked: threading.Event) -> None:
+        super().__init__(inner)
+        self.asked = asked
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        self.asked.set()
+        return super().encode(texts)
+
+
+@needs_extra
+async def test_a_processs_first_search_by_meaning_embeds_the_query_while_the_vectors_load(
+    app: Paperboy, store: SqlStore, model: Any
+) -> None:
+    from storage.vectors.index import SemanticSearch
+
+    asked = threading.Event()
+    fresh = SemanticSearch(
+        cast(Any, _VectorsAfterTheQuery(store, asked)),
+        _TellingEmbedder(model, asked),
+        topic_similarity=DEFAULT_TOPIC_SIMILARITY,
+    )
+
+    hits = await fresh.search("sparse activation to speed up language model inference", 3)
+
+    assert hits[0][0] == COREINFER
 
 
 @needs_extra
