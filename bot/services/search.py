@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Sequence
 from typing import Literal
 
@@ -214,10 +213,8 @@ class PaperSearch:
         if not hits:
             return []
         ids = [arxiv_id for arxiv_id, _ in hits]
-        # Both reads at once, each on a connection of its own: one round trip to the database, not two.
-        papers, votes = await asyncio.gather(
-            self._store.get_papers(ids), self._store.vote_counts(ids, workspace)
-        )
+        papers = await self._store.get_papers(ids)
+        votes = await self._store.vote_counts(ids, workspace)
         # The index is derived data and may lag a deletion or a withdrawal: only stored, live papers are answered.
         return [
             ScoredPaper(papers[arxiv_id], score, votes.get(arxiv_id, 0))
