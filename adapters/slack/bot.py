@@ -46,7 +46,6 @@ from bot.commands import (
     ForgetWorkspace,
     ForMe,
     ListTopics,
-    PersonalCommand,
     PersonGone,
     PostDigest,
     ReactionVote,
@@ -222,11 +221,6 @@ class SlackBot:
         except CommandError as error:
             reply: Reply = ErrorReply(str(error))
         else:
-            if isinstance(command, PersonalCommand) and await self._in_own_direct_messages(
-                team, channel_id, user
-            ):
-                # Only the person and Paperboy are here: "this channel" is the person's own digest.
-                command = ForMe(command)
             ctx = CommandContext(channel=channel, user=user)
             if command.changes_channel:
                 can_manage, rule = await self.managers.decide(client, home_team, user)
@@ -240,21 +234,6 @@ class SlackBot:
         await self.respond(body.get("response_url"), message, private=private)
         if changes_home(command) and not isinstance(reply, ErrorReply):
             await self.publish_home(client, team, user)
-
-    async def _in_own_direct_messages(self, team: str, channel_id: str, user: str) -> bool:
-        """True when a command was typed in the person's direct messages with Paperboy (not with someone else).
-
-        Slack names both kinds of direct message D…; the bot's own is the one conversations.open gives for the
-        person (remembered after the first time).
-        """
-        if not (channel_id.startswith("D") and user):
-            return False
-        try:
-            own = await self.publisher.direct.conversation(ChannelRef.person(PLATFORM, team, user))
-        except SlackPostError as error:
-            log.info("could not tell whether %s is Paperboy's direct messages: %s", channel_id, error)
-            return False
-        return own == channel_id
 
     async def _send_bib_file(self, team: str, user: str, bib: BibFile) -> SlackMessage:
         """Send a person's BibTeX file to their direct messages; say where it went, or show it as text.

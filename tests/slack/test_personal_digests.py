@@ -71,27 +71,6 @@ async def test_every_me_command_answers_the_person_alone(slack: SlackHarness) ->
     assert slack.fake.violations == []
 
 
-async def test_digest_commands_typed_in_my_direct_messages_with_paperboy_are_about_my_own_digest(
-    slack: SlackHarness,
-) -> None:
-    own = slack.fake.open_dm("U1", "T1")
-
-    subscribed = block_text(await slack.command("subscribe representation", channel=own))
-    assert "Subscribed to “representation”." in subscribed
-    assert "comes by direct message" in subscribed
-    topics = block_text(await slack.command("topics", channel=own))
-    assert "Your topics." in topics and "1. `representation`" in topics
-    assert [t.query for t in await slack.paperboy.store.list_topics(ME)] == ["representation"]
-    assert await slack.paperboy.store.list_topics(ChannelRef("slack", "T1", own)) == []
-
-    # A direct message between two people is not Paperboy's: a command there is about that conversation.
-    await slack.command("subscribe diffusion", channel="DBETWEENPEOPLE")
-    assert [t.query for t in await slack.paperboy.store.list_topics(ME)] == ["representation"]
-    between = await slack.paperboy.store.list_topics(ChannelRef("slack", "T1", "DBETWEENPEOPLE"))
-    assert [t.query for t in between] == ["diffusion"]
-    assert {r["response_type"] for r in slack.fake.responses[:2]} == {"ephemeral"}
-
-
 async def test_my_digest_comes_to_my_direct_messages_as_a_thread_with_buttons(slack: SlackHarness) -> None:
     await slack.command("me subscribe representation")
     answer = await slack.command("me digest")
