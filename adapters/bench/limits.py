@@ -11,7 +11,7 @@ Pages already cached were charged to whoever read them first, not to the new gro
 evicted from the page cache before the run (posix_fadvise DONTNEED), so the run reads and is charged for
 everything it touches.
 
-Needs a writable memory controller: cgroup v2 (`memory` in /sys/fs/cgroup/cgroup.controllers) or v1
+Needs a writable memory controller: cgroup v2 (`memory` in /sys/fs/cgroup/cgroup.subtree_control) or v1
 (/sys/fs/cgroup/memory), as root or with a delegated group.
 """
 
@@ -40,19 +40,35 @@ class MemoryLimit:
 
     @classmethod
     def create(cls, megabytes: int, name: str) -> MemoryLimit:
-        """Make the group (v2 where the memory controller is there, else v1) and set its limit."""
-        controllers = CGROUP_ROOT / "cgroup.controllers"
-        v2 = controllers.is_file() and "memory" in controllers.read_text().split()
+        """Make the group (v2 where its children get the memory controller, else v1) and set its limit.
+
+        Swap is held to nothing as well where the group can say so: a process over its limit is then made to
+        fit or killed, not swapped out.
+        """
+        v2 = "memory" in _words(CGROUP_ROOT / "cgroup.subtree_control")
         parent = CGROUP_ROOT if v2 else CGROUP_ROOT / "memory"
         if not v2 and not (parent / "memory.limit_in_bytes").is_file():
             raise LimitUnavailable("No memory cgroup controller here (neither cgroup v2's nor v1's).")
         folder = parent / name
         try:
-            folder.mkdir(exist_ok=True)
-            limit = cls(folder, megabytes, 2 if v2 else 1)
-            (folder / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(str(megabytes * _MB))
+            folder.mkdir()
+        except FileExistsError:
+            raise LimitUnavailable(f"The memory cgroup {folder} exists already; remove it first.") from None
         except OSError as error:
             raise LimitUnavailable(f"Cannot make a memory cgroup in {parent}: {error.strerror}.") from None
+        limit = cls(folder, megabytes, 2 if v2 else 1)
+        size = str(megabytes * _MB)
+        try:
+            if v2:
+                (folder / "memory.max").write_text(size)
+                _write_if_there(folder / "memory.swap.max", "0")
+            else:
+                (folder / "memory.limit_in_bytes").write_text(size)
+                # Memory and swap together, no more than memory alone (set after it: never below it).
+                _write_if_there(folder / "memory.memsw.limit_in_bytes", size)
+        except OSError as error:
+            limit.remove()
+            raise LimitUnavailable(f"Cannot limit the memory cgroup {folder}: {error.strerror}.") from None
         return limit
 
     def command(self, command: list[str]) -> list[str]:
@@ -82,10 +98,29 @@ class MemoryLimit:
             "killed": _pairs(self.folder / "memory.oom_control").get("oom_kill", 0),
         }
 
-    def remove(self) -> None:
-        """Delete the group (its processes have exited)."""
-        with contextlib.suppress(OSError):
+    def remove(self) -> bool:
+        """Delete the group (its processes have exited); False when it could not be."""
+        try:
             self.folder.rmdir()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return True
+
+
+def _words(path: Path) -> list[str]:
+    """The words of a cgroup file, or none when it is not there."""
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []
+
+
+def _write_if_there(path: Path, value: str) -> None:
+    """Write a cgroup setting the kernel offers (swap accounting may be off)."""
+    if path.is_file():
+        path.write_text(value)
 
 
 def _pairs(path: Path) -> dict[str, int]:
@@ -100,16 +135,20 @@ def _pairs(path: Path) -> dict[str, int]:
 
 
 def evict_from_page_cache(paths: list[Path]) -> int:
-    """Ask the kernel to drop the cached pages of these files (and of every file below these folders); the bytes."""
+    """Ask the kernel to drop the cached pages of these files (and of every file below these folders); their size.
+
+    Each file is flushed first: the kernel keeps pages not yet written, and a store just filled has many.
+    """
     files = [
         path for root in paths for path in ([root] if root.is_file() else root.rglob("*")) if path.is_file()
     ]
-    evicted = 0
+    asked = 0
     for path in files:
         descriptor = os.open(path, os.O_RDONLY)
         try:
+            os.fsync(descriptor)
             os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-            evicted += os.fstat(descriptor).st_size
+            asked += os.fstat(descriptor).st_size
         finally:
             os.close(descriptor)
-    return evicted
+    return asked

@@ -326,83 +326,86 @@ async def bench_memory(
     result = MemoryResult(papers, searches, channels, traced, prepared=prepared)
     await forget_bench_workspace(url)
     queries = query_mix(await asyncio.to_thread(load_vocabulary), searches)
-    fake = ServingSlack()
-    await fake.start()
-    port = _free_port()
-    log_path = workdir / "memory-run.log"
-    trace_file = workdir / "memory-top.json"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "PAPERBOY_INDEX_DIR": str(index_dir),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "HF_API_URL": f"{fake.url}/hf",
-        "ARXIV_API_URL": f"{fake.url}/arxiv",
-        "PAPERBOY_HOST": "127.0.0.1",
-        "PAPERBOY_PORT": str(port),
-        "PAPERBOY_SEMANTIC_MODEL": "off",
-        "PAPERBOY_LOG_FORMAT": "json",
-        "PAPERBOY_DIGEST_TICK_SECONDS": str(TICK_SECONDS),
-    }
-    if traced:
-        environment |= {"PYTHONTRACEMALLOC": "1", TRACE_FILE_VARIABLE: str(trace_file)}
-    command = traced_command() if traced else _run_command()
-    limit = None
-    if limit_mb is not None:
-        limit = MemoryLimit.create(limit_mb, f"paperboy-bench-{os.getpid()}")
-        files = [index_dir, *database.parent.glob(database.name + "*")]
-        evicted = await asyncio.to_thread(evict_from_page_cache, files)
-        result.limit.append(
-            f"memory limit: {limit_mb} MB (cgroup v{limit.version}); the store and index ({evicted / 1e6:,.0f} MB) "
-            "evicted from the page cache first"
-        )
-        command = limit.command(command)
-    events_url = f"http://127.0.0.1:{port}/slack/events"
-    log_file = await asyncio.to_thread(open, log_path, "wb")
+    # Made before anything starts, and removed whatever happens after.
+    limit = MemoryLimit.create(limit_mb, f"paperboy-bench-{os.getpid()}") if limit_mb is not None else None
     try:
-        started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            *command, env=environment, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-
-        async def sample(moment: str) -> None:
-            top = await _top(process, trace_file) if traced else None
-            measured = await asyncio.to_thread(read_memory, process.pid, moment, index_dir, database)
-            result.samples.append(replace(measured, top=top))
-
+        fake = ServingSlack()
+        await fake.start()
+        port = _free_port()
+        log_path = workdir / "memory-run.log"
+        trace_file = workdir / "memory-top.json"
+        environment = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "PAPERBOY_INDEX_DIR": str(index_dir),
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "HF_API_URL": f"{fake.url}/hf",
+            "ARXIV_API_URL": f"{fake.url}/arxiv",
+            "PAPERBOY_HOST": "127.0.0.1",
+            "PAPERBOY_PORT": str(port),
+            "PAPERBOY_SEMANTIC_MODEL": "off",
+            "PAPERBOY_LOG_FORMAT": "json",
+            "PAPERBOY_DIGEST_TICK_SECONDS": str(TICK_SECONDS),
+        }
+        if traced:
+            environment |= {"PYTHONTRACEMALLOC": "1", TRACE_FILE_VARIABLE: str(trace_file)}
+        command = traced_command() if traced else _run_command()
+        if limit is not None:
+            files = [index_dir, *database.parent.glob(database.name + "*")]
+            asked = await asyncio.to_thread(evict_from_page_cache, files)
+            result.limit.append(
+                f"memory limit: {limit.megabytes} MB (cgroup v{limit.version}); the kernel was asked to drop the "
+                f"store's and the index's cached pages ({asked / 1e6:,.0f} MB of files) first"
+            )
+            command = limit.command(command)
+        events_url = f"http://127.0.0.1:{port}/slack/events"
+        log_file = await asyncio.to_thread(open, log_path, "wb")
         try:
-            await _wait_until_listening(port, process)
-            await _settle(process.pid)
-            await sample("after start")
-            async with httpx.AsyncClient(timeout=60) as http:
-                for number, query in enumerate(queries):
-                    answered = await _search(http, fake, events_url, query, f"q{number}", started)
-                    result.search_millis.append(answered.millis)
-            await _settle(process.pid)
-            await sample(f"after {searches:,} searches")
-            if channels:
-                await _tick_and_deliver(result, url, papers, channels, log_path, fake)
-                await sample(f"after a digest tick ({channels} channels)")
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
+            started = time.perf_counter()
+            process = await asyncio.create_subprocess_exec(
+                *command, env=environment, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+
+            async def sample(moment: str) -> None:
+                top = await _top(process, trace_file) if traced else None
+                measured = await asyncio.to_thread(read_memory, process.pid, moment, index_dir, database)
+                result.samples.append(replace(measured, top=top))
+
             try:
-                result.exit_code = await asyncio.wait_for(process.wait(), timeout=60)
-            except TimeoutError:
-                process.kill()
-                result.exit_code = await process.wait()
-            await fake.stop()
+                await _wait_until_listening(port, process)
+                await _settle(process.pid)
+                await sample("after start")
+                async with httpx.AsyncClient(timeout=60) as http:
+                    for number, query in enumerate(queries):
+                        answered = await _search(http, fake, events_url, query, f"q{number}", started)
+                        result.search_millis.append(answered.millis)
+                await _settle(process.pid)
+                await sample(f"after {searches:,} searches")
+                if channels:
+                    await _tick_and_deliver(result, url, papers, channels, log_path, fake)
+                    await sample(f"after a digest tick ({channels} channels)")
+            finally:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                try:
+                    result.exit_code = await asyncio.wait_for(process.wait(), timeout=60)
+                except TimeoutError:
+                    process.kill()
+                    result.exit_code = await process.wait()
+                await fake.stop()
+        finally:
+            await asyncio.to_thread(log_file.close)
     finally:
-        await asyncio.to_thread(log_file.close)
         if limit is not None:
             events = limit.events()
             result.limit.append(
                 f"the group's peak: {limit.peak_mb():.1f} MB; reached the limit {events['at the limit']:,} times, "
                 f"processes killed for memory: {events['killed']}"
             )
-            limit.remove()
+            if not limit.remove():
+                result.limit.append(f"could not remove the memory cgroup {limit.folder}; remove it by hand")
     return result
 
 

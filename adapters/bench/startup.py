@@ -104,11 +104,15 @@ async def store_random_vectors(database_url: str, snapshot: Path, model: str | N
     choice = choose_model(model)
     if choice is None:
         raise StartupBenchError("Search by meaning is off (PAPERBOY_SEMANTIC_MODEL); --semantic needs it on.")
-    dimension = 384
     rng = np.random.default_rng(7)
     store = await open_store(database_url)
     stored = 0
     try:
+        # The model's own size of vector: that of a demo paper's, which `paperboy ingest demo` embedded.
+        sample = await store.embeddings_since(choice.key, None, "", 1)
+        if not sample:
+            raise StartupBenchError("The demo papers have no vectors; is the semantic extra installed?")
+        dimension = len(sample[0].vector) // 2  # float16
         with snapshot.open(encoding="utf-8") as lines:
             batch: list[tuple[str, str, bytes]] = []
             for line in lines:
@@ -129,8 +133,7 @@ async def store_random_vectors(database_url: str, snapshot: Path, model: str | N
 
 
 def time_commands(runs: int, word: str, *, semantic: bool = False, papers: int = 0) -> list[StartupTimes]:
-    """Prepare a demo store (plus `papers` synthetic ones), then time `paperboy --help` and `paperboy search
-    <word>` `runs` times each."""
+    """Time `paperboy --help` and `paperboy search <word>` `runs` times each on the demo papers (and `papers` more)."""
     paperboy = paperboy_command()
     with tempfile.TemporaryDirectory(prefix="paperboy-bench-startup-") as temporary:
         folder = Path(temporary)

@@ -540,6 +540,8 @@ class SemanticSearch:
                 early.add_done_callback(_observed)
             raise
         if not len(self._matrix):
+            if early is not None:
+                early.add_done_callback(_observed)  # stored rows, none usable: the vector is not needed
             return []  # nothing embedded yet: no need to load the model for the query
         query = await early if early is not None else await self.embed_query(text)
         return await in_daemon_thread(

@@ -220,7 +220,7 @@ def test_bench_startup_stores_a_unit_vector_for_every_synthetic_paper_under_the_
     from adapters.sources.snapshot import ingest_snapshot
     from storage.search.index import open_index
     from storage.sql import open_store
-    from storage.vectors.index import from_bytes
+    from storage.vectors.index import from_bytes, to_bytes
     from storage.vectors.model import DEFAULT_MODEL
 
     url = f"sqlite:///{tmp_path / 'bench.db'}"
@@ -240,6 +240,11 @@ def test_bench_startup_stores_a_unit_vector_for_every_synthetic_paper_under_the_
         index = await open_index(tmp_path / "index")
         try:
             await ingest_snapshot(snapshot, store, index, progress=False)
+            # What `paperboy ingest demo` leaves: a paper embedded by the model, whose size the bench copies.
+            first = json.loads(snapshot.read_text().splitlines()[0])["id"]
+            await store.save_embeddings(
+                DEFAULT_MODEL, 384, [(first, "model", to_bytes(np.ones(384) / 384**0.5))]
+            )
         finally:
             await index.close()
             await store.close()
