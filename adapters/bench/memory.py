@@ -47,7 +47,6 @@ import httpx
 from adapters.bench.limits import MemoryLimit, evict_from_page_cache
 from adapters.bench.serving import (
     DEFAULT_WORKDIR,
-    SIGNING_SECRET,
     TEAM,
     ServingSlack,
     _free_port,
@@ -56,6 +55,8 @@ from adapters.bench.serving import (
     _stats,
     _wait_until_listening,
     prepare,
+    run_environment,
+    stop_run,
 )
 from adapters.bench.traced_run import TRACE_FILE_VARIABLE
 
@@ -334,21 +335,8 @@ async def bench_memory(
         port = _free_port()
         log_path = workdir / "memory-run.log"
         trace_file = workdir / "memory-top.json"
-        environment = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "PAPERBOY_INDEX_DIR": str(index_dir),
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake.api_url,
-            "HF_API_URL": f"{fake.url}/hf",
-            "ARXIV_API_URL": f"{fake.url}/arxiv",
-            "PAPERBOY_HOST": "127.0.0.1",
-            "PAPERBOY_PORT": str(port),
-            "PAPERBOY_SEMANTIC_MODEL": "off",
-            "PAPERBOY_LOG_FORMAT": "json",
-            "PAPERBOY_DIGEST_TICK_SECONDS": str(TICK_SECONDS),
-        }
+        environment = run_environment(url, index_dir, fake, port)
+        environment["PAPERBOY_DIGEST_TICK_SECONDS"] = str(TICK_SECONDS)
         if traced:
             environment |= {"PYTHONTRACEMALLOC": "1", TRACE_FILE_VARIABLE: str(trace_file)}
         command = traced_command() if traced else _run_command()
@@ -387,13 +375,7 @@ async def bench_memory(
                     await _tick_and_deliver(result, url, papers, channels, log_path, fake)
                     await sample(f"after a digest tick ({channels} channels)")
             finally:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGTERM)
-                try:
-                    result.exit_code = await asyncio.wait_for(process.wait(), timeout=60)
-                except TimeoutError:
-                    process.kill()
-                    result.exit_code = await process.wait()
+                result.exit_code = await stop_run(process)
                 await fake.stop()
         finally:
             await asyncio.to_thread(log_file.close)

@@ -258,6 +258,35 @@ async def _search(
     return Answered(sent - started, (arrived - sent) * 1000, query, text.startswith("Sorry"))
 
 
+async def stop_run(process: asyncio.subprocess.Process) -> int:
+    """Stop the benchmarked `paperboy run` as a supervisor does (SIGTERM, a minute's grace, then SIGKILL)."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(process.wait(), timeout=60)
+    except TimeoutError:
+        process.kill()
+        return await process.wait()
+
+
+def run_environment(url: str, index_dir: Path, fake: ServingSlack, port: int) -> dict[str, str]:
+    """The environment of the benchmarked `paperboy run`: this store, Slack and the sources at the fake, words only."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PAPERBOY_INDEX_DIR": str(index_dir),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        "HF_API_URL": f"{fake.url}/hf",
+        "ARXIV_API_URL": f"{fake.url}/arxiv",
+        "PAPERBOY_HOST": "127.0.0.1",
+        "PAPERBOY_PORT": str(port),
+        "PAPERBOY_SEMANTIC_MODEL": "off",
+        "PAPERBOY_LOG_FORMAT": "json",
+    }
+
+
 async def bench_serving(
     papers: int = 100_000,
     requests: int = 120,
@@ -277,20 +306,7 @@ async def bench_serving(
     await fake.start()
     port = _free_port()
     log_path = workdir / "serving-run.log"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "PAPERBOY_INDEX_DIR": str(index_dir),
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "HF_API_URL": f"{fake.url}/hf",
-        "ARXIV_API_URL": f"{fake.url}/arxiv",
-        "PAPERBOY_HOST": "127.0.0.1",
-        "PAPERBOY_PORT": str(port),
-        "PAPERBOY_SEMANTIC_MODEL": "off",
-        "PAPERBOY_LOG_FORMAT": "json",
-    }
+    environment = run_environment(url, index_dir, fake, port)
     events_url = f"http://127.0.0.1:{port}/slack/events"
     log_file = await asyncio.to_thread(open, log_path, "wb")
     try:
@@ -314,13 +330,7 @@ async def bench_serving(
                     if interval_ms:
                         await asyncio.sleep(interval_ms / 1000)
         finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                result.exit_code = await asyncio.wait_for(process.wait(), timeout=60)
-            except TimeoutError:
-                process.kill()
-                result.exit_code = await process.wait()
+            result.exit_code = await stop_run(process)
             await fake.stop()
     finally:
         await asyncio.to_thread(log_file.close)
