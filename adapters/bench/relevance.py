@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from adapters.bench.search import Vocabulary, load_vocabulary
+from adapters.bench.search import Vocabulary, load_vocabulary, store_random_vectors
 from adapters.sources.demo import load_demo_papers
 from bot.domain import Paper
 from bot.query import parse_query
@@ -392,10 +392,7 @@ async def bench_hybrid_latency(papers: int, workdir: Path, *, queries: int = 200
     of a search does not depend on their values, and embedding this many papers takes the CPU an hour or so
     (`paperboy index embeddings` reports its rate). The queries are the relevance set's, repeated.
     """
-    import numpy as np
-
     from bot.services.search import PaperSearch
-    from storage.vectors.index import to_bytes
     from storage.vectors.semantic import DEFAULT_MODEL, missing_extra, open_semantic
 
     missing = missing_extra()
@@ -417,13 +414,8 @@ async def bench_hybrid_latency(papers: int, workdir: Path, *, queries: int = 200
             f"  index caught up in {time.perf_counter() - began:.1f} s",
         ]
         if await store.count_embeddings(DEFAULT_MODEL) != papers:
-            rng = np.random.default_rng(SEED)
-            for start in range(0, papers, 5000):
-                block = synthetic[start : start + 5000]
-                vectors = rng.standard_normal((len(block), 384)).astype(np.float32)
-                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                rows = [(p.arxiv_id, "random", to_bytes(v)) for p, v in zip(block, vectors, strict=True)]
-                await store.save_embeddings(DEFAULT_MODEL, 384, rows)
+            ids = [(paper.arxiv_id, "random") for paper in synthetic]
+            await store_random_vectors(store, DEFAULT_MODEL, 384, ids, SEED)
         semantic_index = open_semantic(store, None)
         assert semantic_index is not None
         began = time.perf_counter()

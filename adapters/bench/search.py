@@ -18,11 +18,15 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.sources.snapshot import ingest_snapshot
 from bot.query import parse_query
 from storage.search.index import CATCH_UP_MARGIN, TantivyIndex, open_index
 from storage.sql import open_store
+
+if TYPE_CHECKING:
+    from storage.vectors.store import EmbeddingStore
 
 SEED = 20250901
 RESULT_LIMIT = 10
@@ -137,6 +141,28 @@ async def synthetic_store(papers: int, workdir: Path, name: str) -> tuple[str, P
     finally:
         await store.close()
     return url, index_dir, notes
+
+
+async def store_random_vectors(
+    store: EmbeddingStore, model: str, dimension: int, papers: Sequence[tuple[str, str]], seed: int
+) -> int:
+    """Store a seeded random unit vector for each (arxiv_id, text_hash) under `model`; how many were stored.
+
+    For benchmarks that time loading and scanning vectors: that costs the same whatever a vector holds, and
+    embedding their papers would take the CPU minutes to hours.
+    """
+    import numpy as np
+
+    from storage.vectors.index import to_bytes
+
+    rng = np.random.default_rng(seed)
+    for start in range(0, len(papers), 5000):
+        block = papers[start : start + 5000]
+        vectors = rng.standard_normal((len(block), dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        rows = [(arxiv_id, digest, to_bytes(v)) for (arxiv_id, digest), v in zip(block, vectors, strict=True)]
+        await store.save_embeddings(model, dimension, rows)
+    return len(papers)
 
 
 def query_mix(vocabulary: Vocabulary, count: int, seed: int = SEED) -> list[str]:

@@ -93,43 +93,30 @@ def add_synthetic_papers(paperboy: list[str], env: dict[str, str], folder: Path,
     return snapshot
 
 
-async def store_random_vectors(database_url: str, snapshot: Path, model: str | None) -> int:
-    """Store a random unit vector (seeded) for each paper of `snapshot` under the configured model; the count."""
-    import numpy as np
-
+async def store_synthetic_vectors(database_url: str, snapshot: Path, model: str | None) -> int:
+    """Store a random unit vector for each paper of `snapshot` under the configured model; the count."""
+    from adapters.bench.search import store_random_vectors
     from storage.sql import open_store
-    from storage.vectors.index import paper_text, text_hash, to_bytes
+    from storage.vectors.index import paper_text, text_hash
     from storage.vectors.model import choose_model
 
     choice = choose_model(model)
     if choice is None:
         raise StartupBenchError("Search by meaning is off (PAPERBOY_SEMANTIC_MODEL); --semantic needs it on.")
-    rng = np.random.default_rng(7)
+    text = await asyncio.to_thread(snapshot.read_text, encoding="utf-8")
+    records = [json.loads(line) for line in text.splitlines()]
+    # Each under the digest of its text, as if the model had embedded it: nothing is embedded again.
+    papers = [(r["id"], text_hash(paper_text(r["title"], r["abstract"]))) for r in records]
     store = await open_store(database_url)
-    stored = 0
     try:
         # The model's own size of vector: that of a demo paper's, which `paperboy ingest demo` embedded.
         sample = await store.embeddings_since(choice.key, None, "", 1)
         if not sample:
             raise StartupBenchError("The demo papers have no vectors; is the semantic extra installed?")
         dimension = len(sample[0].vector) // 2  # float16
-        with snapshot.open(encoding="utf-8") as lines:
-            batch: list[tuple[str, str, bytes]] = []
-            for line in lines:
-                record = json.loads(line)
-                vector = rng.standard_normal(dimension).astype("float32")
-                vector /= np.linalg.norm(vector)
-                text = paper_text(record["title"], record["abstract"])
-                batch.append((record["id"], text_hash(text), to_bytes(vector)))
-                if len(batch) == 2000:
-                    await store.save_embeddings(choice.key, dimension, batch)
-                    stored += len(batch)
-                    batch = []
-            await store.save_embeddings(choice.key, dimension, batch)
-            stored += len(batch)
+        return await store_random_vectors(store, choice.key, dimension, papers, seed=7)
     finally:
         await store.close()
-    return stored
 
 
 def time_commands(runs: int, word: str, *, semantic: bool = False, papers: int = 0) -> list[StartupTimes]:
@@ -143,7 +130,7 @@ def time_commands(runs: int, word: str, *, semantic: bool = False, papers: int =
             snapshot = add_synthetic_papers(paperboy, env, folder, papers)
             if semantic:
                 model = env.get("PAPERBOY_SEMANTIC_MODEL")
-                asyncio.run(store_random_vectors(env["DATABASE_URL"], snapshot, model))
+                asyncio.run(store_synthetic_vectors(env["DATABASE_URL"], snapshot, model))
         commands = {"paperboy --help": ["--help"], f"paperboy search {word}": ["search", word]}
         measured: list[StartupTimes] = []
         for label, args in commands.items():

@@ -216,7 +216,7 @@ def test_bench_startup_stores_a_unit_vector_for_every_synthetic_paper_under_the_
     import numpy as np
 
     from adapters.bench.search import load_vocabulary, write_synthetic_snapshot
-    from adapters.bench.startup import store_random_vectors
+    from adapters.bench.startup import store_synthetic_vectors
     from adapters.sources.snapshot import ingest_snapshot
     from storage.search.index import open_index
     from storage.sql import open_store
@@ -250,7 +250,7 @@ def test_bench_startup_stores_a_unit_vector_for_every_synthetic_paper_under_the_
             await store.close()
 
     asyncio.run(ingest())
-    assert asyncio.run(store_random_vectors(url, snapshot, None)) == 120
+    assert asyncio.run(store_synthetic_vectors(url, snapshot, None)) == 120
     norms = asyncio.run(stored_vectors())
     assert len(norms) == 120
     assert all(abs(norm - 1.0) < 1e-2 for norm in norms)
