@@ -535,15 +535,14 @@ class SemanticSearch:
         early = await self._embed_while_loading(text)
         try:
             await self._ready()
-        except BaseException:
+            if not len(self._matrix):
+                return []  # nothing embedded yet: no need to load the model for the query
+            query = await early if early is not None else await self.embed_query(text)
+        finally:
             if early is not None:
+                # Whatever ended this search (the vectors failed, none was usable), the early vector's outcome
+                # is read, so that its error, if any, is not reported as never retrieved.
                 early.add_done_callback(_observed)
-            raise
-        if not len(self._matrix):
-            if early is not None:
-                early.add_done_callback(_observed)  # stored rows, none usable: the vector is not needed
-            return []  # nothing embedded yet: no need to load the model for the query
-        query = await early if early is not None else await self.embed_query(text)
         return await in_daemon_thread(
             functools.partial(self._matrix.top, query, limit, restrict_to=restrict_to, centered=centered)
         )
