@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from adapters.bench import traced_run
 from adapters.bench.limits import LimitUnavailable, MemoryLimit, evict_from_page_cache
@@ -33,24 +33,16 @@ def _megabytes(line: str, name: str) -> float:
     return float(found.group(1))
 
 
+def _bench_memory(workdir: Path, *, searches: int) -> Result:
+    """`paperboy bench memory` on 300 papers and 3 channels' digests, in `workdir`."""
+    args = ["--papers", "300", "--searches", str(searches), "--channels", "3", "--workdir", str(workdir)]
+    return CliRunner().invoke(app, ["bench", "memory", *args])
+
+
 def test_bench_memory_reports_rss_after_start_searches_and_a_digest_tick_planned_anew_each_run(
     tmp_path: Path,
 ) -> None:
-    shown = CliRunner().invoke(
-        app,
-        [
-            "bench",
-            "memory",
-            "--papers",
-            "300",
-            "--searches",
-            "5",
-            "--channels",
-            "3",
-            "--workdir",
-            str(tmp_path),
-        ],
-    )
+    shown = _bench_memory(tmp_path, searches=5)
 
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
@@ -74,21 +66,7 @@ def test_bench_memory_reports_rss_after_start_searches_and_a_digest_tick_planned
     assert "digest tick: 3 due, 3 queued, 0 already there, 0 with nothing new;" in shown.output
     assert "exit code 0" in shown.output
 
-    again = CliRunner().invoke(
-        app,
-        [
-            "bench",
-            "memory",
-            "--papers",
-            "300",
-            "--searches",
-            "0",
-            "--channels",
-            "3",
-            "--workdir",
-            str(tmp_path),
-        ],
-    )
+    again = _bench_memory(tmp_path, searches=0)
     assert again.exit_code == 0, again.output
     # The first run's digests were forgotten before the second started, so its tick queued them again.
     assert "digest tick: 3 due, 3 queued, 0 already there, 0 with nothing new;" in again.output
